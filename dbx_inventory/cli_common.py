@@ -1,0 +1,86 @@
+"""Flags, logging and exit codes shared by both command-line tools."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable
+
+from . import settings as settings_mod
+from .client import ApiClient, ClientConfig
+from .console import fail
+from .errors import ApiError, ConfigError, InventoryError
+from .retry import RetryPolicy
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with one line, not a usage dump, on a bad flag."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        fail(f"{message} (see --help)")
+        raise SystemExit(EXIT_USAGE)
+
+
+def add_connection_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-p", "--profile", help="profile of ~/.databrickscfg to use")
+    parser.add_argument("--workspace-url", help="workspace URL (overrides the profile)")
+    parser.add_argument("--token", help="access token (overrides the profile; prefer "
+                                        "DATABRICKS_TOKEN or a profile: flags show in ps)")
+    parser.add_argument("--debug", action="store_true",
+                        help="print each request decision and per-user detail")
+
+
+def resolve_settings(args: argparse.Namespace) -> settings_mod.Settings:
+    return settings_mod.resolve(workspace_url=args.workspace_url, token=args.token,
+                                cluster_id=getattr(args, "cluster_id", None),
+                                profile=args.profile)
+
+
+def client_config(settings: settings_mod.Settings, max_in_flight: int = 20,
+                  retry: RetryPolicy | None = None) -> ClientConfig:
+    return ClientConfig(host=settings.host, headers=settings.auth_headers(),
+                        max_in_flight=max_in_flight, retry=retry or RetryPolicy())
+
+
+def make_client(settings: settings_mod.Settings, max_in_flight: int = 20) -> ApiClient:
+    return ApiClient(client_config(settings, max_in_flight))
+
+
+def setup_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("  [debug] %(message)s"))
+    root = logging.getLogger("dbx_inventory")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    root.propagate = False
+
+
+def run(main: Callable[[], int]) -> int:
+    """Run a tool's main, turning known failures into one line and an exit code."""
+    try:
+        return main()
+    except ConfigError as exc:
+        fail(str(exc))
+        return EXIT_USAGE
+    except ApiError as exc:
+        fail(explain_api_error(exc))
+        return EXIT_FAILED
+    except InventoryError as exc:
+        fail(str(exc))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        fail("interrupted")
+        return EXIT_FAILED
+
+
+def explain_api_error(exc: ApiError) -> str:
+    """A one-line reason with the likely fix for the errors people actually hit."""
+    if exc.status == 401:
+        return f"the workspace refused the token (401 {exc.error_code or ''}): " \
+               "check that it is valid and not expired".replace("  ", " ")
+    if exc.status == 403:
+        return f"permission denied ({exc.describe()}): an admin token is needed"
+    return exc.describe()

@@ -1,0 +1,79 @@
+"""Typed errors for everything that can go wrong talking to a workspace.
+
+Callers branch on the class, never on message text.
+"""
+
+from __future__ import annotations
+
+
+class InventoryError(Exception):
+    """Base of the project's own errors."""
+
+
+class ConfigError(InventoryError):
+    """Settings are missing or contradictory (exit code 2)."""
+
+
+class ApiError(InventoryError):
+    """A request the workspace answered with an error, or never answered."""
+
+    def __init__(self, message: str, *, status: int | None = None,
+                 error_code: str | None = None, path: str | None = None):
+        self.status = status
+        self.error_code = error_code
+        self.message = message
+        self.path = path
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        parts = []
+        if self.status is not None:
+            parts.append(str(self.status))
+        if self.error_code:
+            parts.append(self.error_code)
+        head = " ".join(parts)
+        text = f"{head}: {self.message}" if head else self.message
+        return f"{text} ({self.path})" if self.path else text
+
+
+class BadRequest(ApiError):
+    """400: the server refused the request as malformed (odd paths do this)."""
+
+
+class Unauthenticated(ApiError):
+    """401: the token is wrong or expired."""
+
+
+class PermissionDenied(ApiError):
+    """403: the token may not read this."""
+
+
+class NotFound(ApiError):
+    """404: the path or object does not exist."""
+
+
+class Throttled(ApiError):
+    """429 after every retry was spent."""
+
+
+class ServerError(ApiError):
+    """5xx after every retry was spent."""
+
+
+class NetworkError(ApiError):
+    """No HTTP answer: connection refused or reset, DNS, TLS, timeout."""
+
+
+class WorkspaceUnreachable(NetworkError):
+    """The workspace never answered at all: wrong host, no route, TLS mismatch."""
+
+
+_BY_STATUS = {400: BadRequest, 401: Unauthenticated, 403: PermissionDenied,
+              404: NotFound, 429: Throttled}
+
+
+def error_for_status(status: int) -> type[ApiError]:
+    """The exception class that stands for an HTTP status."""
+    if status >= 500:
+        return ServerError
+    return _BY_STATUS.get(status, ApiError)

@@ -1,0 +1,42 @@
+"""The results CSV: one writer, columns fixed, rows in input order, written atomically."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timezone
+from typing import Iterable
+
+from .atomic import atomic_text_writer
+from .results import UserResult
+
+COLUMNS = ["username", "file_count", "total_size", "total_size_gb", "status",
+           "file_source", "error"]
+EXTENDED_COLUMNS = ["dbfs_files", "dbfs_bytes", "workspace_files", "workspace_bytes",
+                    "last_modified", "duration_s"]
+GIB = 1024 ** 3
+
+
+def iso_utc(epoch_ms: int | None) -> str:
+    if epoch_ms is None:
+        return ""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def csv_row(row: UserResult, extended: bool = False) -> list[str]:
+    values = [row.username, str(row.file_count), str(row.total_size),
+              f"{row.total_size / GIB:.2f}", row.status, row.file_source, row.error]
+    if extended:
+        values += [str(row.dbfs_files), str(row.dbfs_bytes), str(row.workspace_files),
+                   str(row.workspace_bytes), iso_utc(row.last_modified_ms),
+                   f"{row.duration_s:.1f}"]
+    return values
+
+
+def write_results(path: str, rows: Iterable[UserResult], *, extended: bool = False) -> None:
+    """Write the whole CSV or nothing (temp file + rename)."""
+    with atomic_text_writer(path, newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(COLUMNS + (EXTENDED_COLUMNS if extended else []))
+        for row in rows:
+            writer.writerow(csv_row(row, extended))

@@ -1,0 +1,109 @@
+"""Per-user results as plain data: what a scan found, and how it is classified."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+SUCCESS, EMPTY, ERROR = "success", "empty", "error"
+NO_HOME = "no home directory in DBFS or Workspace"
+
+
+@dataclass
+class SideCount:
+    """One file system's tally for one user."""
+
+    files: int = 0
+    bytes: int = 0
+    newest_ms: int | None = None
+    listings: int = 0            # listings that succeeded
+    missing: bool = False        # the home itself answered 404
+    failed: int = 0              # listings that failed for good
+    first_failure: str = ""      # what failed first, and where
+
+    def add(self, files: int, num_bytes: int, newest_ms: int | None) -> None:
+        self.listings += 1
+        self.files += files
+        self.bytes += num_bytes
+        if newest_ms is not None and (self.newest_ms is None or newest_ms > self.newest_ms):
+            self.newest_ms = newest_ms
+
+    def fail(self, reason: str) -> None:
+        self.failed += 1
+        if not self.first_failure:
+            self.first_failure = reason
+
+
+@dataclass(frozen=True)
+class UserResult:
+    """One row of the results: everything the CSV, checkpoint and console need."""
+
+    username: str
+    status: str
+    file_count: int
+    total_size: int
+    file_source: str
+    error: str
+    dbfs_files: int = 0
+    dbfs_bytes: int = 0
+    workspace_files: int = 0
+    workspace_bytes: int = 0
+    last_modified_ms: int | None = None
+    started_at: float = 0.0      # epoch seconds
+    ended_at: float = 0.0
+    worker: str = ""             # host/pid that scanned the user
+    listings: int = 0
+
+    @property
+    def duration_s(self) -> float:
+        return max(0.0, self.ended_at - self.started_at)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "UserResult":
+        names = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in names})
+
+
+def classify(username: str, dbfs: SideCount | None, workspace: SideCount | None, *,
+             started_at: float, ended_at: float, worker: str) -> UserResult:
+    """Combine the two sides into a row. A side not scanned is None."""
+    sides = {label: side for label, side in (("DBFS", dbfs), ("Workspace", workspace))
+             if side is not None}
+    files = sum(side.files for side in sides.values())
+    size = sum(side.bytes for side in sides.values())
+    problems = [f"{label}: {side.first_failure}"
+                + (f" ({side.failed} listings failed)" if side.failed > 1 else "")
+                for label, side in sides.items() if side.failed]
+    if not problems and sides and all(side.missing for side in sides.values()):
+        problems = [NO_HOME if len(sides) == 2
+                    else f"no home directory in {next(iter(sides))}"]
+    read_anything = any(side.listings for side in sides.values())
+    if problems:
+        status = ERROR
+    else:
+        status = SUCCESS if files else EMPTY
+    source = _file_source(dbfs, workspace)
+    if status == ERROR and not read_anything:
+        source = "unknown"
+    newest = [side.newest_ms for side in sides.values() if side.newest_ms is not None]
+    return UserResult(
+        username=username, status=status, file_count=files, total_size=size,
+        file_source=source, error="; ".join(problems),
+        dbfs_files=dbfs.files if dbfs else 0, dbfs_bytes=dbfs.bytes if dbfs else 0,
+        workspace_files=workspace.files if workspace else 0,
+        workspace_bytes=workspace.bytes if workspace else 0,
+        last_modified_ms=max(newest) if newest else None,
+        started_at=started_at, ended_at=ended_at, worker=worker,
+        listings=sum(side.listings for side in sides.values()))
+
+
+def _file_source(dbfs: SideCount | None, workspace: SideCount | None) -> str:
+    in_dbfs = bool(dbfs and dbfs.files)
+    in_workspace = bool(workspace and workspace.files)
+    if in_dbfs and in_workspace:
+        return "both"
+    if in_dbfs:
+        return "dbfs"
+    return "workspace" if in_workspace else "none"

@@ -1,0 +1,63 @@
+"""The one retry policy: which failures are worth another try, and how long to wait."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+DEFAULT_RETRY_AFTER = 1.0
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float:
+    """Seconds to wait from a Retry-After header: seconds or an HTTP date; 1 s otherwise."""
+    if value is None:
+        return DEFAULT_RETRY_AFTER
+    text = value.strip()
+    try:
+        seconds = float(text)
+        if seconds >= 0 and seconds == seconds and seconds != float("inf"):
+            return seconds
+        return DEFAULT_RETRY_AFTER
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return DEFAULT_RETRY_AFTER
+    if when is None:
+        return DEFAULT_RETRY_AFTER
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many tries a GET gets and how the waits grow."""
+
+    attempts: int = 8           # tries in all, the first included
+    base_delay: float = 0.5     # first backoff, doubled each time
+    max_delay: float = 32.0     # cap on one wait
+    max_retry_after: float = 120.0  # a server asking for more is still capped here
+    first_contact_s: float = 10.0   # give up this fast on a host that never answered
+
+    def should_retry_status(self, status: int) -> bool:
+        return status in RETRYABLE_STATUSES
+
+    def backoff(self, retry_number: int, rng: random.Random | None = None) -> float:
+        """Wait before retry number N (1-based): full jitter over an exponential cap."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** (retry_number - 1)))
+        draw = (rng or random).random()
+        # Half fixed, half jitter: spreads retries without ever waiting ~0.
+        return ceiling / 2 + draw * ceiling / 2
+
+    def wait_for(self, status: int | None, retry_after: str | None, retry_number: int,
+                 rng: random.Random | None = None) -> float:
+        """Wait before the next try: Retry-After when the server sent one, else backoff."""
+        if status == 429 or (status == 503 and retry_after is not None):
+            return min(parse_retry_after(retry_after), self.max_retry_after)
+        return self.backoff(retry_number, rng)

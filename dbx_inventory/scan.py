@@ -1,0 +1,185 @@
+"""The scan: walk every user's homes with one shared pool of listing workers.
+
+All directories of all admitted users go through one priority queue, earliest user
+first, so the in-flight budget stays full across users (no per-user barrier) while
+users still finish roughly in input order. A user's result is emitted the moment its
+last listing returns. Memory holds only the queue of paths not yet listed.
+
+Local mode and every Spark task run this same code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Sequence
+
+from .client import ApiClient
+from .errors import ApiError, NotFound, Unauthenticated
+from .results import SideCount, UserResult, classify
+from .walkers import DBFS, WORKSPACE
+
+log = logging.getLogger("dbx_inventory.scan")
+
+_STOP = object()
+
+
+def worker_identity() -> str:
+    """host/pid of this process: tells executors apart even on one machine."""
+    return f"{socket.gethostname()}/pid{os.getpid()}"
+
+
+@dataclass
+class _UserState:
+    username: str
+    order: int
+    sides: dict = field(default_factory=dict)   # walker name -> SideCount
+    pending: int = 0
+    started_at: float = field(default_factory=time.time)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Scanner:
+    """Scan users over an ApiClient; yields UserResults as users finish."""
+
+    def __init__(self, client: ApiClient, *, walkers: Sequence = (DBFS, WORKSPACE),
+                 threads: int | None = None, max_active_users: int | None = None,
+                 worker: str | None = None):
+        self.client = client
+        self.walkers = tuple(walkers)
+        self.threads = threads or client.throttle.max_in_flight
+        # Enough users in play that one deep, narrow tree never leaves slots idle.
+        self.max_active_users = max_active_users or max(8, 4 * self.threads)
+        self.worker = worker or worker_identity()
+        self._tasks: queue.PriorityQueue = queue.PriorityQueue()
+        self._done: queue.Queue = queue.Queue()
+        self._seq = itertools.count()
+        self._stopping = threading.Event()
+        self._fatal: BaseException | None = None
+        self._pool: list[threading.Thread] = []
+
+    def scan(self, usernames: Iterable[str]) -> Iterator[UserResult]:
+        """Results in completion order; stop() or closing the iterator ends it early."""
+        self._start_pool()
+        pending_users = iter(usernames)
+        order = itertools.count()
+        active = 0
+        exhausted = False
+        try:
+            while True:
+                while not exhausted and active < self.max_active_users \
+                        and not self._stopping.is_set():
+                    name = next(pending_users, None)
+                    if name is None:
+                        exhausted = True
+                        break
+                    self._admit(_UserState(name, next(order)))
+                    active += 1
+                if active == 0:
+                    return
+                result = self._next_result()
+                if result is None:  # stopping: in-flight users are dropped
+                    return
+                active -= 1
+                yield result
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Admit no more users and let the workers go; unfinished users are dropped."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        for _ in self._pool:
+            self._tasks.put(((-1,), next(self._seq), _STOP))
+
+    def _next_result(self) -> UserResult | None:
+        while True:
+            if self._fatal is not None:
+                raise self._fatal
+            if self._stopping.is_set():
+                return None
+            try:
+                return self._done.get(timeout=0.2)
+            except queue.Empty:
+                continue
+
+    def _start_pool(self) -> None:
+        if self._pool:
+            raise RuntimeError("a Scanner runs one scan")
+        for number in range(self.threads):
+            thread = threading.Thread(target=self._work, name=f"scan-{number}", daemon=True)
+            thread.start()
+            self._pool.append(thread)
+
+    def _admit(self, user: _UserState) -> None:
+        user.started_at = time.time()
+        user.sides = {walker.name: SideCount() for walker in self.walkers}
+        user.pending = len(self.walkers)
+        for walker in self.walkers:
+            self._push(user, walker, walker.home(user.username), home=True)
+
+    def _push(self, user: _UserState, walker, path: str, home: bool = False) -> None:
+        self._tasks.put(((user.order,), next(self._seq), (user, walker, path, home)))
+
+    def _work(self) -> None:
+        while True:
+            _, _, task = self._tasks.get()
+            if task is _STOP or self._stopping.is_set():
+                return
+            user, walker, path, home = task
+            try:
+                self._list_one(user, walker, path, home)
+            except Unauthenticated as exc:
+                # The token died mid-run: every further request would fail the same way.
+                self._fatal = exc
+                return
+            self._finish_task(user)
+
+    def _list_one(self, user: _UserState, walker, path: str, home: bool) -> None:
+        side: SideCount = user.sides[walker.name]
+        try:
+            listing = walker.list_dir(self.client, path)
+        except NotFound:
+            with user.lock:
+                if home:
+                    side.missing = True
+                # Below the home, a 404 is a directory deleted while we walked.
+            return
+        except Unauthenticated:
+            raise
+        except ApiError as exc:
+            log.debug("[%s] listing failed for %s: %s", walker.label, path, exc)
+            with user.lock:
+                side.fail(exc.describe())
+            return
+        except Exception as exc:  # a malformed answer must cost one user, not the run
+            with user.lock:
+                side.fail(f"{type(exc).__name__}: {exc} ({path})")
+            return
+        with user.lock:
+            side.add(listing.files, listing.bytes, listing.newest_ms)
+            user.pending += len(listing.subdirs)
+        for subdir in listing.subdirs:
+            self._push(user, walker, subdir)
+
+    def _finish_task(self, user: _UserState) -> None:
+        with user.lock:
+            user.pending -= 1
+            finished = user.pending == 0
+        if finished:
+            sides = user.sides
+            self._done.put(classify(user.username, sides.get(DBFS.name),
+                                    sides.get(WORKSPACE.name), started_at=user.started_at,
+                                    ended_at=time.time(), worker=self.worker))
+
+
+def scan_users(client: ApiClient, usernames: Iterable[str], **options) -> Iterator[UserResult]:
+    """Convenience: one Scanner over the given users."""
+    return Scanner(client, **options).scan(usernames)

@@ -1,0 +1,100 @@
+"""One walker per file system: how to list one directory and what in it counts.
+
+The traversal itself (which directory next, how many at once) lives in scan.py and is
+shared by both; a walker only turns one API listing into counts and subdirectories.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .client import ApiClient
+
+# Workspace objects that are walked into rather than counted. A REPO (Git folder)
+# lists like a directory.
+WORKSPACE_CONTAINERS = frozenset({"DIRECTORY", "REPO"})
+
+
+@dataclass
+class DirListing:
+    """What one directory holds directly."""
+
+    files: int = 0
+    bytes: int = 0
+    newest_ms: int | None = None
+    subdirs: list[str] = field(default_factory=list)
+
+    def saw_time(self, value) -> None:
+        if isinstance(value, (int, float)) and value > 0:
+            stamp = int(value)
+            if self.newest_ms is None or stamp > self.newest_ms:
+                self.newest_ms = stamp
+
+
+class DbfsWalker:
+    """DBFS: entries with is_dir false are files, sized by file_size."""
+
+    name = "dbfs"
+    label = "DBFS"
+    api_path = "/api/2.0/dbfs/list"
+
+    def home(self, username: str) -> str:
+        return f"/Users/{username}"
+
+    def list_dir(self, client: ApiClient, path: str) -> DirListing:
+        body = client.get(self.api_path, {"path": path}, subject=f"dbfs:{path}")
+        listing = DirListing()
+        for entry in body.get("files") or ():  # an empty directory answers {}
+            child = entry.get("path") or ""
+            if entry.get("is_dir"):
+                # A server that lists a directory inside itself must not loop us.
+                if child and child.rstrip("/") != path.rstrip("/"):
+                    listing.subdirs.append(child)
+                continue
+            listing.files += 1
+            listing.bytes += _size(entry.get("file_size"))
+            listing.saw_time(entry.get("modification_time"))
+        return listing
+
+
+class WorkspaceWalker:
+    """Workspace: DIRECTORY and REPO are walked; every other object is one file.
+
+    Only FILE objects report a size; notebooks count as files of 0 bytes, since
+    measuring them would take one export call per notebook.
+    """
+
+    name = "workspace"
+    label = "WORKSPACE"
+    api_path = "/api/2.0/workspace/list"
+
+    def home(self, username: str) -> str:
+        return f"/Users/{username}"
+
+    def list_dir(self, client: ApiClient, path: str) -> DirListing:
+        body = client.get(self.api_path, {"path": path}, subject=f"workspace:{path}")
+        listing = DirListing()
+        for obj in body.get("objects") or ():  # an empty directory answers {}
+            child = obj.get("path") or ""
+            if obj.get("object_type") in WORKSPACE_CONTAINERS:
+                if child and child.rstrip("/") != path.rstrip("/"):
+                    listing.subdirs.append(child)
+                continue
+            listing.files += 1
+            listing.bytes += _size(obj.get("size"))
+            listing.saw_time(obj.get("modified_at") or obj.get("created_at"))
+        return listing
+
+
+def _size(value) -> int:
+    """Bytes the API reported; anything else (absent, null, junk) counts as 0."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, (int, float)) and value > 0:
+        return int(value)
+    return 0
+
+
+DBFS = DbfsWalker()
+WORKSPACE = WorkspaceWalker()
+WALKERS = {DBFS.name: DBFS, WORKSPACE.name: WORKSPACE}

@@ -1,0 +1,9 @@
+"""A fake Databricks workspace served over real HTTP, for tests, the demo and the benchmark."""
+
+from .faults import Faults, Stats
+from .generate import generate_uniform, generate_workspace
+from .model import Truth, User, Workspace
+from .server import FakeWorkspaceServer
+
+__all__ = ["FakeWorkspaceServer", "Faults", "Stats", "Truth", "User", "Workspace",
+           "generate_uniform", "generate_workspace"]

@@ -1,0 +1,167 @@
+"""Fault switches and request counters of the fake server."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Faults:
+    """Misbehaviour to inject; every switch is off by default and may change while serving."""
+
+    latency_s: float = 0.0
+    latency_jitter_s: float = 0.0
+    max_in_flight: int | None = None
+    rate_limit_per_s: float | None = None
+    rate_limit_burst: int | None = None  # bucket size; defaults to max(1, rate)
+    retry_after: str | None = "1"  # None: no Retry-After header at all
+    error_rate: float = 0.0
+    error_statuses: tuple[int, ...] = (500, 502, 503, 504)  # cycled in this order
+    reset_rate: float = 0.0
+    # Keys are paths; "dbfs:/p" or "workspace:/p" limits a key to one file system.
+    fail_first_n_requests_for_path: dict[str, int] = field(default_factory=dict)
+    always_fail_paths: set[str] = field(default_factory=set)
+    scim_max_page: int | None = None
+    seed: int = 0
+    _rng: random.Random = field(init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(init=False, repr=False, compare=False)
+    _error_turn: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    def chance(self, p: float) -> bool:
+        """One seeded draw: True with probability p."""
+        if p <= 0:
+            return False
+        with self._lock:
+            return self._rng.random() < p
+
+    def jitter(self) -> float:
+        if self.latency_jitter_s <= 0:
+            return 0.0
+        with self._lock:
+            return self._rng.uniform(0, self.latency_jitter_s)
+
+    def next_error_status(self) -> int:
+        with self._lock:
+            status = self.error_statuses[self._error_turn % len(self.error_statuses)]
+            self._error_turn += 1
+            return status
+
+
+class TokenBucket:
+    """Thread-safe token bucket; rate and burst are read on every call so they can change."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: float | None = None
+        self._last = time.monotonic()
+
+    def take(self, rate: float, burst: int | None) -> bool:
+        cap = float(burst if burst else max(1.0, rate))
+        with self._lock:
+            now = time.monotonic()
+            if self._tokens is None:
+                self._tokens = cap
+            self._tokens = min(cap, self._tokens + (now - self._last) * rate)
+            self._last = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return True
+            return False
+
+
+class Stats:
+    """Thread-safe counters of what the server saw and did."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.total_requests = 0
+            self.connections = 0
+            self.by_endpoint: Counter[str] = Counter()
+            self.by_status: Counter[int] = Counter()
+            self.throttled = 0
+            self.injected_5xx = 0
+            self.resets = 0
+            self.in_flight = 0
+            self.peak_in_flight = 0
+            self.listing_attempts: Counter[tuple[str, str]] = Counter()
+            self.listings: Counter[tuple[str, str]] = Counter()  # successful, by (fs, path)
+            self.successful_listings = 0
+
+    # -- recording (called by the server) ---------------------------------------------
+
+    def enter(self) -> int:
+        """Count a request as in flight; return how many are in flight including it."""
+        with self._lock:
+            self.total_requests += 1
+            self.in_flight += 1
+            if self.in_flight > self.peak_in_flight:
+                self.peak_in_flight = self.in_flight
+            return self.in_flight
+
+    def leave(self, endpoint: str, status: int | None, *, injected: bool = False,
+              listing: tuple[str, str] | None = None) -> None:
+        """Record a finished request; status None means the connection was reset."""
+        with self._lock:
+            self.in_flight -= 1
+            self.by_endpoint[endpoint] += 1
+            if status is None:
+                self.resets += 1
+                return
+            self.by_status[status] += 1
+            if status == 429:
+                self.throttled += 1
+            if injected and status >= 500:
+                self.injected_5xx += 1
+            if listing is not None and status == 200:
+                self.listings[listing] += 1
+                self.successful_listings += 1
+
+    def connected(self) -> None:
+        with self._lock:
+            self.connections += 1
+
+    def attempt_listing(self, key: tuple[str, str]) -> int:
+        """Count a listing attempt that reached fault injection; return its 1-based number."""
+        with self._lock:
+            self.listing_attempts[key] += 1
+            return self.listing_attempts[key]
+
+    # -- reading ----------------------------------------------------------------------
+
+    @property
+    def count_429(self) -> int:
+        return self.throttled
+
+    def duplicate_listings(self) -> dict[tuple[str, str], int]:
+        """(fs, path) listed successfully more than once, with the count."""
+        with self._lock:
+            return {k: n for k, n in self.listings.items() if n > 1}
+
+    def snapshot(self) -> dict:
+        """Plain-dict copy of every counter (listings keyed as 'fs:path')."""
+        with self._lock:
+            return {
+                "total_requests": self.total_requests,
+                "connections": self.connections,
+                "by_endpoint": dict(self.by_endpoint),
+                "by_status": dict(self.by_status),
+                "throttled": self.throttled,
+                "injected_5xx": self.injected_5xx,
+                "resets": self.resets,
+                "in_flight": self.in_flight,
+                "peak_in_flight": self.peak_in_flight,
+                "successful_listings": self.successful_listings,
+                "listings": {f"{fs}:{p}": n for (fs, p), n in self.listings.items()},
+            }

@@ -1,0 +1,271 @@
+"""A fake Databricks workspace served over real HTTP/1.1 (keep-alive) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from .api import ROUTES, Reply, error, request_path
+from .faults import Faults, Stats, TokenBucket
+from .model import Workspace
+
+LISTING_ENDPOINTS = frozenset({"workspace/list", "dbfs/list"})
+PATH_ENDPOINTS = LISTING_ENDPOINTS | {"workspace/get-status", "dbfs/get-status"}
+
+_GATEWAY_PAGE = ("<html><head><title>{status} {phrase}</title></head><body>"
+                 "<center><h1>{status} {phrase}</h1></center><hr><center>nginx</center>"
+                 "</body></html>")
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128
+    allow_reuse_address = True
+
+    def __init__(self, address, handler, app: FakeWorkspaceServer):
+        self.app = app
+        self.open_sockets: set[socket.socket] = set()
+        self.sockets_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address):
+        with self.sockets_lock:
+            self.open_sockets.add(request)
+        self.app.stats.connected()
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self.sockets_lock:
+            self.open_sockets.discard(request)
+        super().shutdown_request(request)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeDatabricks/1.0"
+    disable_nagle_algorithm = True
+
+    def log_message(self, format, *args):  # noqa: A002 - quiet: no per-request stderr
+        pass
+
+    def do_GET(self):
+        self.server.app._serve(self)
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
+
+
+class FakeWorkspaceServer:
+    """Serve a Workspace on 127.0.0.1; start()/stop() or use as a context manager."""
+
+    def __init__(self, workspace: Workspace, token: str = "dapi-fake-token",
+                 faults: Faults | None = None, *, host: str = "127.0.0.1", port: int = 0):
+        self.workspace = workspace
+        self.token = token
+        self.faults = faults if faults is not None else Faults()
+        self.stats = Stats()
+        self.host = host
+        self.port = port
+        self._auth = f"Bearer {token}"
+        self._bucket = TokenBucket()
+        self._httpd: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> FakeWorkspaceServer:
+        self._httpd = _HttpServer((self.host, self.port), _Handler, self)
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        kwargs={"poll_interval": 0.05},
+                                        name="fake-workspace", daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        with httpd.sockets_lock:
+            open_sockets = list(httpd.open_sockets)
+        for sock in open_sockets:  # wake handler threads parked on idle keep-alive reads
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeWorkspaceServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def reset_stats(self) -> None:
+        """Zero every counter (this also re-arms fail_first_n_requests_for_path)."""
+        self.stats.reset()
+
+    # -- one request ------------------------------------------------------------------
+
+    def _serve(self, h: _Handler) -> None:
+        url = urlsplit(h.path)
+        route = ROUTES.get(url.path) if h.command == "GET" else None
+        endpoint = route[0] if route else "other"
+        body = self._read_body(h)
+        n_in_flight = self.stats.enter()
+        reply, headers, injected = None, None, False
+        try:
+            reply, headers, injected = self._decide(h, url.query, body, route, n_in_flight)
+        finally:
+            # Counted before the answer leaves, so a client that got it sees it counted.
+            self.stats.leave(endpoint, reply.status if reply else None, injected=injected,
+                             listing=reply.listing if reply else None)
+        if reply is None:
+            self._reset(h)
+        else:
+            self._send(h, reply, headers)
+
+    def _decide(self, h: _Handler, query: str, body: bytes, route, n_in_flight: int
+                ) -> tuple[Reply | None, dict | None, bool]:
+        """(reply or None to reset the connection, extra headers, injected fault?)."""
+        faults = self.faults
+        limit = faults.max_in_flight
+        if limit is not None and n_in_flight > limit:
+            return self._throttle(faults, "Too many requests: exceeded the "
+                                  f"concurrent limit of {limit} requests")
+        rate = faults.rate_limit_per_s
+        if rate is not None and not self._bucket.take(rate, faults.rate_limit_burst):
+            return self._throttle(faults, "Too many requests: exceeded the rate "
+                                  f"limit of {rate:g} requests per second")
+        delay = faults.latency_s + faults.jitter()
+        if delay > 0:
+            time.sleep(delay)
+        if faults.chance(faults.reset_rate):
+            return None, None, False
+        if h.headers.get("Authorization") != self._auth:
+            return error(401, "UNAUTHENTICATED", "Invalid access token."), None, False
+        reply, injected = self._reply(h, query, body, route, faults)
+        return reply, None, injected
+
+    def _reply(self, h: _Handler, query: str, body: bytes, route, faults: Faults
+               ) -> tuple[Reply, bool]:
+        """The Reply for an authenticated request and whether it was an injected fault."""
+        if route is None:
+            return error(404, "ENDPOINT_NOT_FOUND",
+                         f"No API found for '{h.command} {urlsplit(h.path).path}'"), False
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        if body:
+            try:
+                extra = json.loads(body)
+            except ValueError:
+                return error(400, "MALFORMED_REQUEST", "Invalid JSON given in the body"), False
+            if isinstance(extra, dict):
+                for k, v in extra.items():
+                    params.setdefault(k, v)
+        endpoint, handler, fs = route
+        if endpoint in PATH_ENDPOINTS:
+            fault = self._path_fault(endpoint, fs, params, faults)
+            if fault is not None:
+                return fault, True
+        if faults.chance(faults.error_rate):
+            return _transient(faults.next_error_status()), True
+        try:
+            if endpoint == "scim/Users":
+                return handler(self.workspace, params, faults.scim_max_page), False
+            return handler(self.workspace, params), False
+        except (ValueError, TypeError) as e:
+            return error(400, "INVALID_PARAMETER_VALUE", f"Invalid parameter: {e}"), False
+
+    def _path_fault(self, endpoint: str, fs: str, params: dict, faults: Faults) -> Reply | None:
+        path = request_path(params, fs)
+        if path is None:
+            return None
+        fs_key = f"{fs}:{path}"
+        if endpoint in LISTING_ENDPOINTS:
+            attempt = self.stats.attempt_listing((fs, path))
+            fail_first = faults.fail_first_n_requests_for_path
+            if fail_first:
+                n = fail_first.get(fs_key, fail_first.get(path, 0))
+                if attempt <= n:
+                    return _transient(503)
+        always = faults.always_fail_paths
+        if always and (path in always or fs_key in always):
+            return Reply(500, {"error_code": "INTERNAL_ERROR",
+                               "message": f"Internal error while reading {path}"})
+        return None
+
+    # -- writing ----------------------------------------------------------------------
+
+    @staticmethod
+    def _read_body(h: _Handler) -> bytes:
+        length = h.headers.get("Content-Length")
+        if not length:
+            return b""
+        try:
+            n = int(length)
+        except ValueError:
+            h.close_connection = True
+            return b""
+        return h.rfile.read(n) if n > 0 else b""
+
+    @staticmethod
+    def _throttle(faults: Faults, message: str) -> tuple[Reply, dict, bool]:
+        headers = {}
+        if faults.retry_after is not None:
+            headers["Retry-After"] = str(faults.retry_after)
+        return error(429, "REQUEST_LIMIT_EXCEEDED", message), headers, False
+
+    @staticmethod
+    def _send(h: _Handler, reply: Reply, headers: dict | None = None) -> None:
+        if isinstance(reply.body, str):
+            data = reply.body.encode("utf-8")
+            ctype = "text/html; charset=utf-8"
+        else:
+            data = json.dumps(reply.body, ensure_ascii=False, separators=(",", ":")).encode()
+            ctype = "application/json"
+        phrase = HTTPStatus(reply.status).phrase
+        lines = [f"HTTP/1.1 {reply.status} {phrase}", f"Content-Type: {ctype}",
+                 f"Content-Length: {len(data)}"]
+        if headers:
+            lines.extend(f"{k}: {v}" for k, v in headers.items())
+        if h.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        try:
+            h.wfile.write(head if h.command == "HEAD" else head + data)
+        except OSError:
+            h.close_connection = True
+
+    @staticmethod
+    def _reset(h: _Handler) -> None:
+        """Close with RST and no answer: the client sees a connection reset."""
+        h.close_connection = True
+        try:
+            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            h.connection.close()
+        except OSError:
+            pass
+
+
+def _transient(status: int) -> Reply:
+    """An injected 5xx in the shape real gateways and services use for that status."""
+    if status in (502, 504):
+        phrase = HTTPStatus(status).phrase
+        return Reply(status, _GATEWAY_PAGE.format(status=status, phrase=phrase))
+    if status == 503:
+        return Reply(503, {"error_code": "TEMPORARILY_UNAVAILABLE",
+                           "message": "The service is temporarily unavailable."})
+    return Reply(status, {"error": "Internal Server Error: an unexpected error occurred."})

@@ -1,0 +1,415 @@
+"""The fake workspace, checked over real HTTP with plain `requests` (no project client)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from fake_workspace import (FakeWorkspaceServer, Faults, Truth, Workspace, generate_uniform,
+                            generate_workspace)
+
+TOKEN = "dapi-fake-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ODD_NAME = "odd #1 + 'q' é 数据 🚀 50% a&b?c=d.csv"
+A = "a@x.com"
+B = "b o'neil+1@x.com"
+
+
+def hand_built() -> Workspace:
+    ws = Workspace()
+    ws.add_user(A)
+    ws.add_user(B, "Bee")
+    ws.add_user("c@x.com", active=False)
+    ws.add_user("d@x.com")
+    ws.add_cluster("c-1", state="TERMINATED", num_workers=4)
+    # a@x.com on DBFS: dirs home, d, d/e, empty, secret(forbidden) -> 5 listings
+    ws.dbfs.add_file(f"/Users/{A}/d/f.csv", size=10, mtime_ms=1000)
+    ws.dbfs.add_file(f"/Users/{A}/d/e/g.bin", size=5, mtime_ms=3000)
+    ws.dbfs.add_file(f"/Users/{A}/top.txt", size=0, mtime_ms=2000)
+    ws.dbfs.mkdir(f"/Users/{A}/empty")
+    ws.dbfs.add_file(f"/Users/{A}/secret/hidden.csv", size=99, mtime_ms=9999)
+    ws.dbfs.forbid(f"/Users/{A}/secret")
+    # a@x.com in the Workspace: dirs home, w, repo, repo/src, empty -> 5 listings, 6 objects
+    ws.workspace.add_notebook(f"/Users/{A}/nb", language="SQL", mtime_ms=5000)
+    ws.workspace.add_file(f"/Users/{A}/w/data.json", size=100, mtime_ms=4000, created_ms=3900)
+    ws.workspace.add_repo(f"/Users/{A}/repo")
+    ws.workspace.add_notebook(f"/Users/{A}/repo/src/main", mtime_ms=4500)
+    ws.workspace.add_file(f"/Users/{A}/repo/README.md", size=7, mtime_ms=100)
+    ws.workspace.add_object(f"/Users/{A}/lib", "LIBRARY")
+    ws.workspace.add_object(f"/Users/{A}/exp", "MLFLOW_EXPERIMENT")
+    ws.workspace.mkdir(f"/Users/{A}/empty")
+    # b: an empty Workspace home only; c: nothing; d: a forbidden Workspace home
+    ws.workspace.mkdir(f"/Users/{B}")
+    ws.workspace.forbid("/Users/d@x.com")
+    # outside any home: odd names, a bad path
+    ws.dbfs.add_file(f"/shared/dir #2/{ODD_NAME}", size=42, mtime_ms=7)
+    ws.workspace.add_file(f"/shared/dir #2/{ODD_NAME}", size=43, mtime_ms=8)
+    ws.workspace.mkdir("/shared/weird")
+    ws.workspace.mark_bad_path("/shared/weird")
+    return ws
+
+
+@pytest.fixture(scope="module")
+def server():
+    with FakeWorkspaceServer(hand_built(), token=TOKEN) as srv:
+        yield srv
+
+
+@pytest.fixture
+def get(server):
+    session = requests.Session()
+    session.headers.update(AUTH)
+
+    def _get(endpoint: str, **params):
+        return session.get(server.url + endpoint, params=params, timeout=5)
+    yield _get
+    session.close()
+
+
+# -- ground truth ----------------------------------------------------------------------
+
+def test_truth_on_hand_built_workspace():
+    ws = hand_built()
+    assert ws.truth(A) == Truth(A, dbfs_files=3, dbfs_bytes=15, workspace_files=6,
+                                workspace_bytes=107, newest_mtime_ms=5000,
+                                dbfs_home_exists=True, workspace_home_exists=True,
+                                listings=10, forbidden_dirs=1)
+    assert ws.truth(B) == Truth(B, workspace_home_exists=True, listings=1)
+    assert ws.truth("c@x.com") == Truth("c@x.com")
+    assert ws.truth("d@x.com") == Truth("d@x.com", workspace_home_exists=True, listings=1,
+                                        forbidden_dirs=1)
+    assert ws.min_listings() == 12
+
+
+def test_builder_replaces_duplicates_and_rejects_file_dir_clash():
+    ws = Workspace()
+    ws.dbfs.add_file("/Users/u/f", size=1)
+    ws.dbfs.add_file("/Users/u/f", size=5)
+    assert ws.truth("u").dbfs_bytes == 5 and ws.truth("u").dbfs_files == 1
+    with pytest.raises(ValueError):
+        ws.dbfs.mkdir("/Users/u/f")
+    with pytest.raises(ValueError):
+        ws.dbfs.add_file("/Users/u", size=1)
+
+
+# -- SCIM ------------------------------------------------------------------------------
+
+def test_scim_paging_attributes_and_filter(get):
+    r = get("/api/2.0/preview/scim/v2/Users", startIndex=2, count=2, attributes="userName")
+    body = r.json()
+    assert r.status_code == 200
+    assert body["totalResults"] == 4 and body["itemsPerPage"] == 2 and body["startIndex"] == 2
+    assert [u["userName"] for u in body["Resources"]] == [B, "c@x.com"]
+    assert set(body["Resources"][0]) == {"id", "schemas", "userName"}
+    past = get("/api/2.0/preview/scim/v2/Users", startIndex=5, count=2).json()
+    assert past["Resources"] == [] and past["totalResults"] == 4
+    full = get("/api/2.0/preview/scim/v2/Users").json()["Resources"]
+    assert [u["active"] for u in full] == [True, True, False, True]
+    assert full[1]["displayName"] == "Bee" and full[1]["emails"][0]["value"] == B
+    found = get("/api/2.0/preview/scim/v2/Users", filter=f'userName eq "{B}"').json()
+    assert [u["userName"] for u in found["Resources"]] == [B]
+    assert get("/api/2.0/preview/scim/v2/Users", filter="active eq true").status_code == 400
+    assert get("/api/2.0/preview/scim/v2/Me").json()["userName"] == A
+
+
+def test_scim_max_page_caps_rows():
+    ws = generate_uniform(7, 0, 0)
+    with FakeWorkspaceServer(ws, faults=Faults(scim_max_page=3)) as srv:
+        seen, start = [], 1
+        while True:
+            page = requests.get(srv.url + "/api/2.0/preview/scim/v2/Users", headers=AUTH,
+                                params={"startIndex": start, "count": 100}).json()
+            if not page["Resources"]:
+                break
+            assert len(page["Resources"]) <= 3
+            seen += [u["id"] for u in page["Resources"]]
+            start += len(page["Resources"])
+        assert len(set(seen)) == 7
+
+
+# -- Workspace -------------------------------------------------------------------------
+
+def test_workspace_listing_object_info(get):
+    objs = {o["path"]: o for o in get("/api/2.0/workspace/list",
+                                      path=f"/Users/{A}").json()["objects"]}
+    nb = objs[f"/Users/{A}/nb"]
+    assert nb["object_type"] == "NOTEBOOK" and nb["language"] == "SQL"
+    assert nb["modified_at"] == 5000 and "size" not in nb
+    assert isinstance(nb["object_id"], int) and isinstance(nb["resource_id"], str)
+    assert objs[f"/Users/{A}/repo"]["object_type"] == "REPO"
+    assert objs[f"/Users/{A}/w"]["object_type"] == "DIRECTORY"
+    assert objs[f"/Users/{A}/exp"]["object_type"] == "MLFLOW_EXPERIMENT"
+    assert objs[f"/Users/{A}/lib"]["object_type"] == "LIBRARY"
+    f = get("/api/2.0/workspace/list", path=f"/Users/{A}/w").json()["objects"][0]
+    assert (f["object_type"], f["size"], f["created_at"], f["modified_at"]) == ("FILE", 100,
+                                                                                 3900, 4000)
+
+
+def test_repo_lists_its_content_and_empty_dirs_answer_empty_object(get):
+    repo = get("/api/2.0/workspace/list", path=f"/Users/{A}/repo").json()["objects"]
+    assert sorted(o["object_type"] for o in repo) == ["DIRECTORY", "FILE"]
+    assert get("/api/2.0/workspace/list", path=f"/Users/{A}/empty").json() == {}
+    assert get("/api/2.0/workspace/list", path=f"/Users/{B}").json() == {}
+    assert get("/api/2.0/dbfs/list", path=f"/Users/{A}/empty").json() == {}
+
+
+def test_get_status(get):
+    assert get("/api/2.0/workspace/get-status",
+               path=f"/Users/{A}/repo").json()["object_type"] == "REPO"
+    assert get("/api/2.0/workspace/get-status", path=f"/Users/{A}/nb").json()["language"] == "SQL"
+    st = get("/api/2.0/dbfs/get-status", path=f"dbfs:/Users/{A}/d/f.csv").json()
+    assert st == {"path": f"/Users/{A}/d/f.csv", "is_dir": False, "file_size": 10,
+                  "modification_time": 1000}
+    assert get("/api/2.0/dbfs/get-status", path=f"/Users/{A}").json()["is_dir"] is True
+    assert get("/api/2.0/workspace/get-status", path="/Users/zz").status_code == 404
+
+
+# -- DBFS ------------------------------------------------------------------------------
+
+def test_dbfs_listing_shapes(get):
+    plain = get("/api/2.0/dbfs/list", path=f"/Users/{A}").json()
+    prefixed = get("/api/2.0/dbfs/list", path=f"dbfs:/Users/{A}/").json()
+    assert plain == prefixed
+    by_path = {f["path"]: f for f in plain["files"]}
+    assert by_path[f"/Users/{A}/d"] == {"path": f"/Users/{A}/d", "is_dir": True,
+                                         "file_size": 0, "modification_time": 0}
+    assert by_path[f"/Users/{A}/top.txt"]["is_dir"] is False
+    one = get("/api/2.0/dbfs/list", path=f"/Users/{A}/d/f.csv").json()
+    assert one == {"files": [{"path": f"/Users/{A}/d/f.csv", "is_dir": False,
+                              "file_size": 10, "modification_time": 1000}]}
+
+
+def test_odd_paths_round_trip(get):
+    for fs, key, size_key in (("dbfs", "files", "file_size"), ("workspace", "objects", "size")):
+        listed = get(f"/api/2.0/{fs}/list", path="/shared/dir #2").json()[key]
+        assert [e["path"] for e in listed] == [f"/shared/dir #2/{ODD_NAME}"]
+        again = get(f"/api/2.0/{fs}/get-status", path=listed[0]["path"])
+        assert again.status_code == 200 and again.json()["path"] == listed[0]["path"]
+        assert again.json()[size_key] in (42, 43)
+
+
+def test_json_body_on_get_is_accepted(server):
+    r = requests.get(server.url + "/api/2.0/dbfs/list", headers=AUTH,
+                     json={"path": f"/Users/{A}/d"})
+    assert {f["path"] for f in r.json()["files"]} == {f"/Users/{A}/d/e", f"/Users/{A}/d/f.csv"}
+
+
+# -- errors ----------------------------------------------------------------------------
+
+def test_error_shapes(get, server):
+    missing = get("/api/2.0/dbfs/list", path="/Users/nobody")
+    assert missing.status_code == 404
+    assert missing.json() == {"error_code": "RESOURCE_DOES_NOT_EXIST",
+                              "message": "Path (/Users/nobody) doesn't exist."}
+    assert get("/api/2.0/workspace/list", path="/nope").json()["error_code"] == \
+        "RESOURCE_DOES_NOT_EXIST"
+    for fs, path in (("dbfs", f"/Users/{A}/secret"), ("workspace", "/Users/d@x.com")):
+        denied = get(f"/api/2.0/{fs}/list", path=path)
+        assert denied.status_code == 403 and denied.json()["error_code"] == "PERMISSION_DENIED"
+    below = get("/api/2.0/dbfs/list", path=f"/Users/{A}/secret/hidden.csv")
+    assert below.status_code == 403
+    bad = get("/api/2.0/workspace/list", path="/shared/weird")
+    assert bad.status_code == 400 and bad.json() == {"error_code": "INVALID_PARAMETER_VALUE",
+                                                     "message": "Invalid request path"}
+    assert get("/api/2.0/workspace/list", path="relative").status_code == 400
+    assert get("/api/2.0/nothing/here").json()["error_code"] == "ENDPOINT_NOT_FOUND"
+    unauth = requests.get(server.url + "/api/2.0/dbfs/list", params={"path": "/"},
+                          headers={"Authorization": "Bearer wrong-secret"})
+    assert unauth.status_code == 401 and unauth.json()["error_code"] == "UNAUTHENTICATED"
+    assert "wrong-secret" not in unauth.text and TOKEN not in unauth.text
+    assert requests.get(server.url + "/api/2.0/preview/scim/v2/Me").status_code == 401
+
+
+def test_clusters(get):
+    assert get("/api/2.0/clusters/get", cluster_id="c-1").json()["state"] == "TERMINATED"
+    r = get("/api/2.0/clusters/get", cluster_id="nope")
+    assert r.status_code == 400 and r.json() == {"error_code": "INVALID_PARAMETER_VALUE",
+                                                 "message": "Cluster nope does not exist"}
+
+
+# -- faults ----------------------------------------------------------------------------
+
+def _hammer(url: str, n: int) -> list[requests.Response]:
+    results: list = [None] * n
+
+    def one(i):
+        results[i] = requests.get(url + "/api/2.0/dbfs/list", params={"path": "/"},
+                                  headers=AUTH, timeout=10)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_max_in_flight_answers_429_with_retry_after():
+    faults = Faults(latency_s=0.3, max_in_flight=2)
+    with FakeWorkspaceServer(hand_built(), faults=faults) as srv:
+        results = _hammer(srv.url, 8)
+        throttled = [r for r in results if r.status_code == 429]
+        assert throttled and any(r.status_code == 200 for r in results)
+        assert throttled[0].headers["Retry-After"] == "1"
+        assert throttled[0].json()["error_code"] == "REQUEST_LIMIT_EXCEEDED"
+        assert "concurrent limit of 2 requests" in throttled[0].json()["message"]
+        assert srv.stats.throttled == len(throttled) and srv.stats.peak_in_flight >= 3
+        faults.retry_after = None
+        assert all("Retry-After" not in r.headers
+                   for r in _hammer(srv.url, 6) if r.status_code == 429)
+        faults.retry_after = "soon-ish"
+        assert {r.headers["Retry-After"] for r in _hammer(srv.url, 6)
+                if r.status_code == 429} == {"soon-ish"}
+
+
+def test_rate_limit_answers_429():
+    with FakeWorkspaceServer(hand_built(), faults=Faults(rate_limit_per_s=2)) as srv:
+        codes = [requests.get(srv.url + "/api/2.0/dbfs/list", params={"path": "/"},
+                              headers=AUTH).status_code for _ in range(6)]
+        assert codes[:2] == [200, 200] and 429 in codes
+
+
+def test_reset_rate_drops_connections():
+    with FakeWorkspaceServer(hand_built(), faults=Faults(reset_rate=1.0)) as srv:
+        with pytest.raises(requests.ConnectionError):
+            requests.get(srv.url + "/api/2.0/dbfs/list", params={"path": "/"}, headers=AUTH)
+        assert srv.stats.resets >= 1
+        srv.faults.reset_rate = 0.0
+        assert requests.get(srv.url + "/api/2.0/dbfs/list", params={"path": "/"},
+                            headers=AUTH).status_code == 200
+
+
+def test_error_rate_cycles_transient_shapes():
+    with FakeWorkspaceServer(hand_built(), faults=Faults(error_rate=1.0)) as srv:
+        rs = [requests.get(srv.url + "/api/2.0/dbfs/list", params={"path": "/"}, headers=AUTH)
+              for _ in range(4)]
+        assert [r.status_code for r in rs] == [500, 502, 503, 504]
+        assert "error" in rs[0].json()
+        assert rs[1].headers["Content-Type"].startswith("text/html") and "<html>" in rs[3].text
+        assert rs[2].json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+        assert srv.stats.injected_5xx == 4
+
+
+def test_fail_first_n_and_always_fail():
+    faults = Faults(fail_first_n_requests_for_path={f"/Users/{A}/d": 2},
+                    always_fail_paths={f"dbfs:/Users/{A}"})
+    with FakeWorkspaceServer(hand_built(), faults=faults) as srv:
+        def lst(fs, path):
+            return requests.get(f"{srv.url}/api/2.0/{fs}/list", params={"path": path},
+                                headers=AUTH).status_code
+        assert [lst("dbfs", f"/Users/{A}/d") for _ in range(3)] == [503, 503, 200]
+        assert lst("dbfs", f"/Users/{A}") == 500 and lst("dbfs", f"/Users/{A}") == 500
+        assert lst("workspace", f"/Users/{A}") == 200
+        assert srv.stats.listings[("dbfs", f"/Users/{A}/d")] == 1
+        srv.reset_stats()
+        assert lst("dbfs", f"/Users/{A}/d") == 503
+
+
+def test_latency_applies_to_every_endpoint():
+    with FakeWorkspaceServer(hand_built(), faults=Faults(latency_s=0.1)) as srv:
+        t0 = time.perf_counter()
+        requests.get(srv.url + "/api/2.0/clusters/get", params={"cluster_id": "c-1"},
+                     headers=AUTH)
+        assert time.perf_counter() - t0 >= 0.1
+
+
+# -- stats and keep-alive --------------------------------------------------------------
+
+def test_stats_and_keep_alive():
+    with FakeWorkspaceServer(hand_built()) as srv:
+        with requests.Session() as s:
+            s.headers.update(AUTH)
+            for path in ("/", f"/Users/{A}", f"/Users/{A}", "/missing"):
+                s.get(srv.url + "/api/2.0/dbfs/list", params={"path": path})
+            s.get(srv.url + "/api/2.0/workspace/list", params={"path": f"/Users/{A}"})
+        snap = srv.stats.snapshot()
+        assert snap["connections"] == 1 and snap["total_requests"] == 5
+        assert snap["by_endpoint"] == {"dbfs/list": 4, "workspace/list": 1}
+        assert snap["by_status"] == {200: 4, 404: 1}
+        assert snap["successful_listings"] == 4
+        assert srv.stats.duplicate_listings() == {("dbfs", f"/Users/{A}"): 2}
+        srv.reset_stats()
+        assert srv.stats.snapshot()["total_requests"] == 0
+
+
+# -- generators ------------------------------------------------------------------------
+
+def test_generator_is_deterministic_and_varied():
+    ws = generate_workspace(40, seed=3, files_per_user=(0, 30), large_dir_size=2100)
+    again = generate_workspace(40, seed=3, files_per_user=(0, 30), large_dir_size=2100)
+    truths = ws.truths()
+    assert truths == again.truths()
+    assert truths != generate_workspace(40, seed=4, files_per_user=(0, 30)).truths()
+    names = "".join(u.user_name for u in ws.users)
+    for ch in " #+'%&?é李🙂":
+        assert ch in names
+    assert any(not u.active for u in ws.users)
+    assert any(not t.dbfs_home_exists and not t.workspace_home_exists for t in truths)
+    assert any(t.dbfs_home_exists and not t.workspace_home_exists for t in truths)
+    assert any(t.workspace_home_exists and not t.dbfs_home_exists for t in truths)
+    assert any(t.dbfs_home_exists and t.workspace_home_exists
+               and t.dbfs_files + t.workspace_files == 0 for t in truths)
+    assert any(t.forbidden_dirs for t in truths)
+    all_dirs = list(ws.dbfs.dirs.values()) + list(ws.workspace.dirs.values())
+    assert max(d.path.count("/") for d in all_dirs) >= 17  # /Users/u + 15 levels
+    assert max(d.entry_count() for d in all_dirs) >= 2100
+    assert any(d.kind == "REPO" and d.entry_count() for d in ws.workspace.dirs.values())
+    kinds = set(ws.workspace.kind_table)
+    assert {"NOTEBOOK", "FILE", "MLFLOW_EXPERIMENT"} <= kinds
+
+
+def test_generated_workspace_served_matches_truth_for_one_user():
+    ws = generate_workspace(12, seed=5, files_per_user=(5, 20), large_dirs=0)
+    user = next(t for t in ws.truths() if t.dbfs_home_exists and t.dbfs_files)
+    with FakeWorkspaceServer(ws) as srv, requests.Session() as s:
+        s.headers.update(AUTH)
+        stack, files, size, listings = [f"/Users/{user.username}"], 0, 0, 0
+        while stack:
+            r = s.get(srv.url + "/api/2.0/dbfs/list", params={"path": stack.pop()})
+            listings += 1
+            if r.status_code == 403:
+                continue
+            for f in r.json().get("files", []):
+                if f["is_dir"]:
+                    stack.append(f["path"])
+                else:
+                    files, size = files + 1, size + f["file_size"]
+        assert (files, size) == (user.dbfs_files, user.dbfs_bytes)
+        assert srv.stats.duplicate_listings() == {}
+
+
+def test_generate_uniform_has_predictable_counts():
+    ws = generate_uniform(4, dirs_per_user=3, files_per_dir=5, seed=1, file_size=10)
+    t = ws.truths()[0]
+    assert (t.dbfs_files, t.dbfs_bytes, t.workspace_files, t.listings) == (15, 150, 15, 8)
+    assert t.workspace_bytes == 10 * 9  # FILE and NOTEBOOK alternate: 3 files of 5 per dir
+    assert ws.min_listings() == 32 and ws.file_count() == 120
+    only_dbfs = generate_uniform(2, 1, 1, workspace=False)
+    assert only_dbfs.truths()[0].workspace_home_exists is False
+
+
+# -- command line ----------------------------------------------------------------------
+
+def test_module_entry_point_serves_until_sigterm():
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    proc = subprocess.Popen([sys.executable, "-m", "fake_workspace", "--users", "5", "--seed",
+                             "1", "--port", "0", "--token", "dapi-demo", "--latency", "0.01"],
+                            cwd=root, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline().strip()
+        assert line.startswith("FAKE_WORKSPACE_URL=http://127.0.0.1:")
+        url = line.split("=", 1)[1]
+        r = requests.get(url + "/api/2.0/preview/scim/v2/Users",
+                         headers={"Authorization": "Bearer dapi-demo"}, timeout=5)
+        assert r.json()["totalResults"] == 5
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0

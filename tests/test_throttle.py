@@ -1,0 +1,215 @@
+"""Adaptive concurrency limit: multiplicative cut per epoch, additive growth, blocking."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from dbx_inventory.throttle import Throttle
+
+BOUND = 5.0       # upper bound on any wait that should succeed
+SHORT = 0.05      # how long we watch a thread that should stay blocked
+
+
+def succeed(throttle: Throttle, times: int) -> None:
+    for _ in range(times):
+        throttle.release(throttle.acquire())
+
+
+def throttle_once(throttle: Throttle) -> None:
+    throttle.release(throttle.acquire(), throttled=True)
+
+
+def test_limit_starts_at_max():
+    t = Throttle(20)
+    assert t.limit == 20
+    assert t.in_flight == 0
+
+
+def test_initial_overrides_start():
+    assert Throttle(20, initial=5).limit == 5
+
+
+def test_rejects_max_below_one():
+    with pytest.raises(ValueError):
+        Throttle(0)
+
+
+def test_429_cuts_by_decrease_factor():
+    t = Throttle(20)
+    throttle_once(t)
+    assert t.limit == 15          # 20 * 0.75
+    assert (t.throttled, t.cuts) == (1, 1)
+
+
+def test_custom_decrease_factor():
+    t = Throttle(20, decrease=0.5)
+    throttle_once(t)
+    assert t.limit == 10
+
+
+def test_several_429s_from_one_epoch_cut_once():
+    t = Throttle(20)
+    epochs = [t.acquire() for _ in range(5)]
+    for epoch in epochs:
+        t.release(epoch, throttled=True)
+    assert t.limit == 15          # one cut, not 20 * 0.75**5 = 4
+    assert (t.throttled, t.cuts) == (5, 1)
+    assert t.in_flight == 0
+
+
+def test_429_of_a_later_epoch_cuts_again():
+    t = Throttle(20)
+    throttle_once(t)              # 20 -> 15
+    throttle_once(t)              # started after the cut: 15 -> 11.25
+    assert t.limit == 11
+    assert t.cuts == 2
+
+
+def test_stale_429_after_a_cut_does_not_cut():
+    t = Throttle(20)
+    old = t.acquire()
+    throttle_once(t)              # 20 -> 15, new epoch
+    t.release(old, throttled=True)
+    assert t.limit == 15
+    assert (t.throttled, t.cuts) == (2, 1)
+
+
+def test_never_below_one():
+    t = Throttle(1)
+    for _ in range(6):
+        throttle_once(t)
+    assert t.limit == 1
+    t2 = Throttle(10, initial=2)
+    for _ in range(10):
+        throttle_once(t2)
+    assert t2.limit == 1
+    # ... and a slot is still available
+    epoch = t2.acquire()
+    assert t2.in_flight == 1
+    t2.release(epoch)
+
+
+def test_successes_grow_limit_back_to_max_but_not_beyond():
+    t = Throttle(3, initial=1)
+    # by hand: 1 -> 2 (step 1/1) -> 2.5 (1/2) -> 2.9 (1/2.5) -> min(3, 3.24..) = 3
+    observed = []
+    for _ in range(4):
+        succeed(t, 1)
+        observed.append(t.limit)
+    assert observed == [2, 2, 2, 3]
+    succeed(t, 50)
+    assert t.limit == 3
+
+
+def test_success_at_max_stays_at_max():
+    t = Throttle(4)
+    succeed(t, 100)
+    assert t.limit == 4
+
+
+def test_recovers_after_a_burst_of_429s():
+    t = Throttle(8)
+    for _ in range(4):
+        throttle_once(t)          # 8 -> 6 -> 4.5 -> 3.375 -> 2.53
+    assert t.limit == 2
+    succeed(t, 2000)
+    assert t.limit == 8
+
+
+def test_probing_is_slower_after_a_429():
+    # Same starting limit 12; one has seen a 429 (16 * 0.75 = 12), one has not.
+    fresh = Throttle(20, initial=12)
+    burnt = Throttle(20, initial=16)
+    throttle_once(burnt)
+    assert burnt.limit == fresh.limit == 12
+    succeed(fresh, 14)            # steps ~1/12 each: passes 13
+    succeed(burnt, 14)            # steps <= 1/48 each: 12 + 14/48 < 13
+    assert fresh.limit == 13
+    assert burnt.limit == 12
+    succeed(burnt, 26)            # 40 steps <= 40/48 < 1
+    assert burnt.limit == 12
+    succeed(burnt, 20)            # 60 steps: >= 52 steps of >= 1/52, <= 60/48
+    assert burnt.limit == 13
+
+
+def test_acquire_blocks_when_full_and_wakes_on_release():
+    t = Throttle(2)
+    a = t.acquire()
+    t.acquire()
+    got = threading.Event()
+
+    def third():
+        t.acquire()
+        got.set()
+
+    worker = threading.Thread(target=third, daemon=True)
+    worker.start()
+    assert not got.wait(SHORT)
+    assert t.in_flight == 2
+    t.release(a)
+    assert got.wait(BOUND)
+    worker.join(BOUND)
+    assert not worker.is_alive()
+    assert t.in_flight == 2
+
+
+def test_acquire_blocks_when_a_cut_leaves_too_many_in_flight():
+    t = Throttle(4)
+    epochs = [t.acquire() for _ in range(4)]
+    t.release(epochs[0], throttled=True)   # limit 3, in flight 3
+    assert (t.limit, t.in_flight) == (3, 3)
+    got = threading.Event()
+    worker = threading.Thread(target=lambda: (t.acquire(), got.set()), daemon=True)
+    worker.start()
+    assert not got.wait(SHORT)
+    t.release(epochs[1])                  # in flight 2 < 3
+    assert got.wait(BOUND)
+    worker.join(BOUND)
+    assert t.in_flight == 3
+
+
+def test_many_threads_never_exceed_limit():
+    t = Throttle(3)
+    lock = threading.Lock()
+    peak = [0]
+    current = [0]
+    start = threading.Barrier(8)
+
+    def work():
+        start.wait(BOUND)
+        for _ in range(50):
+            with t.slot():
+                with lock:
+                    current[0] += 1
+                    peak[0] = max(peak[0], current[0])
+                with lock:
+                    current[0] -= 1
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(BOUND)
+    assert not any(th.is_alive() for th in threads)
+    assert 1 <= peak[0] <= 3
+    assert t.in_flight == 0
+
+
+def test_slot_reports_throttled():
+    t = Throttle(20)
+    with t.slot() as slot:
+        assert t.in_flight == 1
+        slot.throttled()
+    assert t.in_flight == 0
+    assert t.limit == 15
+
+
+def test_slot_released_on_exception():
+    t = Throttle(2)
+    with pytest.raises(RuntimeError):
+        with t.slot():
+            raise RuntimeError("boom")
+    assert t.in_flight == 0
+    assert t.limit == 2
