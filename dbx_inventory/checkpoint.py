@@ -46,18 +46,11 @@ def read_journal(path: str | os.PathLike) -> Journal | None:
         raw = target.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read checkpoint {target}: {exc.strerror}") from None
-    lines = raw.split(b"\n")
-    records = []
-    for number, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            if number >= len(lines) - 2:  # torn last line: a kill mid-append
-                break
-            raise ConfigError(f"checkpoint {target} is damaged at line {number + 1}; "
-                              "delete it to start fresh") from None
+    lines = [line for line in raw.split(b"\n") if line.strip()]
+    # The last line may be torn by a kill mid-append: unreadable there, it is dropped.
+    if lines and _parse_last(lines[-1]) is None:
+        lines.pop()
+    records = [_parse(line, target, number) for number, line in enumerate(lines, 1)]
     if not records:
         return None  # killed before the header reached the disk: nothing was saved
     if records[0].get("kind") != "header" \
@@ -66,13 +59,37 @@ def read_journal(path: str | os.PathLike) -> Journal | None:
                           "version); delete it or pass another --checkpoint")
     header = records[0]
     journal = Journal(host=header.get("host", ""), users=list(header.get("users", [])))
-    for record in records[1:]:
+    for number, record in enumerate(records[1:], 2):
         if record.get("kind") == "result":
-            row = UserResult.from_dict(record["result"])
+            try:
+                row = UserResult.from_dict(record["result"])
+            except (KeyError, TypeError):
+                raise ConfigError(f"checkpoint {target} is damaged at line {number}; "
+                                  "delete it to start fresh") from None
             journal.results[row.username] = row
         elif record.get("kind") == "complete":
             journal.complete = True
     return journal
+
+
+def _parse(line: bytes, target: Path, number: int) -> dict:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        raise ConfigError(f"checkpoint {target} is damaged at line {number}; "
+                          "delete it to start fresh")
+    return record
+
+
+def _parse_last(line: bytes) -> dict | None:
+    """The last line as a record, or None if it is torn."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def check_resumable(journal: Journal, path, host: str, users: Sequence[str]) -> None:
@@ -137,13 +154,20 @@ def _header_line(host: str, users: Sequence[str]) -> str:
 
 
 def _cut_torn_tail(path: Path) -> None:
-    """Drop a partial last line so the next append starts on a line of its own."""
+    """Same rule as read_journal: a torn last line is cut; a whole one ends in a newline."""
     with open(path, "rb+") as handle:
         data = handle.read()
-        if data and not data.endswith(b"\n"):
-            handle.truncate(data.rfind(b"\n") + 1)
-            handle.flush()
-            os.fsync(handle.fileno())
+        body = data.rstrip(b"\n")
+        start = body.rfind(b"\n") + 1
+        last = body[start:]
+        if last.strip() and _parse_last(last) is None:
+            handle.truncate(start)
+        elif data and not data.endswith(b"\n"):
+            handle.write(b"\n")
+        else:
+            return
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _replace_header(path: Path, header_line: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 from .errors import ConfigError
 
 DEFAULT_SECTION = "DEFAULT"
+_HOSTNAME = re.compile(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]+")
 _OAUTH_KEYS = ("auth_type", "client_id", "client_secret", "azure_client_id",
                "google_service_account", "username", "metadata_service_url")
 
@@ -40,7 +42,12 @@ def normalize_host(raw: str) -> str:
     if "://" not in text:
         text = "https://" + text
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == -1 \
+            or not _HOSTNAME.fullmatch(parts.hostname):
         raise ConfigError(f"not a workspace URL: {raw.strip()!r}")
     return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
 

@@ -20,6 +20,9 @@ from urllib.parse import urlsplit
 from .client import ApiClient, ClientConfig
 from .errors import ApiError, InventoryError
 from .results import UserResult
+# Module-level on purpose: pickled by value with the function, so executors need
+# no copy of this package (an import inside the function would look for one).
+from .scan import Scanner
 
 USERS_PER_TASK = 8        # small tasks: results come back soon, slow users block little
 DEFAULT_TASK_SLOTS = 8    # when the cluster does not say how many tasks run at once
@@ -51,9 +54,7 @@ def plan_tasks(usernames: Sequence[str], slots: int, users_per_task: int = USERS
 def scan_task(config: ClientConfig, walkers, slices: list[list[str]]):
     """The function Spark runs per partition: scan that partition's slice of users."""
     def run(batches):
-        import pandas as pd
-
-        from .scan import Scanner
+        import pandas as pd  # present on executors, as on Databricks Runtime
 
         for batch in batches:
             for task_number in batch["id"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from typing import Iterable
 
 from .errors import ConfigError
@@ -16,7 +17,7 @@ def parse_users(lines: Iterable[str]) -> list[str]:
         if text.startswith("#"):
             continue
         # A CSV with a header or extra columns: keep the first column only.
-        name = text.split(",", 1)[0].strip()
+        name = next(csv.reader([text]), [""])[0].strip() if text else ""
         if not name or name.lower() == "username":
             continue
         key = name.casefold()
