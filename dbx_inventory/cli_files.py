@@ -192,26 +192,36 @@ class Run:
     def _results(self, mode: Mode, config: ClientConfig, todo: list[str],
                  walkers) -> Iterator[UserResult]:
         """Results from Spark, or from this machine; Spark failures fall back here."""
-        received: set[str] = set()
+        received: list[str] = []
         if mode.spark and todo:
             from .spark_runner import SparkFailure, run_on_spark
 
             try:
                 for row in run_on_spark(mode, config, todo, walkers, debug=self.args.debug):
-                    received.add(row.username)
+                    received.append(row.username)
                     yield row
                 return
             except SparkFailure as exc:
-                left = len(todo) - len(received)
-                if self.args.no_fallback:
-                    raise SparkGaveUp(f"{exc} ({len(received)} users done and saved; "
-                                      f"resume with: {self._resume_command()})") from None
-                out(f"⚠ Spark: {exc}")
-                out(f"  {len(received)} users done; scanning the other {left} "
-                    "from this machine")
+                self._report_spark_failure(exc, received, len(todo))
+        done = set(received)
+        rest = [name for name in todo if name not in done]
         rest = [name for name in todo if name not in received]
         with ApiClient(config) as client:
             yield from Scanner(client, walkers=walkers).scan(rest)
+
+    def _report_spark_failure(self, exc, received: list[str], total: int) -> None:
+        """Say what Spark did before failing; stop here under --no-fallback."""
+        if received:
+            out()
+            out("⚠ PARALLEL PROCESSING INTERRUPTED")
+            out(f"Processed: {len(received)}/{total} users before interruption "
+                "(saved in the checkpoint)")
+            out(f"Last completed: {received[-1]}")
+        out(f"⚠ Spark: {exc}")
+        if self.args.no_fallback:
+            raise SparkGaveUp(f"{exc}; resume with: {self._resume_command()}")
+        out(f"Scanning the remaining {total - len(received)} users from this machine")
+        out()
 
     def _resume_command(self) -> str:
         """This command again with --resume; never with the token."""

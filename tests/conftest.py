@@ -1,0 +1,86 @@
+"""Shared fixtures: the fake workspace over HTTP, the CLIs as subprocesses, local Spark."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fake_workspace import FakeWorkspaceServer, Workspace
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "dapi-test-SECRET-9f8e7d6c5b4a"  # tests assert this never leaks
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """An environment with no Databricks/Spark settings from the machine running tests."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("DATABRICKS_", "SPARK_REMOTE"))}
+    env["DATABRICKS_CONFIG_FILE"] = str(tmp_path / "no-such-databrickscfg")
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.update(extra)
+    return env
+
+
+def run_script(script: str, *args: str, env: dict[str, str], cwd: Path,
+               timeout: float = 300) -> CliResult:
+    """Run one of the two root scripts as a user would."""
+    proc = subprocess.run([sys.executable, str(ROOT / script), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, encoding="utf-8",
+                          timeout=timeout)
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def serve():
+    """serve(workspace, **faults) → a started FakeWorkspaceServer, stopped after the test."""
+    servers = []
+
+    def start(workspace: Workspace, **faults) -> FakeWorkspaceServer:
+        server = FakeWorkspaceServer(workspace, token=TOKEN).start()
+        for key, value in faults.items():
+            setattr(server.faults, key, value)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """cli(script, *args, server=..., env=...) runs a script against a fake workspace."""
+    def call(script: str, *args: str, server: FakeWorkspaceServer | None = None,
+             env: dict[str, str] | None = None, timeout: float = 300) -> CliResult:
+        environment = clean_env(tmp_path)
+        if server is not None:
+            environment.update(DATABRICKS_HOST=server.url, DATABRICKS_TOKEN=TOKEN)
+        environment.update(env or {})
+        return run_script(script, *args, env=environment, cwd=tmp_path, timeout=timeout)
+    return call
+
+
+@pytest.fixture(scope="session")
+def spark_remote():
+    """One local Spark Connect server (pyspark >= 4) for the whole test session."""
+    from localspark import LocalSparkConnect
+
+    server = LocalSparkConnect("local[4]").start()
+    yield server
+    server.stop()
