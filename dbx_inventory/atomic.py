@@ -33,6 +33,17 @@ def atomic_text_writer(path: str | os.PathLike, *, newline: str | None = "\n",
     _fsync_dir(folder)
 
 
+def check_writable(path: str | os.PathLike) -> None:
+    """Raise OSError now if `path` could not be written later (before hours of work)."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise IsADirectoryError(21, "Is a directory", str(target))
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=folder)
+    os.close(fd)
+    os.unlink(tmp)
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)

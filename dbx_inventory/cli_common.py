@@ -60,6 +60,10 @@ def setup_logging(debug: bool) -> None:
 
 def run(main: Callable[[], int]) -> int:
     """Run a tool's main, turning known failures into one line and an exit code."""
+    for stream in (sys.stdout, sys.stderr):
+        # A console that cannot show ✓ or a user's name must not crash the run.
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     try:
         return main()
     except ConfigError as exc:
@@ -70,6 +74,10 @@ def run(main: Callable[[], int]) -> int:
         return EXIT_FAILED
     except InventoryError as exc:
         fail(str(exc))
+        return EXIT_FAILED
+    except OSError as exc:  # a file we must read or write
+        where = f": {exc.filename}" if exc.filename else ""
+        fail(f"{exc.strerror or exc}{where}")
         return EXIT_FAILED
     except KeyboardInterrupt:
         fail("interrupted")

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Iterator
 
+from .atomic import check_writable
 from .checkpoint import (DEFAULT_PATH, CheckpointWriter, check_resumable, read_journal)
 from .cli_common import (EXIT_FAILED, EXIT_OK, Parser, add_connection_args, client_config,
                          resolve_settings, run, setup_logging)
@@ -106,6 +107,7 @@ class Run:
         walkers = (DBFS,) if args.dbfs_only else (WORKSPACE,) if args.workspace_only \
             else (DBFS, WORKSPACE)
         config = client_config(settings, args.concurrency)
+        check_writable(args.output)  # fail now, not after hours of scanning
         journal = read_journal(args.checkpoint)
         done = self._resume_state(journal, settings.host, names)
         if done is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from . import settings as settings_mod
-from .atomic import atomic_text_writer
+from .atomic import atomic_text_writer, check_writable
 from .cli_common import (EXIT_OK, EXIT_USAGE, Parser, add_connection_args, make_client,
                          resolve_settings, run, setup_logging)
 from .console import banner, fail, footer, now_text, out
@@ -43,6 +43,8 @@ def _main(args) -> int:
         return EXIT_USAGE
     started = time.monotonic()
     settings = resolve_settings(args)
+    if args.output:
+        check_writable(args.output)
     banner("DATABRICKS USER LISTING", [f"Start time: {now_text()}", ""])
     if settings.profile:
         out(f"Using Databricks CLI configuration (profile: {settings.profile})")

@@ -58,6 +58,8 @@ class RetryPolicy:
     def wait_for(self, status: int | None, retry_after: str | None, retry_number: int,
                  rng: random.Random | None = None) -> float:
         """Wait before the next try: Retry-After when the server sent one, else backoff."""
+        backoff = self.backoff(retry_number, rng)
         if status == 429 or (status == 503 and retry_after is not None):
-            return min(parse_retry_after(retry_after), self.max_retry_after)
-        return self.backoff(retry_number, rng)
+            # Backoff is the floor: "Retry-After: 0" must not become a busy loop.
+            return max(min(parse_retry_after(retry_after), self.max_retry_after), backoff)
+        return backoff

@@ -76,12 +76,19 @@ def test_429_with_retry_after_uses_it():
 
 
 def test_429_without_retry_after_waits_one_second():
-    # Not the backoff: retry 5 would give 4..8 s.
-    assert RetryPolicy().wait_for(429, None, 5, FixedDraw(0.9)) == 1.0
+    # First retry: backoff ceiling 0.5 s, so the 1 s default wins.
+    assert RetryPolicy().wait_for(429, None, 1, FixedDraw(0.9)) == 1.0
 
 
 def test_429_with_garbage_retry_after_waits_one_second():
-    assert RetryPolicy().wait_for(429, "later please", 3, FixedDraw(0.9)) == 1.0
+    assert RetryPolicy().wait_for(429, "later please", 1, FixedDraw(0.9)) == 1.0
+
+
+def test_429_backoff_is_a_floor_under_retry_after():
+    # Retry 5: ceiling 0.5 * 2**4 = 8 s, draw 0.5 -> 4 + 2 = 6 s beats the 1 s default,
+    # and "Retry-After: 0" cannot turn into a busy loop.
+    assert RetryPolicy().wait_for(429, None, 5, FixedDraw(0.5)) == 6.0
+    assert RetryPolicy().wait_for(429, "0", 1, FixedDraw(0.0)) == 0.25
 
 
 def test_503_with_retry_after_uses_it():
