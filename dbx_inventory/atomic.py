@@ -39,7 +39,10 @@ def check_writable(path: str | os.PathLike) -> None:
     folder = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
         raise IsADirectoryError(21, "Is a directory", str(target))
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write there ({exc.strerror})", str(target)) from None
     os.close(fd)
     os.unlink(tmp)
 

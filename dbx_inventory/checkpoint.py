@@ -111,6 +111,7 @@ class CheckpointWriter:
                  append: bool = False, grown: bool = False):
         """A new journal, or (append=True) the existing one; grown rewrites its list."""
         self.path = Path(path)
+        self.recorded = 0  # results this writer made durable
         header = _header_line(host, users)
         if append:
             _cut_torn_tail(self.path)
@@ -124,6 +125,7 @@ class CheckpointWriter:
 
     def record(self, result: UserResult) -> None:
         self._append(_line({"kind": "result", "result": result.to_dict()}))
+        self.recorded += 1
 
     def mark_complete(self) -> None:
         self._append(_line({"kind": "complete", "at": time.time()}))

@@ -126,6 +126,12 @@ class Run:
             out(f"Remaining to process: {len(todo)}")
         with ApiClient(config) as client:
             check_access(client)  # wrong host or token: one line, before anything else
+        if journal is not None and not journal.complete and not args.resume:
+            # Only now that the run can start: a failed start must not cost the journal.
+            aside = f"{args.checkpoint}.prev"
+            os.replace(args.checkpoint, aside)
+            out(f"Note: an unfinished checkpoint was moved to {aside} "
+                "(use --resume to continue a run)")
         writer = CheckpointWriter(args.checkpoint, host=settings.host, users=names,
                                   append=bool(args.resume and journal),
                                   grown=bool(journal and journal.users != names))
@@ -140,7 +146,7 @@ class Run:
         except KeyboardInterrupt:
             progress.close()
             writer.close()
-            saved = len(done) + len(fresh)
+            saved = len(done) + writer.recorded  # the journal, not what was printed
             fail(f"interrupted: {saved} of {len(names)} users are saved in "
                  f"{args.checkpoint}; resume with: {self._resume_command()}")
             return EXIT_FAILED
@@ -172,11 +178,6 @@ class Run:
         """Users already done (empty when starting fresh); None when nothing is left."""
         path = self.args.checkpoint
         if not self.args.resume:
-            if journal is not None and not journal.complete:
-                aside = f"{path}.prev"
-                os.replace(path, aside)
-                out(f"Note: an unfinished checkpoint was moved to {aside} "
-                    "(use --resume to continue a run)")
             return {}
         if journal is None:
             out(f"No checkpoint at {path}: starting a fresh run")
