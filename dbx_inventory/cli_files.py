@@ -74,13 +74,14 @@ class Mode:
 
 def choose_mode(args, cluster_id: str | None, env=os.environ) -> Mode:
     remote = args.spark_remote or env.get("SPARK_REMOTE")
+    local = f"LOCAL (this machine, up to {args.concurrency} requests in flight"
     if args.no_parallel:
-        return Mode(False, "SEQUENTIAL (local, --no-parallel)")
+        return Mode(False, local + ", --no-parallel)")
     if remote:
         return Mode(True, f"PARALLEL (Spark Connect at {_safe_remote(remote)})", remote=remote)
     if cluster_id:
         return Mode(True, f"PARALLEL (using cluster {cluster_id})", cluster_id=cluster_id)
-    return Mode(False, "SEQUENTIAL (local)")
+    return Mode(False, local + ")")
 
 
 def _safe_remote(remote: str) -> str:

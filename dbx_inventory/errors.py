@@ -33,7 +33,9 @@ class ApiError(InventoryError):
             parts.append(self.error_code)
         head = " ".join(parts)
         text = f"{head}: {self.message}" if head else self.message
-        return f"{text} ({self.path})" if self.path else text
+        # Most messages already name the path; say it only when they do not.
+        bare = (self.path or "").split(":", 1)[-1]
+        return f"{text} ({self.path})" if self.path and bare not in text else text
 
 
 class BadRequest(ApiError):

@@ -201,7 +201,7 @@ def test_console_lines_and_summary(cli, tmp_path, hand):
     assert any(line.endswith(f"({total:,} bytes)") for line in lines)
     assert "Results saved to: results.csv" in lines
     assert "COMPLETED SUCCESSFULLY" in lines
-    assert "Mode: SEQUENTIAL (local)" in lines
+    assert "Mode: LOCAL (this machine, up to 20 requests in flight)" in lines
 
 
 def test_extended_columns(cli, tmp_path, hand):
@@ -362,7 +362,8 @@ def test_cluster_id_with_no_parallel_says_sequential(cli, tmp_path, hand):
     result = cli(SCRIPT, "empty@x.com", "--no-parallel", server=server,
                  env={"DATABRICKS_CLUSTER_ID": "0101-000000-fakeclus"})
     assert result.code == 0, result.output
-    assert "Mode: SEQUENTIAL (local, --no-parallel)" in result.stdout.splitlines()
+    assert "Mode: LOCAL (this machine, up to 20 requests in flight, --no-parallel)" \
+        in result.stdout.splitlines()
 
 
 # -- the token --------------------------------------------------------------------------
