@@ -24,7 +24,8 @@ from .results import UserResult
 # no copy of this package (an import inside the function would look for one).
 from .scan import Scanner
 
-USERS_PER_TASK = 8        # small tasks: results come back soon, slow users block little
+USERS_PER_TASK = 32       # at most: results come back task by task
+TASKS_PER_SLOT = 4        # enough tasks that a slow one does not leave a slot idle long
 DEFAULT_TASK_SLOTS = 8    # when the cluster does not say how many tasks run at once
 _LONG = {"file_count", "total_size", "dbfs_files", "dbfs_bytes", "workspace_files",
          "workspace_bytes", "last_modified_ms", "listings"}
@@ -45,8 +46,13 @@ def result_schema() -> str:
 
 def plan_tasks(usernames: Sequence[str], slots: int, users_per_task: int = USERS_PER_TASK
                ) -> list[list[str]]:
-    """Users cut into small slices, one per task; enough to keep every slot busy."""
-    count = max(1, min(len(usernames), max(slots, math.ceil(len(usernames) / users_per_task))))
+    """Users cut into slices, one per task: a few tasks per slot, none too large.
+
+    Larger tasks keep their share of the request budget busy (a task's last user
+    leaves slots idle); more tasks stream results back sooner.
+    """
+    wanted = max(slots * TASKS_PER_SLOT, math.ceil(len(usernames) / users_per_task))
+    count = max(1, min(len(usernames), wanted))
     size = math.ceil(len(usernames) / count)
     return [list(usernames[i:i + size]) for i in range(0, len(usernames), size)]
 

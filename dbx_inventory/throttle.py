@@ -3,8 +3,8 @@
 The workspace admits about 20 requests at once and answers 429 beyond that or beyond
 its rate. The limit grows by one slot per window of successes and shrinks by a quarter
 on a 429 (at most once per window), so a run settles just under the workspace's real
-capacity instead of spending requests on 429s. After the first 429 it probes upward
-more slowly, since it has found the ceiling once.
+capacity instead of spending requests on 429s. A 429 also marks a ceiling: the limit
+climbs back quickly to just under it, then probes above it slowly.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ class Throttle:
     """Adaptive (AIMD) cap on concurrent requests."""
 
     def __init__(self, max_in_flight: int, *, initial: float | None = None,
-                 decrease: float = 0.75, probe_slowdown: float = 4.0):
+                 decrease: float = 0.75, probe_slowdown: float = 16.0):
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self.max_in_flight = max_in_flight
@@ -25,7 +25,7 @@ class Throttle:
         self._probe_slowdown = probe_slowdown
         self._in_flight = 0
         self._epoch = 0          # bumps on each decrease; stale 429s do not cut again
-        self._seen_429 = False
+        self._ceiling: float | None = None  # the limit at the last 429
         self._cond = threading.Condition()
         self.throttled = 0       # 429s reported
         self.cuts = 0            # times the limit went down
@@ -54,14 +54,14 @@ class Throttle:
             self._in_flight -= 1
             if throttled:
                 self.throttled += 1
-                self._seen_429 = True
                 if epoch == self._epoch:
+                    self._ceiling = self._limit
                     self._limit = max(1.0, self._limit * self._decrease)
                     self._epoch += 1
                     self.cuts += 1
             elif self._limit < self.max_in_flight:
                 step = 1.0 / self._limit
-                if self._seen_429:
+                if self._ceiling is not None and self._limit >= self._ceiling - 1:
                     step /= self._probe_slowdown
                 self._limit = min(float(self.max_in_flight), self._limit + step)
             self._cond.notify_all()

@@ -118,20 +118,27 @@ def test_recovers_after_a_burst_of_429s():
     assert t.limit == 8
 
 
-def test_probing_is_slower_after_a_429():
-    # Same starting limit 12; one has seen a 429 (16 * 0.75 = 12), one has not.
+def test_recovers_fast_below_the_ceiling_then_probes_slowly():
+    # A 429 at limit 16 cuts to 12 and marks 16 as the ceiling.
     fresh = Throttle(20, initial=12)
     burnt = Throttle(20, initial=16)
     throttle_once(burnt)
     assert burnt.limit == fresh.limit == 12
-    succeed(fresh, 14)            # steps ~1/12 each: passes 13
-    succeed(burnt, 14)            # steps <= 1/48 each: 12 + 14/48 < 13
-    assert fresh.limit == 13
-    assert burnt.limit == 12
-    succeed(burnt, 26)            # 40 steps <= 40/48 < 1
-    assert burnt.limit == 12
-    succeed(burnt, 20)            # 60 steps: >= 52 steps of >= 1/52, <= 60/48
-    assert burnt.limit == 13
+    # Below ceiling - 1 both climb one slot per window (~1/limit per success).
+    succeed(fresh, 14)
+    succeed(burnt, 14)
+    assert fresh.limit == burnt.limit == 13
+    succeed(fresh, 13 + 14)
+    succeed(burnt, 13 + 14)
+    assert fresh.limit == burnt.limit == 15
+    # From 15 (ceiling - 1) the burnt one probes 16x slower: 15 steps of 1/15
+    # take the fresh one to 16, the burnt one gets 1/16 of the way.
+    succeed(fresh, 16)
+    succeed(burnt, 16)
+    assert fresh.limit == 16
+    assert burnt.limit == 15
+    succeed(burnt, 15 * 16 + 10)
+    assert burnt.limit == 16
 
 
 def test_acquire_blocks_when_full_and_wakes_on_release():
