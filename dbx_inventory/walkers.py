@@ -43,18 +43,9 @@ class DbfsWalker:
 
     def list_dir(self, client: ApiClient, path: str) -> DirListing:
         body = client.get(self.api_path, {"path": path}, subject=f"dbfs:{path}")
-        listing = DirListing()
-        for entry in body.get("files") or ():  # an empty directory answers {}
-            child = entry.get("path") or ""
-            if entry.get("is_dir"):
-                # A server that lists a directory inside itself must not loop us.
-                if child and child.rstrip("/") != path.rstrip("/"):
-                    listing.subdirs.append(child)
-                continue
-            listing.files += 1
-            listing.bytes += _size(entry.get("file_size"))
-            listing.saw_time(entry.get("modification_time"))
-        return listing
+        return _tally(path, ((entry.get("path"), bool(entry.get("is_dir")),
+                              entry.get("file_size"), entry.get("modification_time"))
+                             for entry in body.get("files") or ()))
 
 
 class WorkspaceWalker:
@@ -73,17 +64,25 @@ class WorkspaceWalker:
 
     def list_dir(self, client: ApiClient, path: str) -> DirListing:
         body = client.get(self.api_path, {"path": path}, subject=f"workspace:{path}")
-        listing = DirListing()
-        for obj in body.get("objects") or ():  # an empty directory answers {}
-            child = obj.get("path") or ""
-            if obj.get("object_type") in WORKSPACE_CONTAINERS:
-                if child and child.rstrip("/") != path.rstrip("/"):
-                    listing.subdirs.append(child)
-                continue
-            listing.files += 1
-            listing.bytes += _size(obj.get("size"))
-            listing.saw_time(obj.get("modified_at") or obj.get("created_at"))
-        return listing
+        return _tally(path, ((obj.get("path"), obj.get("object_type") in WORKSPACE_CONTAINERS,
+                              obj.get("size"), obj.get("modified_at") or obj.get("created_at"))
+                             for obj in body.get("objects") or ()))
+
+
+def _tally(path: str, entries) -> DirListing:
+    """Count (path, is_container, size, mtime) entries; an empty directory has none ({})."""
+    listing = DirListing()
+    own = path.rstrip("/")
+    for child, is_container, size, mtime in entries:
+        if is_container:
+            # A server that lists a directory inside itself must not loop us.
+            if child and child.rstrip("/") != own:
+                listing.subdirs.append(child)
+            continue
+        listing.files += 1
+        listing.bytes += _size(size)
+        listing.saw_time(mtime)
+    return listing
 
 
 def _size(value) -> int:
