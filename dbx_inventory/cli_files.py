@@ -59,7 +59,14 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run(lambda: Run(args, argv if argv is not None else sys.argv[1:]).execute())
+    code = run(lambda: Run(args, argv if argv is not None else sys.argv[1:]).execute())
+    if "pyspark" in sys.modules and argv is None:
+        # pyspark leaves non-daemon gRPC threads retrying a dead server, and Python
+        # would wait for them at exit. Everything we write is closed and fsynced by now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 SUCCESS, EMPTY, ERROR = "success", "empty", "error"
 NO_HOME = "no home directory in DBFS or Workspace"
@@ -58,12 +58,16 @@ class UserResult:
         return max(0.0, self.ended_at - self.started_at)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # By name, not asdict(): this runs on executors too, where the class may be
+        # pickled by value by a cloudpickle that breaks dataclass introspection.
+        return {name: getattr(self, name) for name in RESULT_FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict) -> "UserResult":
-        names = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in names})
+        return cls(**{key: value for key, value in data.items() if key in RESULT_FIELDS})
+
+
+RESULT_FIELDS = tuple(f.name for f in fields(UserResult))
 
 
 def classify(username: str, dbfs: SideCount | None, workspace: SideCount | None, *,

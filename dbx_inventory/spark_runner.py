@@ -10,16 +10,21 @@ local mode works without it.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import re
+import secrets
+import shutil
 import socket
-from dataclasses import fields, replace
+import tempfile
+import warnings
 from typing import Iterator, Sequence
 from urllib.parse import urlsplit
 
 from .client import ApiClient, ClientConfig
 from .errors import ApiError, InventoryError
-from .results import UserResult
+from .results import RESULT_FIELDS, UserResult
 # Module-level on purpose: pickled by value with the function, so executors need
 # no copy of this package (an import inside the function would look for one).
 from .scan import Scanner
@@ -41,7 +46,7 @@ def result_schema() -> str:
     def ddl(name: str) -> str:
         kind = "bigint" if name in _LONG else "double" if name in _DOUBLE else "string"
         return f"{name} {kind}"
-    return ", ".join(ddl(f.name) for f in fields(UserResult))
+    return ", ".join(ddl(name) for name in RESULT_FIELDS)
 
 
 def plan_tasks(usernames: Sequence[str], slots: int, users_per_task: int = USERS_PER_TASK
@@ -57,11 +62,25 @@ def plan_tasks(usernames: Sequence[str], slots: int, users_per_task: int = USERS
     return [list(usernames[i:i + size]) for i in range(0, len(usernames), size)]
 
 
-def scan_task(config: ClientConfig, walkers, slices: list[list[str]]):
-    """The function Spark runs per partition: scan that partition's slice of users."""
-    def run(batches):
-        import pandas as pd  # present on executors, as on Databricks Runtime
+def scan_task(host: str, max_in_flight: int, retry, credentials: str, walkers,
+              slices: list[list[str]]):
+    """The function Spark runs per partition: scan that partition's slice of users.
 
+    The auth headers are not in this closure: the plan (closure included) shows in
+    the server's log, so they come from a session file artifact named `credentials`.
+    No dataclasses.replace/asdict here: databricks-connect's older cloudpickle breaks
+    field introspection of classes pickled by value.
+    """
+    def run(batches):
+        import json
+
+        import pandas as pd  # present on executors, as on Databricks Runtime
+        from pyspark import SparkFiles
+
+        with open(SparkFiles.get(credentials), encoding="utf-8") as handle:
+            headers = json.load(handle)
+        config = ClientConfig(host=host, headers=headers, max_in_flight=max_in_flight,
+                              retry=retry)
         for batch in batches:
             for task_number in batch["id"]:
                 with ApiClient(config) as client:
@@ -79,8 +98,8 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
         slices = plan_tasks(usernames, slots)
         # The budget is for the whole cluster: each running task gets its share.
         per_task = max(1, config.max_in_flight // min(slots, len(slices)))
-        task_config = replace(config, max_in_flight=per_task)
         _ship_package()
+        credentials = _ship_credentials(spark, config)
         out(f"Distributing {len(usernames)} users over {len(slices)} Spark tasks "
             f"({slots} at a time, {per_task} requests in flight each)")
         if debug:
@@ -88,7 +107,8 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
                 out(f"  [task {number}] {len(names)} user(s): {', '.join(names[:3])}"
                     + (", ..." if len(names) > 3 else ""))
         frame = spark.range(0, len(slices), 1, len(slices)).mapInPandas(
-            scan_task(task_config, tuple(walkers), slices), result_schema())
+            scan_task(config.host, per_task, config.retry, credentials, tuple(walkers), slices),
+            result_schema())
         received = 0
         try:
             for row in frame.toLocalIterator():
@@ -106,6 +126,8 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
 
 def connect(mode, config: ClientConfig):
     """A Spark Connect session for --spark-remote or --cluster-id, checked to answer."""
+    # pyspark warns once per give-up; the SparkFailure raised then says it in one line.
+    warnings.filterwarnings("ignore", message=r"\[RETRIES_EXCEEDED\]")
     try:
         if mode.remote:
             _probe(mode.remote)
@@ -131,16 +153,15 @@ def _bound_retries(spark) -> None:
     """Give up on a dead server in about a minute instead of pyspark's 10+ minutes.
 
     The default gRPC retry policy waits out an unreachable server for over ten minutes
-    (measured here: a killed local server hung the client for more than 25 minutes;
-    with this policy it gives up about 67 s after the kill); a lost
-    session is better handed to the local fallback, which loses nothing.
+    (measured here: a killed local server hung the client for more than 25 minutes);
+    a lost session is better handed to the local fallback, which loses nothing.
     """
     client = getattr(spark, "client", None) or getattr(spark, "_client", None)
     try:
         from pyspark.sql.connect.client.retries import DefaultPolicy
 
         client.set_retry_policies([DefaultPolicy(
-            max_retries=8, backoff_multiplier=2.0, initial_backoff=200, max_backoff=10_000,
+            max_retries=6, backoff_multiplier=2.0, initial_backoff=200, max_backoff=5_000,
             max_server_retry_delay=30_000)])
     except (AttributeError, ImportError, TypeError):
         pass  # another client build: keep its own policy
@@ -174,6 +195,24 @@ def _ship_package() -> None:
     from pyspark import cloudpickle
 
     cloudpickle.register_pickle_by_value(dbx_inventory)
+
+
+def _ship_credentials(spark, config: ClientConfig) -> str:
+    """Send the auth headers as a session-scoped file artifact; returns its name."""
+    folder = tempfile.mkdtemp(prefix="dbx-inventory-")
+    name = f"dbx-inventory-auth-{secrets.token_hex(8)}.json"
+    path = os.path.join(folder, name)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(dict(config.headers), handle)
+        spark.addArtifacts(path, file=True)
+    except Exception as exc:
+        raise SparkFailure("could not send credentials to the cluster as a session file "
+                           f"({_first_line(exc, config)})") from None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return name
 
 
 def _builder():
@@ -225,6 +264,9 @@ def _probe(remote: str) -> None:
 
 
 def _from_row(data: dict) -> UserResult:
+    if not data.get("username") or not data.get("status"):
+        raise SparkFailure("a Spark task sent back an empty result row "
+                           "(client and cluster Python libraries disagree?)")
     if data.get("last_modified_ms") is not None:
         data["last_modified_ms"] = int(data["last_modified_ms"])
     return UserResult.from_dict(data)
@@ -232,8 +274,12 @@ def _from_row(data: dict) -> UserResult:
 
 def _first_line(exc: BaseException, config: ClientConfig) -> str:
     """One line of a Spark error, with any credential in it blanked out."""
-    text = str(exc).strip().splitlines()
-    line = f"{type(exc).__name__}: {text[0] if text else ''}"
+    text = str(exc).strip()
+    # gRPC errors print as "<_MultiThreadedRendezvous ...>"; their details say what broke.
+    details = re.search(r'details = "([^"]*)"', text)
+    lines = text.splitlines()
+    line = f"{type(exc).__name__}: " + (details.group(1) if details
+                                        else lines[0] if lines else "")
     for value in config.headers.values():
         secret = value.split()[-1] if value else ""
         if len(secret) >= 4:

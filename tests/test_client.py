@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import random
-import socket
 import threading
 import time
 import traceback
@@ -22,6 +21,7 @@ from dbx_inventory.errors import (ApiError, BadRequest, NetworkError, NotFound,
 from dbx_inventory.retry import RetryPolicy
 from fake_workspace import FakeWorkspaceServer, Workspace
 from conftest import TOKEN
+from helpers import closed_port
 
 DBFS_LIST = "/api/2.0/dbfs/list"
 USERS = "/api/2.0/preview/scim/v2/Users"
@@ -58,12 +58,6 @@ def make_client(url, *, clock=None, token=TOKEN, max_in_flight=20, retry=None, *
                      rng=FixedDraw(), **kw)
 
 
-def closed_port() -> int:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def small_ws() -> Workspace:

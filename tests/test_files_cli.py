@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import random
 import re
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, TOKEN, clean_env, run_script
+from helpers import journal_records
 from dbx_inventory.checkpoint import CheckpointWriter
 from dbx_inventory.results import UserResult
 from fake_workspace import FakeWorkspaceServer, Workspace, generate_workspace
@@ -123,18 +123,6 @@ def check_rows(rows: list[list[str]], expected=EXPECTED) -> None:
         check_error(row[6], err)
 
 
-def journal_records(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_bytes().split(b"\n"):
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
 
 
 def journal_results(path: Path) -> list[dict]:

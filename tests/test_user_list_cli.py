@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -10,6 +9,7 @@ import time
 import pytest
 
 from conftest import ROOT, TOKEN, clean_env
+from helpers import closed_port
 from fake_workspace import FakeWorkspaceServer, Workspace
 
 SCRIPT = "databricks_user_list.py"
@@ -29,12 +29,6 @@ def many(n: int) -> list[str]:
     return [f"user{i:03d}@x.com" if i % 5 else f"üser{i:03d}@例え.com" for i in range(n)]
 
 
-def closed_port() -> int:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def file_bytes(names: list[str]) -> bytes:

@@ -1,0 +1,57 @@
+"""Test helpers shared by several test files (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from localspark import free_port as closed_port  # a port nothing listens on  # noqa: F401
+
+
+def expected_rows(ws, names):
+    """CSV columns a perfect scan gives, from the fake workspace's ground truth
+    (the error column as a flag: its text is the tool's own)."""
+    rows = []
+    for name in names:
+        t = ws.truth(name)
+        files = t.dbfs_files + t.workspace_files
+        no_home = not t.dbfs_home_exists and not t.workspace_home_exists
+        error = bool(t.forbidden_dirs or t.bad_path_dirs or no_home)
+        source = ("both" if t.dbfs_files and t.workspace_files else "dbfs" if t.dbfs_files
+                  else "workspace" if t.workspace_files else "none")
+        if no_home:
+            source = "unknown"
+        status = "error" if error else "success" if files else "empty"
+        rows.append((name, str(files), str(t.dbfs_bytes + t.workspace_bytes), status, source,
+                     error))
+    return rows
+
+
+def csv_rows(path: Path):
+    """The CSV in the shape of expected_rows."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [(r["username"], r["file_count"], r["total_size"], r["status"],
+                 r["file_source"], bool(r["error"])) for r in csv.DictReader(handle)]
+
+
+def users_file(tmp_path: Path, ws) -> list[str]:
+    """Write the workspace's users to tmp_path/users.txt; returns them in order."""
+    names = [u.user_name for u in ws.users]
+    (tmp_path / "users.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+    return names
+
+
+def journal_records(path: Path) -> list[dict]:
+    """Every readable record of a checkpoint journal, in order (torn lines skipped)."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_bytes().split(b"\n"):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # blank, or torn by a kill
+        if isinstance(record, dict):
+            records.append(record)
+    return records

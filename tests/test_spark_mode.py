@@ -1,0 +1,399 @@
+"""Spark Connect mode end to end: the CLI as a subprocess, a real local Spark Connect
+server (pyspark 4.3), the fake workspace over HTTP, answers checked against its truth."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, TOKEN, clean_env
+from helpers import csv_rows, expected_rows, journal_records, users_file
+from fake_workspace import generate_workspace
+from localspark import LocalSparkConnect
+from localspark.server import free_port
+
+SCRIPT = "databricks_user_files_simple.py"
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+
+
+
+
+
+def journal_results(path: Path) -> list[dict]:
+    """Result records of a checkpoint journal, in the order they were appended."""
+    return [r["result"] for r in journal_records(path) if r.get("kind") == "result"]
+
+
+def assert_no_rescan(journal: Path, names: list[str]) -> None:
+    """Once a user's successful result is on disk, nobody scans that user again."""
+    seen: dict[str, list[str]] = {}
+    for result in journal_results(journal):
+        seen.setdefault(result["username"], []).append(result["status"])
+    assert set(seen) == set(names)
+    twice = {name: statuses for name, statuses in seen.items()
+             if len(statuses) > 1 and any(s != "error" for s in statuses[:-1])}
+    assert not twice, f"users scanned again after a saved result: {twice}"
+
+
+def fallback_line(stdout: str, count: int) -> bool:
+    """The tool says it scans `count` users from this machine after Spark failed."""
+    return any("from this machine" in line and re.search(rf"\b{count}\b", line)
+               for line in stdout.splitlines())
+
+
+def no_traceback(output: str) -> None:
+    assert "Traceback (most recent call last)" not in output, output[-3000:]
+
+
+def launch(tmp_path: Path, server, *args: str) -> subprocess.Popen:
+    """The CLI in the background (for kills); output to files in tmp_path."""
+    env = clean_env(tmp_path, DATABRICKS_HOST=server.url, DATABRICKS_TOKEN=TOKEN)
+    stdout = open(tmp_path / "bg.out", "w", encoding="utf-8")
+    stderr = open(tmp_path / "bg.err", "w", encoding="utf-8")
+    try:
+        return subprocess.Popen([sys.executable, str(ROOT / SCRIPT), *args], cwd=tmp_path,
+                                env=env, stdout=stdout, stderr=stderr)
+    finally:
+        stdout.close()
+        stderr.close()
+
+
+def wait_for_results(journal: Path, count: int, proc: subprocess.Popen,
+                     timeout: float = 120) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = len(journal_results(journal))
+        if done >= count:
+            return done
+        assert proc.poll() is None, "the CLI ended before it saved any results"
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {count} results in {journal} after {timeout}s")
+
+
+def finish(proc: subprocess.Popen, tmp_path: Path, timeout: float):
+    """Exit code, stdout, stderr of a background CLI; killed (and failed) past timeout."""
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        out = (tmp_path / "bg.out").read_text(encoding="utf-8")
+        err = (tmp_path / "bg.err").read_text(encoding="utf-8")
+        raise AssertionError(f"the CLI was still running {timeout:.0f}s later; "
+                             f"last output:\n{out[-1500:]}\n{err[-1500:]}") from None
+    return (code, (tmp_path / "bg.out").read_text(encoding="utf-8"),
+            (tmp_path / "bg.err").read_text(encoding="utf-8"))
+
+
+def process_ancestors(pid: int) -> list[int]:
+    chain = []
+    for _ in range(10):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            break
+        pid = int(re.search(r"^PPid:\s*(\d+)", status, re.M).group(1))
+        if pid <= 1:
+            break
+        chain.append(pid)
+    return chain
+
+
+@pytest.fixture
+def own_spark():
+    """A Spark Connect server of this test only: it may be killed."""
+    server = LocalSparkConnect("local[4]").start()
+    yield server
+    server.stop()
+
+
+# -- 1. same answers as local mode, and as the truth ----------------------------------
+
+def test_spark_csv_equals_local_csv_and_truth(tmp_path, serve, cli, spark_remote):
+    ws = generate_workspace(40, seed=3)
+    server = serve(ws, error_rate=0.1, retry_after="0", latency_s=0.01)
+    names = users_file(tmp_path, ws)
+
+    local = cli(SCRIPT, "--users-file", "users.txt", "--no-parallel", "-o", "local.csv",
+                "--checkpoint", "local.ckpt", server=server)
+    assert local.code == 0, local.output[-3000:]
+    server.reset_stats()
+    spark = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_remote.url,
+                "-o", "spark.csv", "--checkpoint", "spark.ckpt", server=server)
+    assert spark.code == 0, spark.output[-3000:]
+    assert "⚠ Spark" not in spark.output  # really ran on Spark, no silent fallback
+    assert "Distributing 40 users over" in spark.stdout
+
+    assert csv_rows(tmp_path / "spark.csv") == expected_rows(ws, names)
+    assert (tmp_path / "spark.csv").read_text(encoding="utf-8") == \
+        (tmp_path / "local.csv").read_text(encoding="utf-8")
+    assert server.stats.injected_5xx > 0  # the faults really fired in the Spark run
+    assert server.stats.duplicate_listings() == {}  # and no directory was listed twice
+    assert_no_rescan(tmp_path / "spark.ckpt", names)
+
+
+# -- 2. banner, distribution, per-user worker ------------------------------------------
+
+def test_banner_and_debug_show_the_spark_executors(tmp_path, serve, cli, spark_remote):
+    ws = generate_workspace(40, seed=4)
+    server = serve(ws, latency_s=0.02)
+    names = users_file(tmp_path, ws)
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_remote.url,
+                 "--debug", "-o", "out.csv", server=server)
+    assert result.code == 0, result.output[-3000:]
+    out = result.stdout
+    assert f"Mode: PARALLEL (Spark Connect at {spark_remote.url})" in out
+    assert "PARALLEL EXECUTION CONFIRMED" in out
+
+    spread = dict(re.findall(r"^  • (\S+/pid\d+): processed (\d+) user\(s\)$", out, re.M))
+    assert len(spread) > 1, out[-3000:]
+    assert sum(int(n) for n in spread.values()) == len(names)
+    assert f"Work was spread over {len(spread)} executor process(es) on 1 host(s):" in out
+
+    per_user = re.findall(r"^  \[\d+/40\] \S \[(\S+/pid\d+)\] \[\w+\] (.+?): ", out, re.M)
+    assert sorted(name for _, name in per_user) == sorted(names)
+    assert {worker for worker, _ in per_user} == set(spread)
+    # The executors are Spark's Python workers (children of the server), not the CLI.
+    for worker in spread:
+        pid = int(worker.rsplit("pid", 1)[1])
+        if Path(f"/proc/{pid}").exists():
+            assert spark_remote.process.pid in process_ancestors(pid), worker
+    assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
+
+
+# -- 3. the token stays on this machine's side of the wire -----------------------------
+
+def test_token_never_in_output_csv_checkpoint_or_spark_log(tmp_path, serve, cli,
+                                                           spark_remote):
+    ws = generate_workspace(16, seed=5)
+    server = serve(ws, latency_s=0.01)
+    names = users_file(tmp_path, ws)
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_remote.url,
+                 "--debug", "--extended", "-o", "out.csv", "--checkpoint", "ck.json",
+                 server=server)
+    assert result.code == 0, result.output[-3000:]
+    assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
+    assert TOKEN not in result.stdout
+    assert TOKEN not in result.stderr
+    for path in (tmp_path / "out.csv", tmp_path / "ck.json"):
+        assert TOKEN.encode() not in path.read_bytes(), path
+    assert TOKEN not in spark_remote.log_path.read_text(errors="replace")
+
+
+def test_dataframe_rows_carry_only_partition_numbers(tmp_path, serve, spark_remote,
+                                                     monkeypatch):
+    """In process: the DataFrame sent to Spark holds task numbers, nothing else; the rows
+    coming back hold results only."""
+    from dbx_inventory import spark_runner
+    from dbx_inventory.cli_files import Mode
+    from dbx_inventory.client import ClientConfig
+    from dbx_inventory.walkers import DBFS, WORKSPACE
+
+    ws = generate_workspace(12, seed=6)
+    server = serve(ws)
+    names = [u.user_name for u in ws.users]
+    inputs = []
+    real_connect = spark_runner.connect
+
+    class Recording:
+        def __init__(self, spark):
+            self._spark = spark
+
+        def __getattr__(self, name):
+            return getattr(self._spark, name)
+
+        def range(self, *args, **kwargs):
+            frame = self._spark.range(*args, **kwargs)
+            inputs.append(frame)
+            return frame
+
+    monkeypatch.setattr(spark_runner, "connect",
+                        lambda mode, config: Recording(real_connect(mode, config)))
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    config = ClientConfig(host=server.url, headers={"Authorization": f"Bearer {TOKEN}"})
+    mode = Mode(True, "test", remote=spark_remote.url)
+    rows = list(spark_runner.run_on_spark(mode, config, names, (DBFS, WORKSPACE),
+                                          out=lambda line: None))
+    assert sorted(row.username for row in rows) == sorted(names)
+    assert len(inputs) == 1
+    frame = inputs[0]
+    assert [(f.name, f.dataType.simpleString()) for f in frame.schema.fields] == \
+        [("id", "bigint")]
+    plan_text = str(frame._plan.print())  # the input relation: a Range, no literals
+    assert TOKEN not in plan_text
+    for row in rows:
+        assert TOKEN not in repr(row)
+
+
+def test_token_in_spark_remote_url_is_not_printed(tmp_path, serve, cli, spark_remote):
+    """sc://...;token=... forces TLS, which the local server does not speak: the tool
+    says so without echoing the token, and scans locally."""
+    ws = generate_workspace(6, seed=7)
+    server = serve(ws)
+    names = users_file(tmp_path, ws)
+    remote = f"{spark_remote.url}/;token={TOKEN}"
+    try:
+        result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", remote,
+                     "-o", "out.csv", server=server, timeout=45)
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError("still trying to reach Spark after 45 s (gRPC retries); "
+                             f"output so far:\n{(exc.stdout or b'')[-1500:]!r}") from None
+    assert result.code == 0, result.output[-3000:]
+    assert TOKEN not in result.output
+    assert f"Mode: PARALLEL (Spark Connect at {spark_remote.url})" in result.stdout
+    assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
+
+
+# -- 4. no server at the URL ------------------------------------------------------------
+
+def test_unreachable_server_falls_back_to_local(tmp_path, serve, cli):
+    ws = generate_workspace(20, seed=8)
+    server = serve(ws, latency_s=0.01)
+    names = users_file(tmp_path, ws)
+    port = free_port()
+    started = time.monotonic()
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote",
+                 f"sc://127.0.0.1:{port}", "-o", "out.csv", server=server)
+    took = time.monotonic() - started
+    assert result.code == 0, result.output[-3000:]
+    no_traceback(result.output)
+    warning = [line for line in result.stdout.splitlines() if line.startswith("⚠ Spark:")]
+    assert len(warning) == 1, result.stdout[:3000]
+    assert f"no Spark Connect server at 127.0.0.1:{port}" in warning[0]
+    assert fallback_line(result.stdout, len(names)), result.stdout[:3000]
+    assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
+    assert took < 60
+
+
+def test_unreachable_server_no_fallback_exits_1_with_one_line(tmp_path, serve, cli):
+    ws = generate_workspace(5, seed=8)
+    server = serve(ws)
+    users_file(tmp_path, ws)
+    port = free_port()
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote",
+                 f"sc://127.0.0.1:{port}", "--no-fallback", "-o", "out.csv", server=server)
+    assert result.code == 1, result.output[-3000:]
+    no_traceback(result.output)
+    err = result.stderr.strip().splitlines()
+    assert len(err) == 1, result.stderr
+    assert err[0].startswith(f"Error: no Spark Connect server at 127.0.0.1:{port}")
+    assert "resume with: python databricks_user_files_simple.py" in err[0]
+    assert not (tmp_path / "out.csv").exists()
+
+
+# -- 5. --cluster-id, cluster not running ----------------------------------------------
+
+@pytest.mark.parametrize("no_fallback", [False, True], ids=["fallback", "no-fallback"])
+def test_cluster_not_running(tmp_path, serve, cli, no_fallback):
+    ws = generate_workspace(8, seed=9)
+    ws.add_cluster("0202-000000-stopped", state="TERMINATED")
+    server = serve(ws, latency_s=0.01)
+    names = users_file(tmp_path, ws)
+    result = cli(SCRIPT, "--users-file", "users.txt", "--cluster-id", "0202-000000-stopped",
+                 "-o", "out.csv", *(["--no-fallback"] if no_fallback else []), server=server)
+    no_traceback(result.output)
+    assert "Mode: PARALLEL (using cluster 0202-000000-stopped)" in result.stdout
+    reason = "cluster 0202-000000-stopped is TERMINATED, not RUNNING"
+    if no_fallback:
+        assert result.code == 1, result.output[-3000:]
+        err = result.stderr.strip().splitlines()
+        assert len(err) == 1 and reason in err[0], result.stderr
+        assert not (tmp_path / "out.csv").exists()
+    else:
+        assert result.code == 0, result.output[-3000:]
+        assert f"⚠ Spark: {reason}" in result.stdout
+        assert fallback_line(result.stdout, len(names)), result.stdout[:3000]
+        assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
+    assert TOKEN not in result.output
+
+
+def test_unknown_cluster_says_so_and_falls_back(tmp_path, serve, cli):
+    ws = generate_workspace(4, seed=9)
+    server = serve(ws)
+    names = users_file(tmp_path, ws)
+    result = cli(SCRIPT, "--users-file", "users.txt", "--cluster-id", "0303-nope",
+                 "-o", "out.csv", server=server)
+    assert result.code == 0, result.output[-3000:]
+    assert "⚠ Spark: cannot use cluster 0303-nope:" in result.stdout
+    assert "does not exist" in result.stdout
+    assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
+
+
+# -- 6. the Spark server dies mid-run --------------------------------------------------
+
+@pytest.mark.parametrize("no_fallback", [False, True], ids=["fallback", "no-fallback"])
+def test_server_killed_mid_run(tmp_path, serve, cli, own_spark, no_fallback):
+    ws = generate_workspace(60, seed=10)
+    server = serve(ws, latency_s=0.2)
+    names = users_file(tmp_path, ws)
+    journal = tmp_path / "ck.json"
+    args = ["--users-file", "users.txt", "--spark-remote", own_spark.url, "-o", "out.csv",
+            "--checkpoint", "ck.json"] + (["--no-fallback"] if no_fallback else [])
+    proc = launch(tmp_path, server, *args)
+    try:
+        saved = wait_for_results(journal, 3, proc)
+        own_spark.kill()
+        code, out, err = finish(proc, tmp_path, timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    no_traceback(out + err)
+    assert saved < len(names), "the job finished before the kill: make it slower"
+    if no_fallback:
+        assert code == 1, out[-2000:] + err[-2000:]
+        lines = [line for line in err.splitlines() if line.startswith("Error:")]
+        assert len(lines) == 1, err
+        assert "lost the Spark job" in lines[0]
+        assert "resume with: python databricks_user_files_simple.py " in lines[0]
+        assert " --resume" in lines[0]
+        assert not (tmp_path / "out.csv").exists()
+        resumed = cli(SCRIPT, *args, "--resume", "--no-parallel", server=server)
+        assert resumed.code == 0, resumed.output[-3000:]
+        assert "RESUMING FROM CHECKPOINT" in resumed.stdout
+    else:
+        assert code == 0, out[-2000:] + err[-2000:]
+        assert re.search(r"^⚠ Spark: .*lost the Spark job", out, re.M), out[-3000:]
+        assert re.search(r"^.*\d+.* from this machine", out, re.M), out[-3000:]
+    assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
+    assert_no_rescan(journal, names)
+
+
+# -- 7. resume across modes ------------------------------------------------------------
+
+def test_resume_local_run_on_spark(tmp_path, serve, cli, spark_remote):
+    ws = generate_workspace(40, seed=12)
+    server = serve(ws, latency_s=0.05)
+    names = users_file(tmp_path, ws)
+    journal = tmp_path / "ck.json"
+    proc = launch(tmp_path, server, "--users-file", "users.txt", "--no-parallel",
+                  "--concurrency", "4", "-o", "out.csv", "--checkpoint", "ck.json")
+    try:
+        wait_for_results(journal, 4, proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    before = {r["username"] for r in journal_results(journal) if r["status"] != "error"}
+    assert 0 < len(before) < len(names)
+
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_remote.url,
+                 "-o", "out.csv", "--checkpoint", "ck.json", "--resume", server=server)
+    assert result.code == 0, result.output[-3000:]
+    assert "⚠ Spark" not in result.output
+    assert f"Already completed: {len(before)}" in result.stdout
+    assert f"Distributing {len(names) - len(before)} users over" in result.stdout
+    assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
+    assert_no_rescan(journal, names)
