@@ -100,8 +100,8 @@ def request_path(params: dict, fs: str) -> str | None:
         return None
 
 
-def _resolve(tree: Tree, params: dict, fs: str) -> tuple[str, Dir | FileRef | None] | Reply:
-    """Normalized path and what lives there, or the error Reply to send."""
+def _resolve(tree: Tree, params: dict, fs: str) -> tuple[str, Dir | FileRef] | Reply:
+    """Normalized path and what lives there, or the error Reply to send (404 included)."""
     path = request_path(params, fs)
     if path is None:
         if params.get("path") in (None, ""):
@@ -111,7 +111,8 @@ def _resolve(tree: Tree, params: dict, fs: str) -> tuple[str, Dir | FileRef | No
         return error(400, "INVALID_PARAMETER_VALUE", "Invalid request path")
     if tree.blocked(path):
         return _forbidden(path)
-    return path, tree.lookup(path)
+    node = tree.lookup(path)
+    return _missing(path) if node is None else (path, node)
 
 
 def _forbidden(path: str) -> Reply:
@@ -156,8 +157,6 @@ def workspace_list(ws: Workspace, params: dict) -> Reply:
     if isinstance(found, Reply):
         return found
     path, node = found
-    if node is None:
-        return _missing(path)
     if isinstance(node, FileRef):
         return Reply(200, {"objects": [_object_info(tree, node.dir, node.index,
                                                     _prefix(node.dir))]})
@@ -183,8 +182,6 @@ def workspace_get_status(ws: Workspace, params: dict) -> Reply:
     if isinstance(found, Reply):
         return found
     path, node = found
-    if node is None:
-        return _missing(path)
     if isinstance(node, FileRef):
         return Reply(200, _object_info(tree, node.dir, node.index, _prefix(node.dir)))
     return Reply(200, _dir_info(node))
@@ -207,8 +204,6 @@ def dbfs_list(ws: Workspace, params: dict) -> Reply:
     if isinstance(found, Reply):
         return found
     path, node = found
-    if node is None:
-        return _missing(path)
     if isinstance(node, FileRef):
         return Reply(200, {"files": [_dbfs_file(node.dir, node.index, _prefix(node.dir))]})
     if node.forbidden:
@@ -230,8 +225,6 @@ def dbfs_get_status(ws: Workspace, params: dict) -> Reply:
     if isinstance(found, Reply):
         return found
     path, node = found
-    if node is None:
-        return _missing(path)
     if isinstance(node, FileRef):
         return Reply(200, _dbfs_file(node.dir, node.index, _prefix(node.dir)))
     assert node.kind == DBFS_DIR
