@@ -38,6 +38,9 @@ def build_parser() -> Parser:
     parser.add_argument("--cluster-id", help="Databricks cluster to spread the scan over")
     parser.add_argument("--spark-remote", help="any Spark Connect server, e.g. "
                                                "sc://localhost:15002 (default: SPARK_REMOTE)")
+    parser.add_argument("--spark-tasks", type=int, default=None,
+                        help="Spark tasks that run at once (default: from the cluster's "
+                             "spark.default.parallelism or master, else 8)")
     parser.add_argument("-o", "--output", default="results.csv", help="results CSV")
     parser.add_argument("--no-parallel", action="store_true",
                         help="scan from this machine even if a cluster is configured")
@@ -77,6 +80,7 @@ class Mode:
     describe: str
     cluster_id: str | None = None
     remote: str | None = None
+    tasks: int | None = None  # Spark tasks that run at once, when the user knows better
 
 
 def choose_mode(args, cluster_id: str | None, env=os.environ) -> Mode:
@@ -85,9 +89,11 @@ def choose_mode(args, cluster_id: str | None, env=os.environ) -> Mode:
     if args.no_parallel:
         return Mode(False, local + ", --no-parallel)")
     if remote:
-        return Mode(True, f"PARALLEL (Spark Connect at {_safe_remote(remote)})", remote=remote)
+        return Mode(True, f"PARALLEL (Spark Connect at {_safe_remote(remote)})", remote=remote,
+                    tasks=args.spark_tasks)
     if cluster_id:
-        return Mode(True, f"PARALLEL (using cluster {cluster_id})", cluster_id=cluster_id)
+        return Mode(True, f"PARALLEL (using cluster {cluster_id})", cluster_id=cluster_id,
+                    tasks=args.spark_tasks)
     return Mode(False, local + ")")
 
 
@@ -109,6 +115,8 @@ class Run:
         setup_logging(args.debug)
         if args.concurrency < 1:
             raise ConfigError("--concurrency must be at least 1")
+        if args.spark_tasks is not None and args.spark_tasks < 1:
+            raise ConfigError("--spark-tasks must be at least 1")
         names = self._users()
         settings = resolve_settings(args)
         mode = choose_mode(args, settings.cluster_id)

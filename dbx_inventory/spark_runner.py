@@ -168,7 +168,9 @@ def _bound_retries(spark) -> None:
 
 
 def task_slots(spark, config: ClientConfig, mode) -> int:
-    """How many tasks the cluster runs at once, as far as it tells."""
+    """How many tasks the cluster runs at once: --spark-tasks, else what it tells."""
+    if getattr(mode, "tasks", None):
+        return mode.tasks
     for key in ("spark.default.parallelism",):
         try:
             value = spark.conf.get(key, None)

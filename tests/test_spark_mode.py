@@ -173,6 +173,23 @@ def test_banner_and_debug_show_the_spark_executors(tmp_path, serve, cli, spark_r
 
 # -- 3. the token stays on this machine's side of the wire -----------------------------
 
+def test_spark_tasks_splits_the_request_budget(tmp_path, serve, cli, spark_remote):
+    ws = generate_workspace(10, seed=12)
+    server = serve(ws, latency_s=0.01)
+    names = users_file(tmp_path, ws)
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_remote.url,
+                 "--spark-tasks", "2", "--concurrency", "8", "-o", "out.csv", server=server)
+    assert result.code == 0, result.output[-3000:]
+    # 2 slots x 4 tasks a slot = 8 wanted; 10 users in slices of ceil(10/8) = 2 make 5.
+    # The 8 requests are shared by the 2 tasks that run at once.
+    assert "over 5 Spark tasks (2 at a time, 4 requests in flight each)" in result.stdout
+    assert server.stats.peak_in_flight <= 8
+    assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
+    bad = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_remote.url,
+              "--spark-tasks", "0", server=server)
+    assert bad.code == 2 and "--spark-tasks" in bad.stderr
+
+
 def test_token_never_in_output_csv_checkpoint_or_spark_log(tmp_path, serve, cli,
                                                            spark_remote):
     ws = generate_workspace(16, seed=5)

@@ -1,0 +1,71 @@
+"""Pure parts of the Spark runner: task planning, the row schema, error scrubbing."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import TOKEN
+from dbx_inventory.cli_files import Mode
+from dbx_inventory.client import ClientConfig
+from dbx_inventory.results import RESULT_FIELDS
+from dbx_inventory.spark_runner import _first_line, plan_tasks, result_schema, task_slots
+
+
+def names(n: int) -> list[str]:
+    return [f"u{i}@x.com" for i in range(n)]
+
+
+@pytest.mark.parametrize("users, slots, tasks, largest", [
+    (300, 4, 16, 19),     # 4 tasks per slot: ceil(300 / 16) = 19 users each
+    (20_000, 8, 625, 32),  # capped at 32 users a task: 20000 / 32 = 625 tasks
+    (3, 8, 3, 1),          # never more tasks than users
+    (1, 1, 1, 1),
+])
+def test_plan_tasks_sizes(users, slots, tasks, largest):
+    plan = plan_tasks(names(users), slots)
+    assert len(plan) == tasks
+    assert max(len(t) for t in plan) == largest
+    # Every user once, in input order.
+    assert [u for t in plan for u in t] == names(users)
+
+
+def test_schema_carries_every_result_field_and_nothing_else():
+    columns = [part.split()[0] for part in result_schema().split(", ")]
+    assert tuple(columns) == RESULT_FIELDS
+    assert "token" not in result_schema().lower()
+
+
+class _Conf:
+    def __init__(self, values):
+        self.values = values
+
+    def get(self, key, default=None):
+        return self.values.get(key, default)
+
+
+class _Session:  # stands in for a pyspark session: only .conf is read
+    def __init__(self, values):
+        self.conf = _Conf(values)
+
+
+CONFIG = ClientConfig(host="https://x", headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+@pytest.mark.parametrize("values, flag, expected", [
+    ({"spark.default.parallelism": "12"}, None, 12),
+    ({"spark.master": "local[6]"}, None, 6),
+    ({"spark.master": "local-cluster[2,3,1024]"}, None, 6),
+    ({}, None, 8),
+    ({"spark.default.parallelism": "12"}, 3, 3),  # --spark-tasks wins
+])
+def test_task_slots(values, flag, expected):
+    mode = Mode(True, "x", remote="sc://h", tasks=flag)
+    assert task_slots(_Session(values), CONFIG, mode) == expected
+
+
+def test_errors_lose_the_token():
+    exc = RuntimeError(f'<_MultiThreadedRendezvous ... details = "handshake failed for '
+                       f'sc://h:443/;token={TOKEN};x=1" ...> Bearer {TOKEN}')
+    line = _first_line(exc, CONFIG)
+    assert TOKEN not in line
+    assert line.startswith("RuntimeError: handshake failed")
