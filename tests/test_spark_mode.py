@@ -178,11 +178,12 @@ def test_spark_tasks_splits_the_request_budget(tmp_path, serve, cli, spark_remot
     server = serve(ws, latency_s=0.01)
     names = users_file(tmp_path, ws)
     result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_remote.url,
-                 "--spark-tasks", "2", "--concurrency", "8", "-o", "out.csv", server=server)
+                 "--spark-tasks", "4", "--concurrency", "8", "-o", "out.csv", server=server)
     assert result.code == 0, result.output[-3000:]
-    # 2 slots x 4 tasks a slot = 8 wanted; 10 users in slices of ceil(10/8) = 2 make 5.
-    # The 8 requests are shared by the 2 tasks that run at once.
-    assert "over 5 Spark tasks (2 at a time, 4 requests in flight each)" in result.stdout
+    # The server runs local[4]: 4 tasks at once share the 8 requests, 2 each. (Telling it
+    # fewer slots than the cluster has would over-spend the budget: measured 16 with 2.)
+    # 4 slots x 4 tasks a slot = 16 wanted, but never more tasks than the 10 users.
+    assert "over 10 Spark tasks (4 at a time, 2 requests in flight each)" in result.stdout
     assert server.stats.peak_in_flight <= 8
     assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
     bad = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_remote.url,
