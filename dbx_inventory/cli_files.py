@@ -14,7 +14,7 @@ from .atomic import check_writable
 from .checkpoint import (DEFAULT_PATH, CheckpointWriter, check_resumable, read_journal)
 from .cli_common import (EXIT_FAILED, EXIT_OK, Parser, add_connection_args, client_config,
                          resolve_settings, run, setup_logging)
-from .client import ApiClient, ClientConfig
+from .client import ApiClient
 from .console import RULE, banner, fail, footer, format_size, now_text, out
 from .errors import ConfigError, InventoryError
 from .progress import Progress, print_distribution, print_summary
@@ -140,8 +140,8 @@ class Run:
             out("RESUMING FROM CHECKPOINT")
             out(f"Already completed: {len(done)}")
             out(f"Remaining to process: {len(todo)}")
-        with ApiClient(config) as client:
-            check_access(client)  # wrong host or token: one line, before anything else
+        client = ApiClient(config)  # one pooled session for the check and the scan
+        check_access(client)  # wrong host or token: one line, before anything else
         if journal is not None and not journal.complete and not args.resume:
             # Only now that the run can start: a failed start must not cost the journal.
             aside = f"{args.checkpoint}.prev"
@@ -155,7 +155,7 @@ class Run:
         progress = Progress(len(names), done_before=len(done), debug=args.debug)
         try:
             with _terminate_as_interrupt():
-                for row in self._results(mode, config, todo, walkers):
+                for row in self._results(mode, client, todo, walkers):
                     writer.record(row)  # durable before it is reported
                     fresh[row.username] = row
                     progress.report(row)
@@ -206,9 +206,10 @@ class Run:
                 return None
             raise ConfigError(f"checkpoint {path} records a finished run of another user "
                               "list; run without --resume to start fresh")
-        return {name: row for name, row in journal.done().items() if name in set(names)}
+        wanted = set(names)
+        return {name: row for name, row in journal.done().items() if name in wanted}
 
-    def _results(self, mode: Mode, config: ClientConfig, todo: list[str],
+    def _results(self, mode: Mode, client: ApiClient, todo: list[str],
                  walkers) -> Iterator[UserResult]:
         """Results from Spark, or from this machine; Spark failures fall back here."""
         received: list[str] = []
@@ -216,7 +217,8 @@ class Run:
             from .spark_runner import SparkFailure, run_on_spark
 
             try:
-                for row in run_on_spark(mode, config, todo, walkers, debug=self.args.debug):
+                for row in run_on_spark(mode, client.config, todo, walkers,
+                                        debug=self.args.debug):
                     received.append(row.username)
                     yield row
                 return
@@ -224,9 +226,7 @@ class Run:
                 self._report_spark_failure(exc, received, len(todo))
         done = set(received)
         rest = [name for name in todo if name not in done]
-        rest = [name for name in todo if name not in received]
-        with ApiClient(config) as client:
-            yield from Scanner(client, walkers=walkers).scan(rest)
+        yield from Scanner(client, walkers=walkers).scan(rest)
 
     def _report_spark_failure(self, exc, received: list[str], total: int) -> None:
         """Say what Spark did before failing; stop here under --no-fallback."""

@@ -179,7 +179,3 @@ class Scanner:
                                     sides.get(WORKSPACE.name), started_at=user.started_at,
                                     ended_at=time.time(), worker=self.worker))
 
-
-def scan_users(client: ApiClient, usernames: Iterable[str], **options) -> Iterator[UserResult]:
-    """Convenience: one Scanner over the given users."""
-    return Scanner(client, **options).scan(usernames)

@@ -98,7 +98,7 @@ class Settings:
     token: str | None = field(default=None, repr=False)
     cluster_id: str | None = None
     profile: str | None = None
-    source: str = ""  # where the host came from, for the banner
+    source: str = ""  # where the host came from ("profile PROD", "environment", ...)
     # For OAuth profiles when databricks-sdk is installed: returns auth headers.
     header_factory: Callable[[], dict[str, str]] | None = field(default=None, repr=False,
                                                                  compare=False)
