@@ -94,7 +94,7 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
     """Scan on Spark; yields results as they arrive. SparkFailure when Spark fails."""
     spark = connect(mode, config)
     try:
-        slots = task_slots(spark, config, mode)
+        slots = task_slots(spark, mode)
         slices = plan_tasks(usernames, slots)
         # The budget is for the whole cluster: each running task gets its share.
         per_task = max(1, config.max_in_flight // min(slots, len(slices)))
@@ -167,21 +167,14 @@ def _bound_retries(spark) -> None:
         pass  # another client build: keep its own policy
 
 
-def task_slots(spark, config: ClientConfig, mode) -> int:
+def task_slots(spark, mode) -> int:
     """How many tasks the cluster runs at once: --spark-tasks, else what it tells."""
     if getattr(mode, "tasks", None):
         return mode.tasks
-    for key in ("spark.default.parallelism",):
-        try:
-            value = spark.conf.get(key, None)
-        except Exception:
-            value = None
-        if value and str(value).isdigit():
-            return max(1, int(value))
-    try:
-        master = spark.conf.get("spark.master", "") or ""
-    except Exception:
-        master = ""
+    parallelism = _conf(spark, "spark.default.parallelism")
+    if parallelism.isdigit():
+        return max(1, int(parallelism))
+    master = _conf(spark, "spark.master")
     local = re.fullmatch(r"local\[(\d+)(?:,\d+)?\]", master)
     if local:
         return int(local.group(1))
@@ -189,6 +182,14 @@ def task_slots(spark, config: ClientConfig, mode) -> int:
     if cluster:
         return int(cluster.group(1)) * int(cluster.group(2))
     return DEFAULT_TASK_SLOTS
+
+
+def _conf(spark, key: str) -> str:
+    """A Spark conf value, or "" when unset or not readable over this connection."""
+    try:
+        return str(spark.conf.get(key, None) or "")
+    except Exception:  # Connect servers may refuse to show some keys
+        return ""
 
 
 def _ship_package() -> None:

@@ -60,7 +60,7 @@ CONFIG = ClientConfig(host="https://x", headers={"Authorization": f"Bearer {TOKE
 ])
 def test_task_slots(values, flag, expected):
     mode = Mode(True, "x", remote="sc://h", tasks=flag)
-    assert task_slots(_Session(values), CONFIG, mode) == expected
+    assert task_slots(_Session(values), mode) == expected
 
 
 def test_errors_lose_the_token():
