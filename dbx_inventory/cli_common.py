@@ -7,6 +7,7 @@ import logging
 import sys
 from typing import Callable
 
+from . import scrub
 from . import settings as settings_mod
 from .client import ApiClient, ClientConfig
 from .console import fail
@@ -34,9 +35,11 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_settings(args: argparse.Namespace) -> settings_mod.Settings:
-    return settings_mod.resolve(workspace_url=args.workspace_url, token=args.token,
-                                cluster_id=getattr(args, "cluster_id", None),
-                                profile=args.profile)
+    settings = settings_mod.resolve(workspace_url=args.workspace_url, token=args.token,
+                                    cluster_id=getattr(args, "cluster_id", None),
+                                    profile=args.profile)
+    scrub.remember(settings.token)  # from here on, no output can carry it
+    return settings
 
 
 def client_config(settings: settings_mod.Settings, max_in_flight: int = 20,
@@ -51,11 +54,16 @@ def make_client(settings: settings_mod.Settings, max_in_flight: int = 20) -> Api
 
 def setup_logging(debug: bool) -> None:
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("  [debug] %(message)s"))
+    handler.setFormatter(_ScrubbingFormatter("  [debug] %(message)s"))
     root = logging.getLogger("dbx_inventory")
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
     root.propagate = False
+
+
+class _ScrubbingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub.scrub(super().format(record))
 
 
 def run(main: Callable[[], int]) -> int:

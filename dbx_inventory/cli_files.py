@@ -8,7 +8,6 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
-from typing import Iterator
 
 from .atomic import check_writable
 from .checkpoint import (DEFAULT_PATH, CheckpointWriter, check_resumable, read_journal)
@@ -18,9 +17,11 @@ from .client import ApiClient
 from .console import RULE, banner, fail, footer, format_size, now_text, out
 from .errors import ConfigError, InventoryError
 from .progress import Progress, print_distribution, print_summary
-from .report import iso_utc, write_results
+from .modes import Mode, choose_mode
+from .outputs import CsvOutput, Output, RunInfo, write_outputs
+from .report import iso_utc
 from .results import UserResult
-from .scan import Scanner
+from .runners import scan_rows
 from .scim import check_access
 from .userlist import parse_users, read_users_file
 from .walkers import DBFS, WORKSPACE
@@ -72,45 +73,30 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-@dataclass(frozen=True)
-class Mode:
-    """Where the scan runs; `describe` is what the banner says."""
-
-    spark: bool
-    describe: str
-    cluster_id: str | None = None
-    remote: str | None = None
-    tasks: int | None = None  # Spark tasks that run at once, when the user knows better
-
-
-def choose_mode(args, cluster_id: str | None, env=os.environ) -> Mode:
-    remote = args.spark_remote or env.get("SPARK_REMOTE")
-    local = f"LOCAL (this machine, up to {args.concurrency} requests in flight"
-    if args.no_parallel:
-        return Mode(False, local + ", --no-parallel)")
-    if remote:
-        return Mode(True, f"PARALLEL (Spark Connect at {_safe_remote(remote)})", remote=remote,
-                    tasks=args.spark_tasks)
-    if cluster_id:
-        return Mode(True, f"PARALLEL (using cluster {cluster_id})", cluster_id=cluster_id,
-                    tasks=args.spark_tasks)
-    return Mode(False, local + ")")
-
-
-def _safe_remote(remote: str) -> str:
-    """A Spark Connect URL without its parameters: they may carry a token."""
-    return remote.split(";", 1)[0].rstrip("/")
-
-
 class Run:
-    """One invocation: inputs checked, scan run, checkpoint and CSV kept in step."""
+    """One invocation: inputs checked, scan run, checkpoint and outputs kept in step.
+
+    execute() reads as the run does: prepare (inputs, settings, checkpoint policy),
+    scan (rows made durable as they arrive), finish (outputs and console).
+    """
 
     def __init__(self, args, argv: list[str]):
         self.args = args
         self.argv = argv
         self.started = time.monotonic()
+        self.started_at = time.time()
 
     def execute(self) -> int:
+        plan = self._prepare()
+        if plan is None:
+            return EXIT_OK
+        fresh = self._scan(plan)
+        if fresh is None:
+            return EXIT_FAILED
+        return self._finish(plan, fresh)
+
+    def _prepare(self) -> "_Plan | None":
+        """Inputs checked, banner shown, access proved, checkpoint opened."""
         args = self.args
         setup_logging(args.debug)
         if args.concurrency < 1:
@@ -123,11 +109,13 @@ class Run:
         walkers = (DBFS,) if args.dbfs_only else (WORKSPACE,) if args.workspace_only \
             else (DBFS, WORKSPACE)
         config = client_config(settings, args.concurrency)
-        check_writable(args.output)  # fail now, not after hours of scanning
+        outputs = self._outputs()
+        for path in self._output_paths():
+            check_writable(path)  # fail now, not after hours of scanning
         journal = read_journal(args.checkpoint)
         done = self._resume_state(journal, settings.host, names)
         if done is None:
-            return EXIT_OK
+            return None
         todo = [name for name in names if name not in done]
 
         banner("DATABRICKS USER FILES LISTING",
@@ -151,36 +139,59 @@ class Run:
         writer = CheckpointWriter(args.checkpoint, host=settings.host, users=names,
                                   append=bool(args.resume and journal),
                                   grown=bool(journal and journal.users != names))
+        return _Plan(names=names, todo=todo, done=done, host=settings.host, mode=mode,
+                     walkers=walkers, client=client, writer=writer, outputs=outputs)
+
+    def _scan(self, plan: "_Plan") -> dict[str, UserResult] | None:
+        """Scan what is left; every row durable before it is shown. None if interrupted."""
+        args = self.args
         fresh: dict[str, UserResult] = {}
-        progress = Progress(len(names), done_before=len(done), debug=args.debug)
+        progress = Progress(len(plan.names), done_before=len(plan.done), debug=args.debug)
+        rows = scan_rows(plan.mode, plan.client, plan.todo, plan.walkers, debug=args.debug,
+                         on_spark_failure=self._report_spark_failure)
         try:
             with _terminate_as_interrupt():
-                for row in self._results(mode, client, todo, walkers):
-                    writer.record(row)  # durable before it is reported
+                for row in rows:
+                    plan.writer.record(row)  # durable before it is reported
                     fresh[row.username] = row
                     progress.report(row)
         except KeyboardInterrupt:
             progress.close()
-            writer.close()
-            saved = len(done) + writer.recorded  # the journal, not what was printed
-            fail(f"interrupted: {saved} of {len(names)} users are saved in "
+            plan.writer.close()
+            saved = len(plan.done) + plan.writer.recorded  # the journal, not the console
+            fail(f"interrupted: {saved} of {len(plan.names)} users are saved in "
                  f"{args.checkpoint}; resume with: {self._resume_command()}")
-            return EXIT_FAILED
+            return None
         progress.close()
-        rows = [fresh.get(name) or done[name] for name in names]
-        write_results(args.output, rows, extended=args.extended)
-        writer.mark_complete()
-        writer.close()
-        if len(names) == 1:
-            _single_user_report(rows[0], walkers)
-        if args.debug and mode.spark:
+        return fresh
+
+    def _finish(self, plan: "_Plan", fresh: dict[str, UserResult]) -> int:
+        """Outputs from the journal's view of every user, then the console summary."""
+        rows = [fresh.get(name) or plan.done[name] for name in plan.names]
+        info = RunInfo(host=plan.host, started_at=self.started_at, ended_at=time.time(),
+                       mode=plan.mode.describe, command=self._command_line(),
+                       sources=tuple(walker.name for walker in plan.walkers))
+        written = write_outputs(plan.outputs, info, rows)
+        plan.writer.mark_complete()
+        plan.writer.close()
+        if len(plan.names) == 1:
+            _single_user_report(rows[0], plan.walkers)
+        if self.args.debug and plan.mode.spark:
             print_distribution(list(fresh.values()))
         print_summary(rows)
         out()
-        out(f"Results saved to: {args.output}")
+        for line in written:
+            out(line)
         footer("COMPLETED SUCCESSFULLY", time.monotonic() - self.started,
-               [f"Users processed: {len(names)}", f"Output file: {args.output}"])
+               [f"Users processed: {len(plan.names)}", f"Output file: {self.args.output}"])
         return EXIT_OK
+
+    def _outputs(self) -> list[Output]:
+        """What this run writes at the end, in order; the CSV first: it is the record."""
+        return [CsvOutput(self.args.output, extended=self.args.extended)]
+
+    def _output_paths(self) -> list[str]:
+        return [self.args.output]
 
     def _users(self) -> list[str]:
         names = parse_users(self.args.users)
@@ -209,25 +220,6 @@ class Run:
         wanted = set(names)
         return {name: row for name, row in journal.done().items() if name in wanted}
 
-    def _results(self, mode: Mode, client: ApiClient, todo: list[str],
-                 walkers) -> Iterator[UserResult]:
-        """Results from Spark, or from this machine; Spark failures fall back here."""
-        received: list[str] = []
-        if mode.spark and todo:
-            from .spark_runner import SparkFailure, run_on_spark
-
-            try:
-                for row in run_on_spark(mode, client.config, todo, walkers,
-                                        debug=self.args.debug):
-                    received.append(row.username)
-                    yield row
-                return
-            except SparkFailure as exc:
-                self._report_spark_failure(exc, received, len(todo))
-        done = set(received)
-        rest = [name for name in todo if name not in done]
-        yield from Scanner(client, walkers=walkers).scan(rest)
-
     def _report_spark_failure(self, exc, received: list[str], total: int) -> None:
         """Say what Spark did before failing; stop here under --no-fallback."""
         if received:
@@ -242,8 +234,12 @@ class Run:
         out(f"Scanning the remaining {total - len(received)} users from this machine")
         out()
 
-    def _resume_command(self) -> str:
-        """This command again with --resume; never with the token."""
+    def _command_line(self) -> str:
+        """This command as typed, without the token (for reports)."""
+        return " ".join(shlex.quote(w) for w in ["python", "databricks_user_files_simple.py"]
+                        + self._args_without_token())
+
+    def _args_without_token(self) -> list[str]:
         words, skip = [], False
         for word in self.argv:
             if skip:
@@ -255,10 +251,30 @@ class Run:
             if word.startswith("--token="):
                 continue
             words.append(word)
+        return words
+
+    def _resume_command(self) -> str:
+        """This command again with --resume; never with the token."""
+        words = self._args_without_token()
         if "--resume" not in words:
             words.append("--resume")
         return " ".join(shlex.quote(w) for w in ["python", "databricks_user_files_simple.py"]
                         + words)
+
+
+@dataclass
+class _Plan:
+    """What _prepare settled and the rest of the run works from."""
+
+    names: list[str]
+    todo: list[str]
+    done: dict[str, UserResult]
+    host: str
+    mode: Mode
+    walkers: tuple
+    client: ApiClient
+    writer: CheckpointWriter
+    outputs: list[Output]
 
 
 class SparkGaveUp(InventoryError):  # exit 1 with one line

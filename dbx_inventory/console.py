@@ -5,11 +5,13 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 
+from .scrub import scrub
+
 RULE = "=" * 80
 
 
 def out(line: str = "") -> None:
-    print(line, flush=True)
+    print(scrub(line), flush=True)
 
 
 def now_text(when: datetime | None = None) -> str:
@@ -38,7 +40,7 @@ def footer(title: str, duration_s: float, lines: list[str] = ()) -> None:
 
 def fail(message: str) -> None:
     """One line on stderr saying what is wrong."""
-    print(f"Error: {message}", file=sys.stderr, flush=True)
+    print(scrub(f"Error: {message}"), file=sys.stderr, flush=True)
 
 
 def format_duration(seconds: float) -> str:

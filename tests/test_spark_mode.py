@@ -213,7 +213,7 @@ def test_dataframe_rows_carry_only_partition_numbers(tmp_path, serve, spark_remo
     """In process: the DataFrame sent to Spark holds task numbers, nothing else; the rows
     coming back hold results only."""
     from dbx_inventory import spark_runner
-    from dbx_inventory.cli_files import Mode
+    from dbx_inventory.modes import Mode
     from dbx_inventory.client import ClientConfig
     from dbx_inventory.walkers import DBFS, WORKSPACE
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import TOKEN
-from dbx_inventory.cli_files import Mode
+from dbx_inventory.modes import Mode
 from dbx_inventory.client import ClientConfig
 from dbx_inventory.results import RESULT_FIELDS
 from dbx_inventory.spark_runner import _first_line, plan_tasks, result_schema, task_slots

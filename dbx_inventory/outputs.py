@@ -1,0 +1,57 @@
+"""Everything a finished run writes, fed from one place.
+
+The run loop hands the final rows to `write_outputs` once; each output (the CSV
+today; a report or a table can join) is an object with a `write(info, rows)` method
+and a `describe()` for the console. Adding a format means adding an Output, not a
+branch in the run loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+from .report import write_results
+from .results import UserResult
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What is known about the run itself, for outputs that describe it."""
+
+    host: str
+    started_at: float            # epoch seconds
+    ended_at: float
+    mode: str                    # the banner's Mode line
+    command: str                 # the command line, secrets removed
+    sources: tuple[str, ...] = field(default=())   # walker names scanned
+
+
+class Output(Protocol):
+    def write(self, info: RunInfo, rows: Sequence[UserResult]) -> None: ...
+
+    def describe(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class CsvOutput:
+    """The results CSV: the record of the run."""
+
+    path: str
+    extended: bool = False
+
+    def write(self, info: RunInfo, rows: Sequence[UserResult]) -> None:
+        write_results(self.path, rows, extended=self.extended)
+
+    def describe(self) -> str:
+        return f"Results saved to: {self.path}"
+
+
+def write_outputs(outputs: Sequence[Output], info: RunInfo,
+                  rows: Sequence[UserResult]) -> list[str]:
+    """Write every output in order; returns the console line of each one written."""
+    written = []
+    for output in outputs:
+        output.write(info, rows)
+        written.append(output.describe())
+    return written

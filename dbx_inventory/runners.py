@@ -1,0 +1,36 @@
+"""Where rows come from: Spark when the mode says so, this machine otherwise.
+
+A Spark failure hands the users Spark did not finish to the local scan (unless the
+caller's `on_spark_failure` raises), so a run never scans a user twice.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator, Sequence
+
+from .client import ApiClient
+from .modes import Mode
+from .results import UserResult
+from .scan import Scanner
+
+# (the error, users Spark finished, users it was given) -> None; raise to stop the run.
+SparkFailureHandler = Callable[[Exception, list[str], int], None]
+
+
+def scan_rows(mode: Mode, client: ApiClient, todo: Sequence[str], walkers, *,
+              debug: bool, on_spark_failure: SparkFailureHandler) -> Iterator[UserResult]:
+    """Rows for `todo` in completion order, from Spark or from this machine."""
+    received: list[str] = []
+    if mode.spark and todo:
+        from .spark_runner import SparkFailure, run_on_spark
+
+        try:
+            for row in run_on_spark(mode, client.config, list(todo), walkers, debug=debug):
+                received.append(row.username)
+                yield row
+            return
+        except SparkFailure as exc:
+            on_spark_failure(exc, received, len(todo))
+    done = set(received)
+    rest = [name for name in todo if name not in done]
+    yield from Scanner(client, walkers=walkers).scan(rest)
