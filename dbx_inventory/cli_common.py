@@ -10,7 +10,7 @@ from typing import Callable
 from . import scrub
 from . import settings as settings_mod
 from .client import ApiClient, ClientConfig
-from .console import fail
+from .console import ConsoleHandler, fail
 from .errors import ApiError, ConfigError, InventoryError
 from .retry import RetryPolicy
 
@@ -53,7 +53,7 @@ def make_client(settings: settings_mod.Settings, max_in_flight: int = 20) -> Api
 
 
 def setup_logging(debug: bool) -> None:
-    handler = logging.StreamHandler(sys.stdout)
+    handler = ConsoleHandler()  # the console's one writer: whole lines, bar kept below
     handler.setFormatter(_ScrubbingFormatter("  [debug] %(message)s"))
     root = logging.getLogger("dbx_inventory")
     root.handlers[:] = [handler]

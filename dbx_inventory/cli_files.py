@@ -7,6 +7,7 @@ import shlex
 import signal
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from .atomic import check_writable
@@ -14,17 +15,19 @@ from .checkpoint import (DEFAULT_PATH, CheckpointWriter, check_resumable, read_j
 from .cli_common import (EXIT_FAILED, EXIT_OK, Parser, add_connection_args, client_config,
                          resolve_settings, run, setup_logging)
 from .client import ApiClient
-from .console import RULE, banner, fail, footer, format_size, now_text, out
+from .console import RULE, banner, emit, fail, footer, format_size, now_text, out, plural
 from .errors import ConfigError, InventoryError
-from .progress import Progress, print_distribution, print_summary
+from .progress import Progress, print_summary
 from .modes import Mode, choose_mode
 from .outputs import CsvOutput, Output, RunInfo, write_outputs
 from .report import iso_utc
 from .results import UserResult
 from .runners import scan_rows
 from .scim import check_access
+from .spark_console import SparkConsole, print_distribution
 from .userlist import parse_users, read_users_file
 from .walkers import DBFS, WORKSPACE
+from .worker_names import WorkerNames
 
 DEFAULT_CONCURRENCY = 20  # the workspace admits about 20 requests in flight
 
@@ -85,6 +88,8 @@ class Run:
         self.argv = argv
         self.started = time.monotonic()
         self.started_at = time.time()
+        self.workers = WorkerNames()  # Executor-N names, shared by every console part
+        self.fell_back = False        # Spark failed and this machine took over
 
     def execute(self) -> int:
         plan = self._prepare()
@@ -146,9 +151,12 @@ class Run:
         """Scan what is left; every row durable before it is shown. None if interrupted."""
         args = self.args
         fresh: dict[str, UserResult] = {}
-        progress = Progress(len(plan.names), done_before=len(plan.done), debug=args.debug)
+        progress = Progress(len(plan.names), done_before=len(plan.done), debug=args.debug,
+                            names=self.workers)
+        events = SparkConsole(len(plan.todo), self.workers, debug=args.debug) \
+            if plan.mode.spark else None
         rows = scan_rows(plan.mode, plan.client, plan.todo, plan.walkers, debug=args.debug,
-                         on_spark_failure=self._report_spark_failure)
+                         on_spark_failure=self._report_spark_failure, events=events)
         try:
             with _terminate_as_interrupt():
                 for row in rows:
@@ -169,7 +177,9 @@ class Run:
         """Outputs from the journal's view of every user, then the console summary."""
         rows = [fresh.get(name) or plan.done[name] for name in plan.names]
         info = RunInfo(host=plan.host, started_at=self.started_at, ended_at=time.time(),
-                       mode=plan.mode.describe, command=self._command_line(),
+                       mode=plan.mode.describe + (", then LOCAL (fallback)"
+                                                  if self.fell_back else ""),
+                       command=self._command_line(),
                        sources=tuple(walker.name for walker in plan.walkers))
         written = write_outputs(plan.outputs, info, rows)
         plan.writer.mark_complete()
@@ -177,14 +187,36 @@ class Run:
         if len(plan.names) == 1:
             _single_user_report(rows[0], plan.walkers)
         if self.args.debug and plan.mode.spark:
-            print_distribution(list(fresh.values()))
-        print_summary(rows)
+            print_distribution(Counter(self.workers.label(row.worker)
+                                       for row in fresh.values()
+                                       if not self.workers.is_local(row.worker)))
+        where = self._where(plan, fresh)
+        print_summary(rows, where)
         out()
         for line in written:
             out(line)
         footer("COMPLETED SUCCESSFULLY", time.monotonic() - self.started,
-               [f"Users processed: {len(plan.names)}", f"Output file: {self.args.output}"])
+               [f"Users processed: {len(plan.names)}", f"Output file: {self.args.output}",
+                *(where if self.fell_back else [])])
         return EXIT_OK
+
+    def _where(self, plan: "_Plan", fresh: dict[str, UserResult]) -> list[str]:
+        """Which users were scanned where: Spark, this machine, earlier runs."""
+        if not plan.mode.spark and not plan.done:
+            return []  # the banner's Mode line already says it all
+        on_spark = [row for row in fresh.values() if not self.workers.is_local(row.worker)]
+        here = len(fresh) - len(on_spark)
+        lines = []
+        if plan.mode.spark:
+            executors = len({row.worker for row in on_spark})
+            lines.append(f"Scanned on Spark: {plural(len(on_spark), 'user')}"
+                         + (f" ({plural(executors, 'executor')})" if executors else ""))
+        if here:
+            lines.append(f"Scanned on this machine{' (fallback)' if self.fell_back else ''}: "
+                         f"{plural(here, 'user')}")
+        if plan.done:
+            lines.append(f"Taken from the checkpoint: {plural(len(plan.done), 'user')}")
+        return lines
 
     def _outputs(self) -> list[Output]:
         """What this run writes at the end, in order; the CSV first: it is the record."""
@@ -231,8 +263,12 @@ class Run:
         out(f"⚠ Spark: {exc}")
         if self.args.no_fallback:
             raise SparkGaveUp(f"{exc}; resume with: {self._resume_command()}")
-        out(f"Scanning the remaining {total - len(received)} users from this machine")
-        out()
+        self.fell_back = True
+        # A mode change, announced like the banner announced the first mode.
+        emit(["", RULE, "Mode: LOCAL (fallback: Spark failed; this machine, up to "
+                        f"{plural(self.args.concurrency, 'request')} in flight)", RULE,
+              f"Scanning the remaining {plural(total - len(received), 'user')} "
+              "from this machine"])
 
     def _command_line(self) -> str:
         """This command as typed, without the token (for reports)."""

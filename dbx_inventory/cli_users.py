@@ -8,7 +8,7 @@ from . import settings as settings_mod
 from .atomic import atomic_text_writer, check_writable
 from .cli_common import (EXIT_OK, EXIT_USAGE, Parser, add_connection_args, make_client,
                          resolve_settings, run, setup_logging)
-from .console import banner, fail, footer, now_text, out
+from .console import banner, fail, footer, now_text, out, plural
 from .scim import iter_users
 
 
@@ -46,20 +46,20 @@ def _main(args) -> int:
     if args.output:
         check_writable(args.output)
     banner("DATABRICKS USER LISTING", [f"Start time: {now_text()}", ""])
-    if settings.profile:
-        out(f"Using Databricks CLI configuration (profile: {settings.profile})")
+    out(source_line(settings))
     out(f"Workspace: {settings.host}")
     out("Fetching users...")
     with make_client(settings) as client:
         names = [user.user_name for user in iter_users(
             client, active_only=args.active_only, max_users=args.max_users)]
     out()
-    out(f"Found {len(names)} users")
+    out(f"Found {plural(len(names), 'user')}")
     out()
     if args.output:
         with atomic_text_writer(args.output) as handle:
             handle.writelines(name + "\n" for name in names)
-        out(f"✓ Saved {len(names)} email addresses to: {args.output}")
+        out(f"✓ Saved {plural(len(names), 'email address', 'email addresses')} to: "
+            f"{args.output}")
         out("  Format: One email per line")
     else:
         for number, name in enumerate(names, 1):
@@ -68,3 +68,19 @@ def _main(args) -> int:
            [f"Users processed: {len(names)}",
             f"Output file: {args.output or '(printed above)'}"])
     return EXIT_OK
+
+
+_ORIGINS = {"command line": "command-line flags", "environment": "environment variables"}
+
+
+def source_line(settings: settings_mod.Settings) -> str:
+    """Where the workspace URL and the token came from; the seed's words for a profile."""
+    def words(origin: str) -> str:
+        if origin.startswith("profile "):
+            return f"Databricks CLI configuration (profile: {origin.removeprefix('profile ')})"
+        return _ORIGINS.get(origin, origin)
+
+    host, token = words(settings.source), words(settings.token_source)
+    if host == token:
+        return f"Using {host}"
+    return f"Using {host} for the workspace URL and {token} for the token"

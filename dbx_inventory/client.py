@@ -126,8 +126,8 @@ class ApiClient:
             if not self._answered:
                 wait = min(wait, 1.0)
             self.stats.add(retries=1)
-            log.debug("%s on %s, retrying in %.1fs (attempt %d/%d)",
-                      _reason(status, error), subject, wait, attempt, self.retry.attempts)
+            log.debug("%s, retrying in %ss (attempt %d/%d)", _reason(status, error, subject),
+                      f"{wait:.1f}".removesuffix(".0"), attempt, self.retry.attempts)
             self.clock.sleep(wait)
 
     def _attempt(self, url: str, params, subject: str) -> tuple[dict, "_Failure | None"]:
@@ -183,12 +183,17 @@ def parse_error(status: int, text: str, subject: str | None = None) -> ApiError:
                path=subject)
 
 
-def _reason(status: int | None, error: ApiError) -> str:
+def _reason(status: int | None, error: ApiError, subject: str) -> str:
+    """The seed's words for a retry: 'Rate limited (429) on /Users/x', with the file
+    system as a [DBFS] or [WORKSPACE] tag, since /Users/x exists in both."""
+    side, sep, path = subject.partition(":")
+    where = f"[{side.upper()}] " if sep and side in ("dbfs", "workspace") else ""
+    path = path if where else subject
     if status == 429:
-        return "Rate limited (429)"
+        return f"{where}Rate limited (429) on {path}"
     if status is not None:
-        return f"Server error ({status})"
-    return f"Request error ({error.message})"
+        return f"{where}Server error {status} on {path}"
+    return f"{where}Request error ({error.message}) on {path}"
 
 
 def _network_reason(exc: requests.RequestException) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from .console import plural
+
 
 @dataclass(frozen=True)
 class Mode:
@@ -20,7 +22,7 @@ class Mode:
 def choose_mode(args, cluster_id: str | None, env=os.environ) -> Mode:
     """Spark when a Spark Connect URL or a cluster is configured, unless --no-parallel."""
     remote = args.spark_remote or env.get("SPARK_REMOTE")
-    local = f"LOCAL (this machine, up to {args.concurrency} requests in flight"
+    local = f"LOCAL (this machine, up to {plural(args.concurrency, 'request')} in flight"
     if args.no_parallel:
         return Mode(False, local + ", --no-parallel)")
     if remote:

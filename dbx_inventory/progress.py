@@ -1,4 +1,9 @@
-"""Live console output while users finish: one block per user, a bar, the summary."""
+"""Live console output while users finish: one block per user, a bar, the summary.
+
+One layout for both modes, the seed's: without --debug a blank line, `[n/N] user` and
+its result; with --debug two lines per user naming who scanned it (Executor-N, or
+local), preceded for Spark rows by the executor's [WORKER COMPLETE] line.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ from collections import Counter
 from datetime import datetime
 from typing import Sequence
 
-from .console import RULE, format_size, out
+from .console import RULE, attach_bar, emit, format_size, locked
 from .results import EMPTY, ERROR, SUCCESS, UserResult
+from .worker_names import WorkerNames
 
 ICONS = {SUCCESS: "✓", EMPTY: "⊘", ERROR: "✗"}
 SOURCE_TAGS = {"both": "BOTH", "dbfs": "DBFS", "workspace": "WORKSPACE",
@@ -19,17 +25,25 @@ def _stamp(epoch: float) -> str:
     return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def user_lines(number: int, total: int, row: UserResult, debug: bool) -> list[str]:
+def user_lines(number: int, total: int, row: UserResult, debug: bool,
+               names: WorkerNames | None = None) -> list[str]:
     """The console block for one finished user."""
     icon = ICONS.get(row.status, "?")
     if debug:
+        names = names or WorkerNames()
+        who = names.label(row.worker)
         tag = SOURCE_TAGS.get(row.file_source, row.file_source.upper())
         detail = (f"{row.file_count:,} files ({format_size(row.total_size)})"
                   if row.status != ERROR else f"error: {row.error}")
-        return [f"  [{number}/{total}] {icon} [{row.worker}] [{tag}] {row.username}: "
-                f"{detail} ({row.duration_s:.1f}s)",
-                f"      ↳ start={_stamp(row.started_at)} end={_stamp(row.ended_at)}"]
-    lines = [f"[{number}/{total}] {row.username}"]
+        lines = [] if names.is_local(row.worker) else [
+            # Times the executor measured, shown now that the client has them.
+            f"[WORKER COMPLETE] {who} finished {row.username} - {_stamp(row.ended_at)} "
+            f"(duration: {row.duration_s:.1f}s, files: {row.file_count}, "
+            f"size: {row.total_size})"]
+        return lines + [f"  [{number}/{total}] {icon} [{who}] [{tag}] {row.username}: "
+                        f"{detail} ({row.duration_s:.1f}s)",
+                        f"      ↳ start={_stamp(row.started_at)} end={_stamp(row.ended_at)}"]
+    lines = ["", f"[{number}/{total}] {row.username}"]
     if row.status == SUCCESS:
         lines.append(f"  {icon} Files: {row.file_count:,}, Size: {format_size(row.total_size)}")
     elif row.status == EMPTY:
@@ -43,61 +57,45 @@ class Progress:
     """Prints each user as it finishes; a tqdm bar on stderr when it is a terminal."""
 
     def __init__(self, total: int, *, done_before: int = 0, debug: bool = False,
-                 bar: bool | None = None):
+                 bar: bool | None = None, names: WorkerNames | None = None):
         self.total = total
         self.number = done_before
         self.debug = debug
+        self.names = names or WorkerNames()
         self._bar = None
         if bar if bar is not None else sys.stderr.isatty():
             from tqdm import tqdm
 
             self._bar = tqdm(total=total, initial=done_before, unit="user",
                              file=sys.stderr, dynamic_ncols=True, leave=False)
+            attach_bar(self._bar)
 
     def report(self, row: UserResult) -> None:
-        self.number += 1
-        for line in user_lines(self.number, self.total, row, self.debug):
+        with locked():  # the block and the bar's step as one, under the one writer
+            self.number += 1
+            emit(user_lines(self.number, self.total, row, self.debug, self.names))
             if self._bar is not None:
-                self._bar.write(line, file=sys.stdout)
-            else:
-                out(line)
-        if self._bar is not None:
-            self._bar.update(1)
+                self._bar.update(1)
 
     def close(self) -> None:
         if self._bar is not None:
+            attach_bar(None)
             self._bar.close()
             self._bar = None
 
 
-def print_summary(rows: Sequence[UserResult]) -> None:
+def print_summary(rows: Sequence[UserResult], where: Sequence[str] = ()) -> None:
+    """The SUMMARY block; `where` says which users were scanned where."""
     counts = Counter(row.status for row in rows)
     files = sum(row.file_count for row in rows)
     size = sum(row.total_size for row in rows)
-    out()
-    out(RULE)
-    out("SUMMARY")
-    out(RULE)
-    out(f"Total users processed: {len(rows)}")
-    out(f"  ✓ Successful (with files): {counts[SUCCESS]}")
-    out(f"  ⊘ Empty directories: {counts[EMPTY]}")
-    out(f"  ✗ Errors: {counts[ERROR]}")
-    out()
-    out(f"Total files across all users: {files:,}")
-    out(f"Total size across all users: {format_size(size)} ({size:,} bytes)")
-    out(RULE)
-
-
-def print_distribution(rows: Sequence[UserResult]) -> None:
-    """--debug, Spark mode: which executor process scanned how many users."""
-    per_worker = Counter(row.worker for row in rows if row.worker)
-    out()
-    out(RULE)
-    out("PARALLEL EXECUTION" + (" CONFIRMED" if len(per_worker) > 1 else ""))
-    out(RULE)
-    hosts = {worker.split("/")[0] for worker in per_worker}
-    out(f"Work was spread over {len(per_worker)} executor process(es) "
-        f"on {len(hosts)} host(s):")
-    for worker, count in sorted(per_worker.items()):
-        out(f"  • {worker}: processed {count} user(s)")
-    out(RULE)
+    emit(["", RULE, "SUMMARY", RULE,
+          f"Total users processed: {len(rows)}",
+          f"  ✓ Successful (with files): {counts[SUCCESS]}",
+          f"  ⊘ Empty directories: {counts[EMPTY]}",
+          f"  ✗ Errors: {counts[ERROR]}",
+          "",
+          f"Total files across all users: {files:,}",
+          f"Total size across all users: {format_size(size)} ({size:,} bytes)",
+          *([""] + list(where) if where else []),
+          RULE])

@@ -18,14 +18,16 @@ SparkFailureHandler = Callable[[Exception, list[str], int], None]
 
 
 def scan_rows(mode: Mode, client: ApiClient, todo: Sequence[str], walkers, *,
-              debug: bool, on_spark_failure: SparkFailureHandler) -> Iterator[UserResult]:
+              debug: bool, on_spark_failure: SparkFailureHandler,
+              events=None) -> Iterator[UserResult]:
     """Rows for `todo` in completion order, from Spark or from this machine."""
     received: list[str] = []
     if mode.spark and todo:
         from .spark_runner import SparkFailure, run_on_spark
 
         try:
-            for row in run_on_spark(mode, client.config, list(todo), walkers, debug=debug):
+            for row in run_on_spark(mode, client.config, list(todo), walkers, debug=debug,
+                                    events=events):
                 received.append(row.username)
                 yield row
             return

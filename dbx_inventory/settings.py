@@ -99,6 +99,7 @@ class Settings:
     cluster_id: str | None = None
     profile: str | None = None
     source: str = ""  # where the host came from ("profile PROD", "environment", ...)
+    token_source: str = ""  # where the token (or the sign-in) came from, same words
     # For OAuth profiles when databricks-sdk is installed: returns auth headers.
     header_factory: Callable[[], dict[str, str]] | None = field(default=None, repr=False,
                                                                  compare=False)
@@ -138,15 +139,17 @@ def resolve(*, workspace_url: str | None = None, token: str | None = None,
     if not host:
         raise ConfigError("no workspace URL: pass --workspace-url, set DATABRICKS_HOST, "
                           f"or add a profile to {profiles.path}")
-    tok, _ = pick("token")
+    tok, token_origin = pick("token")
     cid, _ = pick("cluster_id")
     chosen = profile_name or (DEFAULT_SECTION if default else None)
     factory = None
     if not tok:
         factory = _sdk_headers(profile_name or DEFAULT_SECTION,
                                named or default, profiles.path)
+        token_origin = f"profile {profile_name or DEFAULT_SECTION}"
     return Settings(host=normalize_host(host), token=tok, cluster_id=cid, profile=chosen,
-                    source=host_origin or "", header_factory=factory)
+                    source=host_origin or "", token_source=token_origin or "",
+                    header_factory=factory)
 
 
 def _sdk_headers(profile: str, section: Mapping[str, str], path: Path):

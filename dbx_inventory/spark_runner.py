@@ -18,13 +18,16 @@ import secrets
 import shutil
 import socket
 import tempfile
+import time
 import warnings
 from typing import Iterator, Sequence
 from urllib.parse import urlsplit
 
 from .client import ApiClient, ClientConfig
 from .errors import ApiError, InventoryError
+from .modes import safe_remote
 from .results import RESULT_FIELDS, UserResult
+from .spark_events import BatchReport, SparkEvents
 # Module-level on purpose: pickled by value with the function, so executors need
 # no copy of this package (an import inside the function would look for one).
 from .scan import Scanner
@@ -90,9 +93,22 @@ def scan_task(host: str, max_in_flight: int, retry, credentials: str, walkers,
 
 
 def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
-                 debug: bool = False, out=print) -> Iterator[UserResult]:
-    """Scan on Spark; yields results as they arrive. SparkFailure when Spark fails."""
-    spark = connect(mode, config)
+                 debug: bool = False, out=print,
+                 events: SparkEvents | None = None) -> Iterator[UserResult]:
+    """Scan on Spark; yields results as they arrive. SparkFailure when Spark fails.
+
+    `events` hears how the run goes (the console's parallel block); `out` and `debug`
+    are no longer used here: what is printed is the console's business.
+    """
+    events = events or SparkEvents()
+    events.connecting(safe_remote(mode.remote) if mode.remote else f"cluster {mode.cluster_id}")
+    started = time.monotonic()
+    received = 0
+    try:
+        spark = connect(mode, config)
+    except SparkFailure as exc:
+        events.lost(str(exc), received, len(usernames))
+        raise
     try:
         slots = task_slots(spark, mode)
         slices = plan_tasks(usernames, slots)
@@ -100,28 +116,42 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
         per_task = max(1, config.max_in_flight // min(slots, len(slices)))
         _ship_package()
         credentials = _ship_credentials(spark, config)
-        out(f"Distributing {len(usernames)} users over {len(slices)} Spark tasks "
-            f"({slots} at a time, {per_task} requests in flight each)")
-        if debug:
-            for number, names in enumerate(slices):
-                out(f"  [task {number}] {len(names)} user(s): {', '.join(names[:3])}"
-                    + (", ..." if len(names) > 3 else ""))
+        events.distributing(usernames, len(slices), slots, per_task)
         frame = spark.range(0, len(slices), 1, len(slices)).mapInPandas(
             scan_task(config.host, per_task, config.retry, credentials, tuple(walkers), slices),
             result_schema())
-        received = 0
+        unit, batch = 0, []
         try:
             for row in frame.toLocalIterator():
-                received += 1
-                yield _from_row(row.asDict())
+                batch.append(_from_row(row.asDict()))
+                # A task's rows arrive together and in task order: report it, then its rows.
+                if len(batch) == len(slices[unit]):
+                    events.batch_finished(_batch_report(unit, slices[unit], batch))
+                    for result in batch:
+                        received += 1
+                        yield result
+                    unit, batch = unit + 1, []
+        except SparkFailure:
+            raise
         except Exception as exc:  # gRPC, Spark and py4j errors share no base class
             raise SparkFailure(f"lost the Spark job after {received} users: "
                                f"{_first_line(exc, config)}") from None
+        events.finished(time.monotonic() - started)
+    except SparkFailure as exc:
+        events.lost(str(exc), received, len(usernames))
+        raise
     finally:
         try:
             spark.stop()
         except Exception:
             pass
+
+
+def _batch_report(unit: int, users: list[str], rows: list[UserResult]) -> BatchReport:
+    """What one task recorded: its worker and the span of its users' scans."""
+    return BatchReport(unit=unit, worker=rows[0].worker, users=tuple(users),
+                       started_at=min(row.started_at for row in rows),
+                       ended_at=max(row.ended_at for row in rows))
 
 
 def connect(mode, config: ClientConfig):
