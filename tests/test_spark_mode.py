@@ -155,16 +155,25 @@ def test_banner_and_debug_show_the_spark_executors(tmp_path, serve, cli, spark_r
     assert f"Mode: PARALLEL (Spark Connect at {spark_remote.url})" in out
     assert "PARALLEL EXECUTION CONFIRMED" in out
 
-    spread = dict(re.findall(r"^  • (\S+/pid\d+): processed (\d+) user\(s\)$", out, re.M))
+    spread = dict(re.findall(r"^  • (Executor-\d+): processed (\d+) user\(s\)$", out, re.M))
     assert len(spread) > 1, out[-3000:]
     assert sum(int(n) for n in spread.values()) == len(names)
-    assert f"Work was spread over {len(spread)} executor process(es) on 1 host(s):" in out
+    assert f"✓ Work was distributed across {len(spread)} different executors:" in out
+    # Numbered in the order they first report; the host/pid behind each shown once.
+    first_seen = list(dict.fromkeys(re.findall(r"Executor-\d+", out)))
+    assert first_seen == [f"Executor-{n}" for n in range(len(spread))]
+    behind = re.findall(r"^\[EXECUTOR\] (Executor-\d+) is the Spark Python worker "
+                        r"(\S+/pid\d+)$", out, re.M)
+    assert sorted(name for name, _ in behind) == sorted(spread)
+    assert len({worker for _, worker in behind}) == len(behind)
 
-    per_user = re.findall(r"^  \[\d+/40\] \S \[(\S+/pid\d+)\] \[\w+\] (.+?): ", out, re.M)
+    per_user = re.findall(r"^  \[\d+/40\] \S \[(Executor-\d+)\] \[\w+\] (.+?): ", out, re.M)
     assert sorted(name for _, name in per_user) == sorted(names)
-    assert {worker for worker, _ in per_user} == set(spread)
+    assert {executor for executor, _ in per_user} == set(spread)
+    finished = re.findall(r"^\[WORKER COMPLETE\] (Executor-\d+) finished (.+?) - ", out, re.M)
+    assert sorted(finished) == sorted(per_user)
     # The executors are Spark's Python workers (children of the server), not the CLI.
-    for worker in spread:
+    for _, worker in behind:
         pid = int(worker.rsplit("pid", 1)[1])
         if Path(f"/proc/{pid}").exists():
             assert spark_remote.process.pid in process_ancestors(pid), worker
