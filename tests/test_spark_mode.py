@@ -392,6 +392,12 @@ def test_server_killed_mid_run(tmp_path, serve, cli, own_spark, no_fallback):
         assert code == 0, out[-2000:] + err[-2000:]
         assert re.search(r"^⚠ Spark: .*lost the Spark job", out, re.M), out[-3000:]
         assert re.search(r"^.*\d+.* from this machine", out, re.M), out[-3000:]
+        # The seed's interruption lines, then the fallback as a mode change.
+        assert "⚠ PARALLEL PROCESSING INTERRUPTED" in out
+        assert re.search(r"^Processed: \d+/60 users before interruption", out, re.M)
+        assert re.search(r"^Last completed: \S", out, re.M)
+        assert re.search(r"^Mode: LOCAL \(fallback: Spark failed;", out, re.M), out[-3000:]
+        assert re.search(r"^Scanned on this machine \(fallback\): \d+ users$", out, re.M)
     assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
     assert_no_rescan(journal, names)
 
