@@ -281,7 +281,7 @@ def test_token_with_percent_signs_survives(tmp_path):
     cfg = f"[dev]\nhost = https://dev.example.com\ntoken = {token}\n"
     s = resolve(profile="dev", env=env_for(write_cfg(tmp_path, cfg)))
     assert s.token == token
-    assert s.auth_headers() == {"Authorization": f"Bearer {token}"}
+    assert s.credentials().headers() == {"Authorization": f"Bearer {token}"}
 
 
 # --- normalize_host -----------------------------------------------------------------
