@@ -137,7 +137,7 @@ def resolve(*, workspace_url: str | None = None, token: str | None = None,
     profile_name = profile or env.get("DATABRICKS_CONFIG_PROFILE") or None
     named = profiles.get(profile_name) if profile_name else {}
     default = profiles.sections.get(DEFAULT_SECTION, {}) if not profile_name else {}
-    layers = [
+    layers: list[tuple[str, Mapping[str, str | None]]] = [
         ("command line", {"host": workspace_url, "token": token, "cluster_id": cluster_id,
                           "client_id": client_id, "client_secret": client_secret}),
         (f"profile {profile_name}", named),
