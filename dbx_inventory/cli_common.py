@@ -26,21 +26,27 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_connection_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-p", "--profile", help="profile of ~/.databrickscfg to use")
-    parser.add_argument("--workspace-url", help="workspace URL (overrides the profile)")
-    parser.add_argument("--token", help="access token (overrides the profile; prefer "
-                                        "DATABRICKS_TOKEN or a profile: flags show in ps)")
-    parser.add_argument("--client-id", help="OAuth client id of a service principal "
-                                            "(M2M; else profile client_id, then "
-                                            "DATABRICKS_CLIENT_ID)")
-    parser.add_argument("--client-secret",
-                        help="its OAuth secret (prefer DATABRICKS_CLIENT_SECRET or a profile: "
-                             "flags show in ps). A token wins over client credentials "
-                             "unless auth_type or DATABRICKS_AUTH_TYPE is oauth-m2m")
-    parser.add_argument("--version", action="version",
-                        version=f"dbx-workspace-inventory {__version__}")
+    """Connection flags (documenting where settings come from), --debug and --version."""
+    group = parser.add_argument_group(
+        "connection",
+        "Each setting comes from the first place that has it: these flags; the profile "
+        "named by --profile or DATABRICKS_CONFIG_PROFILE; the environment (DATABRICKS_HOST, "
+        "DATABRICKS_TOKEN, DATABRICKS_CLIENT_ID, DATABRICKS_CLIENT_SECRET, "
+        "DATABRICKS_AUTH_TYPE); the [DEFAULT] profile. A token wins over OAuth client "
+        "credentials unless the auth type (profile auth_type, DATABRICKS_AUTH_TYPE) is "
+        "oauth-m2m.")
+    group.add_argument("-p", "--profile", help="profile of ~/.databrickscfg to use")
+    group.add_argument("--workspace-url", help="workspace URL (overrides the profile)")
+    group.add_argument("--token", help="personal access token (prefer DATABRICKS_TOKEN or a "
+                                       "profile: flags show in ps)")
+    group.add_argument("--client-id", help="OAuth client id of a service principal (M2M)")
+    group.add_argument("--client-secret", help="its OAuth secret (prefer "
+                                               "DATABRICKS_CLIENT_SECRET or a profile: flags "
+                                               "show in ps)")
     parser.add_argument("--debug", action="store_true",
                         help="print each request decision and per-user detail")
+    parser.add_argument("--version", action="version",
+                        version=f"dbx-workspace-inventory {__version__}")
 
 
 def resolve_settings(args: argparse.Namespace) -> settings_mod.Settings:

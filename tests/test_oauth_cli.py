@@ -90,3 +90,17 @@ def test_version_from_a_checkout(cli, script):
     assert result.code == 0
     assert result.stdout.strip() == f"dbx-workspace-inventory {__version__}"
     assert (ROOT / script).exists()
+
+
+@pytest.mark.parametrize("module", ["cli_files", "cli_users"])
+def test_help_documents_the_oauth_sources_and_their_order(module):
+    import importlib
+
+    text = " ".join(importlib.import_module(f"dbx_inventory.{module}").build_parser()
+                    .format_help().split())
+    order = ["these flags", "--profile or DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CLIENT_ID",
+             "DATABRICKS_CLIENT_SECRET", "DATABRICKS_AUTH_TYPE", "the [DEFAULT] profile"]
+    assert [text.index(part) for part in order] == sorted(text.index(p) for p in order)
+    assert "--client-id" in text and "--client-secret" in text
+    assert "unless the auth type" in text and "oauth-m2m" in text
+    assert text.count("flags show in ps") == 2  # --token and --client-secret
