@@ -4,11 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo demo-spark test bench bench-scale java clean
+.PHONY: install demo demo-spark test test-fast lint bench bench-scale java clean
 
 install: $(STAMP) java
 
-$(STAMP): requirements.txt requirements-spark.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-spark.txt requirements-report.txt \
+          requirements-tools.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-dev.txt
@@ -29,11 +30,25 @@ demo-spark: install
 test: install
 	$(BIN)/python -m pytest -q
 
+# The unit tests (under a minute): no Spark server, no Chromium, no venv building,
+# no tool run as a subprocess. `make test` runs everything.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not spark and not browser and not venv and not cli"
+
+# Style (ruff, rules in pyproject.toml) and types (mypy over dbx_inventory).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
 bench: install
 	$(BIN)/python bench/bench.py
 
 bench-scale: install
 	$(BIN)/python bench/bench.py --scale
 
+# Every environment and output the Makefile, tests and bench create; not results.csv,
+# users.csv or checkpoints in this folder: those may be a user's real run.
 clean:
-	rm -rf $(VENV) .venv-sdk demo-out bench-results .pytest_cache
+	rm -rf $(VENV) .venv-* demo-out bench-results \
+	  .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

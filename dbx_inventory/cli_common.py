@@ -7,11 +7,11 @@ import logging
 import sys
 from typing import Callable
 
-from . import scrub
+from . import __version__, scrub
 from . import settings as settings_mod
 from .client import ApiClient, ClientConfig
 from .console import ConsoleHandler, fail
-from .errors import ApiError, ConfigError, InventoryError
+from .errors import ApiError, ConfigError, InventoryError, OAuthFailed
 from .retry import RetryPolicy
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -26,25 +26,42 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_connection_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-p", "--profile", help="profile of ~/.databrickscfg to use")
-    parser.add_argument("--workspace-url", help="workspace URL (overrides the profile)")
-    parser.add_argument("--token", help="access token (overrides the profile; prefer "
-                                        "DATABRICKS_TOKEN or a profile: flags show in ps)")
+    """Connection flags (documenting where settings come from), --debug and --version."""
+    group = parser.add_argument_group(
+        "connection",
+        "Each setting comes from the first place that has it: these flags; the profile "
+        "named by --profile or DATABRICKS_CONFIG_PROFILE; the environment (DATABRICKS_HOST, "
+        "DATABRICKS_TOKEN, DATABRICKS_CLIENT_ID, DATABRICKS_CLIENT_SECRET, "
+        "DATABRICKS_AUTH_TYPE); the [DEFAULT] profile. A token wins over OAuth client "
+        "credentials unless the auth type (profile auth_type, DATABRICKS_AUTH_TYPE) is "
+        "oauth-m2m.")
+    group.add_argument("-p", "--profile", help="profile of ~/.databrickscfg to use")
+    group.add_argument("--workspace-url", help="workspace URL (overrides the profile)")
+    group.add_argument("--token", help="personal access token (prefer DATABRICKS_TOKEN or a "
+                                       "profile: flags show in ps)")
+    group.add_argument("--client-id", help="OAuth client id of a service principal (M2M)")
+    group.add_argument("--client-secret", help="its OAuth secret (prefer "
+                                               "DATABRICKS_CLIENT_SECRET or a profile: flags "
+                                               "show in ps)")
     parser.add_argument("--debug", action="store_true",
                         help="print each request decision and per-user detail")
+    parser.add_argument("--version", action="version",
+                        version=f"dbx-workspace-inventory {__version__}")
 
 
 def resolve_settings(args: argparse.Namespace) -> settings_mod.Settings:
     settings = settings_mod.resolve(workspace_url=args.workspace_url, token=args.token,
+                                    client_id=args.client_id, client_secret=args.client_secret,
                                     cluster_id=getattr(args, "cluster_id", None),
                                     profile=args.profile)
-    scrub.remember(settings.token)  # from here on, no output can carry it
+    scrub.remember(settings.token)  # from here on, no output can carry them
+    scrub.remember(settings.client_secret)
     return settings
 
 
 def client_config(settings: settings_mod.Settings, max_in_flight: int = 20,
                   retry: RetryPolicy | None = None) -> ClientConfig:
-    return ClientConfig(host=settings.host, headers=settings.auth_headers(),
+    return ClientConfig(host=settings.host, credentials=settings.credentials(),
                         max_in_flight=max_in_flight, retry=retry or RetryPolicy())
 
 
@@ -94,6 +111,8 @@ def run(main: Callable[[], int]) -> int:
 
 def explain_api_error(exc: ApiError) -> str:
     """A one-line reason with the likely fix for the errors people actually hit."""
+    if isinstance(exc, OAuthFailed):
+        return exc.message  # names the host and the client credentials already
     if exc.status == 401:
         return f"the workspace refused the token (401 {exc.error_code or ''}): " \
                "check that it is valid and not expired".replace("  ", " ")

@@ -15,6 +15,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import __version__
+from .auth import Credentials
 from .clock import Clock
 from .errors import (ApiError, NetworkError, Throttled, WorkspaceUnreachable,
                      error_for_status)
@@ -29,10 +30,10 @@ READ_TIMEOUT_S = 120.0  # DBFS warns a huge directory can take ~60 s to list
 
 @dataclass(frozen=True)
 class ClientConfig:
-    """All a client needs; picklable so Spark tasks can build their own. Headers hidden."""
+    """All a client needs; picklable (with a StaticToken) so Spark tasks build their own."""
 
     host: str
-    headers: Mapping[str, str] = field(repr=False)
+    credentials: Credentials = field(repr=False)
     max_in_flight: int = 20
     retry: RetryPolicy = RetryPolicy()
 
@@ -79,7 +80,7 @@ class ApiClient:
         self._session.mount("http://", adapter)
         self._session.headers.update({"User-Agent": f"dbx-workspace-inventory/{__version__}",
                                       "Accept": "application/json"})
-        self._headers = dict(config.headers)
+        self._credentials = config.credentials
 
     def close(self) -> None:
         self._session.close()
@@ -100,12 +101,19 @@ class ApiClient:
         subject = subject or api_path
         started = self.clock.monotonic()
         attempt = 0
+        renewed = False
         while True:
             attempt += 1
             body, failure = self._attempt(url, params, subject)
             if failure is None:
                 return body
             status, error = failure.status, failure.error
+            # One renewal and one retry for a token refused before its time, never a loop.
+            if status == 401 and not renewed and failure.used is not None \
+                    and self._credentials.renew_after_401(failure.used):
+                renewed = True
+                log.debug("401 on %s: retrying once with renewed credentials", subject)
+                continue
             transient = isinstance(error, NetworkError) or (
                 status is not None and self.retry.should_retry_status(status))
             if not transient:
@@ -135,8 +143,9 @@ class ApiClient:
         timeout = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
         with self.throttle.slot() as slot:
             self.stats.add(requests=1)
+            headers = self._credentials.headers()  # per request: tokens renew mid-run
             try:
-                response = self._session.get(url, params=params, headers=self._headers,
+                response = self._session.get(url, params=params, headers=headers,
                                              timeout=timeout)
             except requests.RequestException as exc:
                 return {}, _Failure(None, None, NetworkError(_network_reason(exc), path=subject))
@@ -153,7 +162,8 @@ class ApiClient:
                         status=response.status_code, path=subject))
                 return (body if isinstance(body, dict) else {}), None
             return {}, _Failure(response.status_code, response.headers.get("Retry-After"),
-                                parse_error(response.status_code, response.text, subject))
+                                parse_error(response.status_code, response.text, subject),
+                                used=headers)
 
 
 @dataclass(frozen=True)
@@ -161,6 +171,7 @@ class _Failure:
     status: int | None       # None when no HTTP answer came
     retry_after: str | None
     error: ApiError
+    used: Mapping[str, str] | None = field(default=None, repr=False)  # the auth sent
 
 
 def parse_error(status: int, text: str, subject: str | None = None) -> ApiError:

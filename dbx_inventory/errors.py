@@ -46,6 +46,10 @@ class Unauthenticated(ApiError):
     """401: the token is wrong or expired."""
 
 
+class OAuthFailed(Unauthenticated):
+    """No OAuth access token could be had: client credentials refused, or no answer."""
+
+
 class PermissionDenied(ApiError):
     """403: the token may not read this."""
 

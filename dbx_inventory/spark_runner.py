@@ -23,6 +23,7 @@ import warnings
 from typing import Iterator, Sequence
 from urllib.parse import urlsplit
 
+from .auth import StaticToken
 from .client import ApiClient, ClientConfig
 from .errors import ApiError, InventoryError
 from .modes import safe_remote
@@ -82,7 +83,8 @@ def scan_task(host: str, max_in_flight: int, retry, credentials: str, walkers,
 
         with open(SparkFiles.get(credentials), encoding="utf-8") as handle:
             headers = json.load(handle)
-        config = ClientConfig(host=host, headers=headers, max_in_flight=max_in_flight,
+        token = StaticToken(headers["Authorization"].removeprefix("Bearer "))
+        config = ClientConfig(host=host, credentials=token, max_in_flight=max_in_flight,
                               retry=retry)
         for batch in batches:
             for task_number in batch["id"]:
@@ -238,7 +240,7 @@ def _ship_credentials(spark, config: ClientConfig) -> str:
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(dict(config.headers), handle)
+            json.dump(config.credentials.headers(), handle)
         spark.addArtifacts(path, file=True)
     except Exception as exc:
         raise SparkFailure("could not send credentials to the cluster as a session file "
@@ -258,7 +260,7 @@ def _builder():
 
 
 def _cluster_builder(config: ClientConfig, cluster_id: str):
-    token = config.headers.get("Authorization", "").removeprefix("Bearer ")
+    token, _ = config.credentials.access_token()
     host = urlsplit(config.host).hostname
     try:
         from databricks.connect import DatabricksSession
@@ -313,7 +315,7 @@ def _first_line(exc: BaseException, config: ClientConfig) -> str:
     lines = text.splitlines()
     line = f"{type(exc).__name__}: " + (details.group(1) if details
                                         else lines[0] if lines else "")
-    for value in config.headers.values():
+    for value in config.credentials.headers().values():
         secret = value.split()[-1] if value else ""
         if len(secret) >= 4:
             line = line.replace(secret, "****")

@@ -22,6 +22,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--token", default="dapi-fake-token")
+    p.add_argument("--client-id", help="register an OAuth M2M client (needs --client-secret)")
+    p.add_argument("--client-secret")
+    p.add_argument("--token-lifetime", type=float, default=3600.0,
+                   help="seconds an OAuth access token lives")
     p.add_argument("--files-per-user", type=int, nargs=2, metavar=("LO", "HI"),
                    default=(0, 40))
     p.add_argument("--uniform", type=int, nargs=2, metavar=("DIRS_PER_USER", "FILES_PER_DIR"),
@@ -51,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
                     seed=args.seed)
     server = FakeWorkspaceServer(ws, token=args.token, faults=faults, host=args.host,
                                  port=args.port)
+    server.oauth.lifetime_s = args.token_lifetime
+    if args.client_id and args.client_secret:
+        server.oauth.register(args.client_id, args.client_secret)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .api import ROUTES, Reply, error, request_path
 from .faults import Faults, Stats, TokenBucket
 from .model import Workspace
+from .oidc import OAuthIssuer
 
 LISTING_ENDPOINTS = frozenset({"workspace/list", "dbfs/list"})
 PATH_ENDPOINTS = LISTING_ENDPOINTS | {"workspace/get-status", "dbfs/get-status"}
@@ -73,6 +74,7 @@ class FakeWorkspaceServer:
         self.host = host
         self.port = port
         self._auth = f"Bearer {token}"
+        self.oauth = OAuthIssuer()  # register service principals on it for OAuth M2M
         self._bucket = TokenBucket()
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
@@ -122,6 +124,10 @@ class FakeWorkspaceServer:
 
     def _serve(self, h: _Handler) -> None:
         url = urlsplit(h.path)
+        if url.path.startswith("/oidc/"):  # sign-in: no auth, faults or API stats
+            self._send(h, self.oauth.serve(h.command, url.path, h.headers,
+                                           self._read_body(h), self.url))
+            return
         route = ROUTES.get(url.path) if h.command == "GET" else None
         endpoint = route[0] if route else "other"
         body = self._read_body(h)
@@ -155,7 +161,8 @@ class FakeWorkspaceServer:
             time.sleep(delay)
         if faults.chance(faults.reset_rate):
             return None, None, False
-        if h.headers.get("Authorization") != self._auth:
+        header = h.headers.get("Authorization")
+        if header != self._auth and not self.oauth.accepts(header):
             return error(401, "UNAUTHENTICATED", "Invalid access token."), None, False
         reply, injected = self._reply(h, query, body, route, faults)
         return reply, None, injected

@@ -46,6 +46,22 @@ def run_script(script: str, *args: str, env: dict[str, str], cwd: Path,
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+# Marks by what a test needs, so `make test-fast` can leave the slow kinds out.
+_FILE_MARKS = {"test_spark_mode.py": ("spark",), "test_dbconnect.py": ("spark", "venv"),
+               "test_files_cli.py": ("cli",), "test_user_list_cli.py": ("cli",),
+               "test_oauth_cli.py": ("cli",)}
+_FIXTURE_MARKS = {"spark_remote": "spark", "cli": "cli"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        marks = set(_FILE_MARKS.get(item.path.name, ()))
+        marks.update(mark for fixture, mark in _FIXTURE_MARKS.items()
+                     if fixture in getattr(item, "fixturenames", ()))
+        for mark in sorted(marks):
+            item.add_marker(mark)
+
+
 @pytest.fixture
 def serve():
     """serve(workspace, **faults) → a started FakeWorkspaceServer, stopped after the test."""

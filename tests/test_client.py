@@ -13,6 +13,7 @@ from email.utils import formatdate
 
 import pytest
 
+from dbx_inventory.auth import StaticToken
 from dbx_inventory.client import ApiClient, ClientConfig
 from dbx_inventory.clock import Clock, FakeClock
 from dbx_inventory.errors import (ApiError, BadRequest, NetworkError, NotFound,
@@ -52,7 +53,7 @@ class HookClock(FakeClock):
 
 
 def make_client(url, *, clock=None, token=TOKEN, max_in_flight=20, retry=None, **kw):
-    config = ClientConfig(host=url, headers={"Authorization": f"Bearer {token}"},
+    config = ClientConfig(host=url, credentials=StaticToken(token),
                           max_in_flight=max_in_flight, retry=retry or RetryPolicy())
     return ApiClient(config, clock=clock if clock is not None else FakeClock(),
                      rng=FixedDraw(), **kw)
@@ -373,7 +374,7 @@ def test_odd_directory_names_round_trip(serve, name):
 
 def test_config_repr_hides_token():
     config = ClientConfig(host="https://x.example",
-                          headers={"Authorization": f"Bearer {TOKEN}"})
+                          credentials=StaticToken(TOKEN))
     assert TOKEN not in repr(config)
     assert TOKEN not in str(config)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import TOKEN
+from dbx_inventory.auth import StaticToken
 from dbx_inventory.client import ApiClient, ClientConfig
 from dbx_inventory.errors import Unauthenticated
 from dbx_inventory.results import NO_HOME
@@ -15,7 +16,7 @@ from fake_workspace import Workspace, generate_workspace
 
 
 def make_client(server, n: int = 10, token: str = TOKEN) -> ApiClient:
-    return ApiClient(ClientConfig(host=server.url, headers={"Authorization": f"Bearer {token}"},
+    return ApiClient(ClientConfig(host=server.url, credentials=StaticToken(token),
                                   max_in_flight=n,
                                   retry=RetryPolicy(base_delay=0.01, max_delay=0.05)))
 

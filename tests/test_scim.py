@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from conftest import TOKEN
+from dbx_inventory.auth import StaticToken
 from dbx_inventory.client import ApiClient, ClientConfig
 from dbx_inventory.clock import FakeClock
 from dbx_inventory.scim import USERS_PATH, User, check_access, iter_users
@@ -14,7 +15,7 @@ from fake_workspace import Workspace
 
 
 def client_for(server, session=None) -> ApiClient:
-    config = ClientConfig(host=server.url, headers={"Authorization": f"Bearer {TOKEN}"})
+    config = ClientConfig(host=server.url, credentials=StaticToken(TOKEN))
     return ApiClient(config, clock=FakeClock(), session=session)
 
 

@@ -281,7 +281,7 @@ def test_token_with_percent_signs_survives(tmp_path):
     cfg = f"[dev]\nhost = https://dev.example.com\ntoken = {token}\n"
     s = resolve(profile="dev", env=env_for(write_cfg(tmp_path, cfg)))
     assert s.token == token
-    assert s.auth_headers() == {"Authorization": f"Bearer {token}"}
+    assert s.credentials().headers() == {"Authorization": f"Bearer {token}"}
 
 
 # --- normalize_host -----------------------------------------------------------------
@@ -393,3 +393,82 @@ def test_real_home_config_not_read(tmp_path, monkeypatch):
     env = env_for(tmp_path / "absent.cfg")
     with pytest.raises(ConfigError):
         resolve(env=env)
+
+
+# --- OAuth client credentials (M2M) -------------------------------------------------
+
+CLIENT_SECRET = "dose-SETTINGS-SECRET-5e4d"
+M2M_CFG = f"""
+[sp]
+host = https://sp.example.com
+client_id = id-profile
+client_secret = {CLIENT_SECRET}
+"""
+
+
+def test_client_credentials_from_each_source_in_order(tmp_path):
+    cfg = write_cfg(tmp_path, M2M_CFG + "\n[DEFAULT]\nhost = https://d.example.com\n"
+                    "client_id = id-default\nclient_secret = s-default\n")
+    env = env_for(cfg, DATABRICKS_CLIENT_ID="id-env", DATABRICKS_CLIENT_SECRET="s-env")
+    assert resolve(profile="sp", client_id="id-flag", client_secret="s-flag",
+                   env=env).client_id == "id-flag"
+    s = resolve(profile="sp", env=env)
+    assert (s.auth, s.client_id, s.client_secret) == ("oauth-m2m", "id-profile", CLIENT_SECRET)
+    s = resolve(workspace_url="w.example.com", env=env_for(tmp_path / "absent.cfg",
+                DATABRICKS_CLIENT_ID="id-env", DATABRICKS_CLIENT_SECRET="s-env"))
+    assert (s.auth, s.client_id, s.client_secret) == ("oauth-m2m", "id-env", "s-env")
+    s = resolve(env=env)  # no profile named: the environment beats [DEFAULT]
+    assert (s.client_id, s.client_secret, s.host) == ("id-env", "s-env", "https://d.example.com")
+    s = resolve(env=env_for(cfg))
+    assert (s.client_id, s.client_secret) == ("id-default", "s-default")
+
+
+def test_a_token_wins_over_client_credentials_without_an_auth_type(tmp_path):
+    env = env_for(write_cfg(tmp_path, M2M_CFG), DATABRICKS_TOKEN=ENV_TOKEN)
+    s = resolve(profile="sp", env=env)
+    assert s.auth == "pat"
+    assert s.credentials().headers() == {"Authorization": f"Bearer {ENV_TOKEN}"}
+
+
+@pytest.mark.parametrize("where", ["profile", "environment"])
+def test_auth_type_oauth_m2m_picks_client_credentials_over_a_token(tmp_path, where):
+    cfg = M2M_CFG + ("auth_type = oauth-m2m\n" if where == "profile" else "")
+    extra = {"DATABRICKS_AUTH_TYPE": "oauth-m2m"} if where == "environment" else {}
+    env = env_for(write_cfg(tmp_path, cfg), DATABRICKS_TOKEN=ENV_TOKEN, **extra)
+    s = resolve(profile="sp", env=env)
+    assert s.auth == "oauth-m2m"
+    creds = s.credentials()
+    assert creds.describe() == "OAuth client credentials"
+
+
+def test_auth_type_pat_picks_the_token(tmp_path):
+    env = env_for(write_cfg(tmp_path, M2M_CFG + "auth_type = oauth-m2m\n"),
+                  DATABRICKS_TOKEN=ENV_TOKEN, DATABRICKS_AUTH_TYPE="pat")
+    # The profile's auth_type comes first in the settings order.
+    assert resolve(profile="sp", env=env).auth == "oauth-m2m"
+    env = env_for(write_cfg(tmp_path, M2M_CFG), DATABRICKS_TOKEN=ENV_TOKEN,
+                  DATABRICKS_AUTH_TYPE="pat")
+    assert resolve(profile="sp", env=env).auth == "pat"
+
+
+@pytest.mark.parametrize("given,missing", [({"client_id": "an-id"}, "client_secret"),
+                                           ({"client_secret": "a-secret"}, "client_id")])
+def test_half_of_the_client_credentials_is_a_clear_error(tmp_path, given, missing):
+    with pytest.raises(ConfigError, match=f"OAuth client credentials without a {missing}"):
+        resolve(workspace_url="w.example.com", env=env_for(tmp_path / "absent.cfg"), **given)
+
+
+def test_auth_type_oauth_m2m_without_client_credentials(tmp_path):
+    env = env_for(tmp_path / "absent.cfg", DATABRICKS_AUTH_TYPE="oauth-m2m",
+                  DATABRICKS_TOKEN=ENV_TOKEN)
+    with pytest.raises(ConfigError, match="client_id"):
+        resolve(workspace_url="w.example.com", env=env)
+
+
+def test_client_secret_hidden_from_repr_and_profile_list(tmp_path):
+    env = env_for(write_cfg(tmp_path, M2M_CFG))
+    s = resolve(profile="sp", env=env)
+    assert CLIENT_SECRET not in repr(s) and CLIENT_SECRET not in repr(s.credentials())
+    lines = describe_profiles(env=env)
+    assert "  sp: https://sp.example.com [oauth-m2m]" in lines
+    assert CLIENT_SECRET not in "\n".join(lines)

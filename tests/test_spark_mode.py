@@ -223,6 +223,7 @@ def test_dataframe_rows_carry_only_partition_numbers(tmp_path, serve, spark_remo
     coming back hold results only."""
     from dbx_inventory import spark_runner
     from dbx_inventory.modes import Mode
+    from dbx_inventory.auth import StaticToken
     from dbx_inventory.client import ClientConfig
     from dbx_inventory.walkers import DBFS, WORKSPACE
 
@@ -247,7 +248,7 @@ def test_dataframe_rows_carry_only_partition_numbers(tmp_path, serve, spark_remo
     monkeypatch.setattr(spark_runner, "connect",
                         lambda mode, config: Recording(real_connect(mode, config)))
     monkeypatch.delenv("SPARK_REMOTE", raising=False)
-    config = ClientConfig(host=server.url, headers={"Authorization": f"Bearer {TOKEN}"})
+    config = ClientConfig(host=server.url, credentials=StaticToken(TOKEN))
     mode = Mode(True, "test", remote=spark_remote.url)
     rows = list(spark_runner.run_on_spark(mode, config, names, (DBFS, WORKSPACE),
                                           out=lambda line: None))

@@ -6,6 +6,7 @@ import pytest
 
 from conftest import TOKEN
 from dbx_inventory.modes import Mode
+from dbx_inventory.auth import StaticToken
 from dbx_inventory.client import ClientConfig
 from dbx_inventory.results import RESULT_FIELDS
 from dbx_inventory.spark_runner import _first_line, plan_tasks, result_schema, task_slots
@@ -48,7 +49,7 @@ class _Session:  # stands in for a pyspark session: only .conf is read
         self.conf = _Conf(values)
 
 
-CONFIG = ClientConfig(host="https://x", headers={"Authorization": f"Bearer {TOKEN}"})
+CONFIG = ClientConfig(host="https://x", credentials=StaticToken(TOKEN))
 
 
 @pytest.mark.parametrize("values, flag, expected", [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import TOKEN
+from dbx_inventory.auth import StaticToken
 from dbx_inventory.client import ApiClient, ClientConfig
 from dbx_inventory.errors import BadRequest, NotFound, PermissionDenied
 from dbx_inventory.retry import RetryPolicy
@@ -18,7 +19,7 @@ GIB = 1024 ** 3
 
 
 def make_client(server, n: int = 10) -> ApiClient:
-    return ApiClient(ClientConfig(host=server.url, headers={"Authorization": f"Bearer {TOKEN}"},
+    return ApiClient(ClientConfig(host=server.url, credentials=StaticToken(TOKEN),
                                   max_in_flight=n,
                                   retry=RetryPolicy(base_delay=0.01, max_delay=0.05)))
 
