@@ -14,6 +14,7 @@ import pytest
 
 from conftest import TOKEN
 from dbx_inventory import console, settings
+from dbx_inventory.auth import StaticToken
 from dbx_inventory.cli_users import source_line
 from dbx_inventory.client import ApiClient, ClientConfig
 from dbx_inventory.clock import FakeClock
@@ -146,7 +147,7 @@ def test_retry_line_in_the_seed_form(serve, subject, shown):
     logger.addHandler(handler)
     old_level = logger.level
     logger.setLevel(logging.DEBUG)
-    config = ClientConfig(host=server.url, headers={"Authorization": f"Bearer {TOKEN}"})
+    config = ClientConfig(host=server.url, credentials=StaticToken(TOKEN))
     try:
         with ApiClient(config, clock=FakeClock()) as client:
             client.get("/api/2.0/dbfs/list", {"path": "/Users/a@x.com"}, subject=subject)
