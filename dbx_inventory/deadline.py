@@ -1,0 +1,131 @@
+"""A wall-clock deadline for one HTTP request, not only a per-read socket timeout.
+
+A socket timeout restarts with every byte, so a server that sends one byte every few
+seconds never times out. Here each request's connection is registered while the
+request runs; one reaper thread shuts the socket down when the deadline passes, which
+makes the blocked read fail at once. `DeadlineAdapter` is the requests adapter whose
+connections register themselves.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import socket
+import threading
+import time
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+_current = threading.local()  # the Deadline of the request this thread is sending
+
+
+class Deadline:
+    """`with Deadline(seconds):` around one request; `fired` tells why it failed."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.fired = False
+        self._conn = None
+        self._lock = threading.Lock()
+        self._done = False
+
+    def __enter__(self) -> "Deadline":
+        _current.deadline = self
+        _reaper().add(time.monotonic() + self.seconds, self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._done = True
+            self._conn = None
+        _current.deadline = None
+
+    def watch(self, conn) -> None:
+        with self._lock:
+            self._conn = conn
+
+    def expire(self) -> None:
+        """Called by the reaper: cut the connection if the request is still running."""
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+            sock = getattr(self._conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Reaper:
+    """One daemon thread expiring deadlines in time order."""
+
+    def __init__(self) -> None:
+        self._heap: list = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        threading.Thread(target=self._run, name="request-deadlines", daemon=True).start()
+
+    def add(self, when: float, deadline: Deadline) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (when, next(self._seq), deadline))
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    wait = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cond.wait(wait)
+                _, _, deadline = heapq.heappop(self._heap)
+            deadline.expire()
+
+
+_reaper_lock = threading.Lock()
+_the_reaper: _Reaper | None = None
+
+
+def _reaper() -> _Reaper:
+    global _the_reaper
+    with _reaper_lock:
+        if _the_reaper is None:
+            _the_reaper = _Reaper()
+        return _the_reaper
+
+
+def _register(conn) -> None:
+    deadline = getattr(_current, "deadline", None)
+    if deadline is not None:
+        deadline.watch(conn)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def request(self, *args, **kwargs):
+        _register(self)
+        return super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def request(self, *args, **kwargs):
+        _register(self)
+        return super().request(*args, **kwargs)
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """HTTPAdapter whose connections can be cut by a Deadline."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
