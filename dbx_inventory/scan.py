@@ -55,7 +55,8 @@ class Scanner:
 
     def __init__(self, client: ApiClient, *, walkers: Sequence = (DBFS, WORKSPACE),
                  threads: int | None = None, max_active_users: int | None = None,
-                 worker: str | None = None, notice: Callable[[str], None] | None = None):
+                 worker: str | None = None, notice: Callable[[str], None] | None = None,
+                 stall_notice_s: float = STALL_NOTICE_S):
         self.client = client
         self.walkers = tuple(walkers)
         self.threads = threads or client.throttle.max_in_flight
@@ -69,6 +70,7 @@ class Scanner:
         self._fatal: BaseException | None = None
         self._pool: list[threading.Thread] = []
         self._notice = notice  # one console line when the scan seems stuck
+        self._stall_s = stall_notice_s
         self._in_flight: dict[int, tuple[str, float]] = {}  # listing -> (what, since)
         self._flight_lock = threading.Lock()
         self._last_progress = time.monotonic()
@@ -126,8 +128,8 @@ class Scanner:
         """Silence is not an answer: say what the scan waits for when nothing moves."""
         now = time.monotonic()
         quiet = now - self._last_progress
-        if self._notice is None or quiet < STALL_NOTICE_S \
-                or now - self._last_notice < STALL_NOTICE_S:
+        if self._notice is None or quiet < self._stall_s \
+                or now - self._last_notice < self._stall_s:
             return
         self._last_notice = now
         with self._flight_lock:
