@@ -181,6 +181,7 @@ class Run:
         progress = Progress(len(plan.names), done_before=len(plan.done), debug=args.debug)
         rows = scan_rows(plan.mode, plan.client, plan.todo, plan.walkers, debug=args.debug,
                          on_spark_failure=self._report_spark_failure, notice=self._notice)
+        then = ""
         try:
             for row in rows:
                 plan.writer.record(row)  # durable before it is reported
@@ -189,9 +190,9 @@ class Run:
         except KeyboardInterrupt:
             reason = "interrupted"
         except JournalWriteError as exc:
-            reason = f"{exc}; free some space, then"
+            reason, then = str(exc), "make room, then "
         except Unauthenticated as exc:
-            reason = explain_api_error(exc)
+            reason, then = explain_api_error(exc), "fix the token, then "
         except (WorkspaceOutage, NotAWorkspace) as exc:
             reason = str(exc)
         else:
@@ -199,9 +200,10 @@ class Run:
             return fresh
         progress.close()
         plan.writer.close()
-        saved = len(plan.done) + plan.writer.recorded  # the journal, not the console
-        fail(f"{reason}: {saved} of {len(plan.names)} users are saved in "
-             f"{args.checkpoint}; resume with: {self._resume_command()}")
+        # Users in flight are not recorded; what the journal holds is what is saved.
+        saved = len(plan.done) + plan.writer.recorded
+        fail(f"{reason}. {saved} of {len(plan.names)} users are saved in "
+             f"{args.checkpoint}; {then}resume with: {self._resume_command()}")
         return None
 
     def _finish(self, plan: "_Plan", fresh: dict[str, UserResult]) -> int:
@@ -219,7 +221,7 @@ class Run:
             reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else \
                 str(exc) if isinstance(exc, JournalWriteError) else \
                 f"cannot write {exc.filename or 'an output'}: {exc.strerror or exc}"
-            fail(f"{reason}: all {len(plan.names)} users are saved in "
+            fail(f"{reason}. All {len(plan.names)} users are saved in "
                  f"{self.args.checkpoint}; resume with: {self._resume_command()}")
             return EXIT_FAILED
         finally:
