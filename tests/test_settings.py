@@ -393,3 +393,11 @@ def test_real_home_config_not_read(tmp_path, monkeypatch):
     env = env_for(tmp_path / "absent.cfg")
     with pytest.raises(ConfigError):
         resolve(env=env)
+
+
+def test_config_file_with_a_utf8_byte_order_mark(tmp_path):
+    # Notepad saves UTF-8 with a BOM; configparser alone then finds "no section headers".
+    path = tmp_path / "databrickscfg"
+    path.write_bytes(b"\xef\xbb\xbf" + FULL_CFG.lstrip().encode("utf-8"))
+    settings = resolve(profile="dev", env=env_for(path))
+    assert (settings.host, settings.token) == ("https://dev.example.com", PROF_TOKEN)
