@@ -135,7 +135,7 @@ class Run:
             check_writable(path)  # fail now, not after hours of scanning
         self.lock.acquire()  # before the journal is read: one run decides at a time
         journal = read_journal(args.checkpoint)
-        resuming = bool(args.resume and journal is not None)
+        resumed = journal if args.resume else None  # the journal this run continues
         done = self._resume_state(journal, settings.host, names, scope)
         todo = [name for name in names if name not in done]
 
@@ -147,14 +147,14 @@ class Run:
         for group in case_twins(names):
             out(f"Note: {' and '.join(group)} differ only in letter case; home folders "
                 "are case-sensitive, so each is scanned")
-        if resuming:
+        if resumed is not None:
             out()
             out("RESUMING FROM CHECKPOINT")
             out(f"Already completed: {len(done)}")
             out(f"Remaining to process: {len(todo)}")
-        if resuming and journal.complete and not todo:
+        if resumed is not None and resumed.complete and not todo:
             out(f"Nothing to scan: the run in {args.checkpoint} already finished "
-                f"({len(journal.results)} users); writing the outputs from it. "
+                f"({len(resumed.results)} users); writing the outputs from it. "
                 "Run without --resume to scan again.")
             return _Plan(names=names, todo=[], done=done, host=settings.host, mode=mode,
                          walkers=walkers, client=None, writer=None, outputs=outputs)
@@ -167,8 +167,8 @@ class Run:
             out(f"Note: an unfinished checkpoint was moved to {aside} "
                 "(use --resume to continue a run)")
         writer = CheckpointWriter(args.checkpoint, host=settings.host, users=names,
-                                  scope=scope, append=resuming,
-                                  grown=bool(resuming and journal.users != names))
+                                  scope=scope, append=resumed is not None,
+                                  grown=resumed is not None and resumed.users != names)
         return _Plan(names=names, todo=todo, done=done, host=settings.host, mode=mode,
                      walkers=walkers, client=client, writer=writer, outputs=outputs)
 
@@ -176,15 +176,16 @@ class Run:
         """Scan what is left; every row durable before it is shown. None if it stopped."""
         args = self.args
         fresh: dict[str, UserResult] = {}
-        if not plan.todo:
+        client, writer = plan.client, plan.writer
+        if not plan.todo or client is None or writer is None:
             return fresh
         progress = Progress(len(plan.names), done_before=len(plan.done), debug=args.debug)
-        rows = scan_rows(plan.mode, plan.client, plan.todo, plan.walkers, debug=args.debug,
+        rows = scan_rows(plan.mode, client, plan.todo, plan.walkers, debug=args.debug,
                          on_spark_failure=self._report_spark_failure, notice=self._notice)
         then = ""
         try:
             for row in rows:
-                plan.writer.record(row)  # durable before it is reported
+                writer.record(row)  # durable before it is reported
                 fresh[row.username] = row
                 progress.report(row)
         except KeyboardInterrupt:
@@ -199,9 +200,9 @@ class Run:
             progress.close()
             return fresh
         progress.close()
-        plan.writer.close()
+        writer.close()
         # Users in flight are not recorded; what the journal holds is what is saved.
-        saved = len(plan.done) + plan.writer.recorded
+        saved = len(plan.done) + writer.recorded
         fail(f"{reason}. {saved} of {len(plan.names)} users are saved in "
              f"{args.checkpoint}; {then}resume with: {self._resume_command()}")
         return None
