@@ -12,6 +12,7 @@ from .errors import ConfigError
 _PRINTED_LINE = re.compile(r"\s*\d+\.\s+\S+\s*")
 _PRINTED_TITLE = "DATABRICKS USER LISTING"
 _BAD_CHAR = re.compile(r"[\s\x00-\x1f\x7f/]")
+MAX_LINE = 4096  # no user name is longer; /dev/zero as a users file has no line end
 
 
 def parse_users(lines: Iterable[str], *, where: str = "line") -> list[str]:
@@ -57,7 +58,8 @@ def read_users_file(path: str) -> list[str]:
     """The names in a users file; ConfigError (one line) when it is missing or bad."""
     try:
         with open(path, encoding="utf-8-sig") as handle:
-            names = parse_users(handle, where=f"users file {path} line")
+            names = parse_users(_bounded_lines(handle, path),
+                                where=f"users file {path} line")
     except FileNotFoundError:
         raise ConfigError(f"users file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -65,6 +67,20 @@ def read_users_file(path: str) -> list[str]:
     if not names:
         raise ConfigError(f"users file {path} lists no users")
     return names
+
+
+def _bounded_lines(handle, path: str):
+    """The file's lines, refusing one that never ends (a device, a binary file)."""
+    number = 0
+    while True:
+        line = handle.readline(MAX_LINE + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE:
+            raise ConfigError(f"users file {path} line {number} is longer than {MAX_LINE} "
+                              "characters: not a list of users")
+        yield line
 
 
 def _shown(name: str) -> str:

@@ -139,3 +139,11 @@ def test_printed_listing_of_the_user_list_tool_is_recognised(tmp_path):
     # Only the numbered lines, copied from a terminal, too.
     with pytest.raises(ConfigError, match="line 1 looks like the printed listing"):
         read_users_file(write(tmp_path, "    1. ana@x.com\n    2. bo@x.com\n"))
+
+
+def test_a_line_that_never_ends_is_refused_without_reading_it_all(tmp_path):
+    # /dev/zero as a users file: one endless line of NULs.
+    with pytest.raises(ConfigError, match="line 1 is longer than 4096 characters"):
+        read_users_file("/dev/zero")
+    with pytest.raises(ConfigError, match="line 2 is longer"):
+        read_users_file(write(tmp_path, "a@x.com\n" + "b" * 5000 + "\n"))
