@@ -56,8 +56,9 @@ def remember_secret_args(words: list[str]) -> None:
 
 
 def _looks_secret(flag: str) -> bool:
+    """--t, --to, --tok... (a prefix of a secret flag) or --tokn, --token-x (a near miss)."""
     name = flag.lower()
-    return any((secret.startswith(name) and len(name) >= 3) or name.startswith(secret[:5])
+    return any(name.startswith(secret[:5]) or (len(name) >= 3 and secret.startswith(name))
                for secret in SECRET_FLAGS)
 
 
@@ -70,7 +71,7 @@ def command_line(parser: argparse.ArgumentParser, args: argparse.Namespace,
     """
     words = ["python", prog]
     for action in parser._actions:
-        if action.dest in ("help",) or isinstance(action, argparse._HelpAction):
+        if isinstance(action, argparse._HelpAction):
             continue
         if any(flag in SECRET_FLAGS for flag in action.option_strings):
             continue

@@ -9,8 +9,8 @@ connections register themselves.
 
 from __future__ import annotations
 
-import heapq
-import itertools
+import math
+import os
 import socket
 import threading
 import time
@@ -27,6 +27,7 @@ class Deadline:
 
     def __init__(self, seconds: float):
         self.seconds = seconds
+        self.when = 0.0
         self.fired = False
         self._conn = None
         self._lock = threading.Lock()
@@ -34,7 +35,8 @@ class Deadline:
 
     def __enter__(self) -> "Deadline":
         _current.deadline = self
-        _reaper().add(time.monotonic() + self.seconds, self)
+        self.when = time.monotonic() + self.seconds
+        _reaper().add(self)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -42,6 +44,7 @@ class Deadline:
             self._done = True
             self._conn = None
         _current.deadline = None
+        _reaper().remove(self)
 
     def watch(self, conn) -> None:
         with self._lock:
@@ -62,39 +65,53 @@ class Deadline:
 
 
 class _Reaper:
-    """One daemon thread expiring deadlines in time order."""
+    """One daemon thread expiring deadlines. It holds only the requests in flight (a
+    finished one is removed at once), so memory does not grow with the run."""
 
     def __init__(self) -> None:
-        self._heap: list = []
-        self._seq = itertools.count()
+        self._active: dict[int, Deadline] = {}
+        self._next = math.inf  # when the thread wakes next
         self._cond = threading.Condition()
         threading.Thread(target=self._run, name="request-deadlines", daemon=True).start()
 
-    def add(self, when: float, deadline: Deadline) -> None:
+    def add(self, deadline: Deadline) -> None:
         with self._cond:
-            heapq.heappush(self._heap, (when, next(self._seq), deadline))
-            self._cond.notify()
+            self._active[id(deadline)] = deadline
+            if deadline.when < self._next:
+                self._cond.notify()
+
+    def remove(self, deadline: Deadline) -> None:
+        with self._cond:
+            self._active.pop(id(deadline), None)
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._heap or self._heap[0][0] > time.monotonic():
-                    wait = self._heap[0][0] - time.monotonic() if self._heap else None
-                    self._cond.wait(wait)
-                _, _, deadline = heapq.heappop(self._heap)
-            deadline.expire()
+                now = time.monotonic()
+                expired = [d for d in self._active.values() if d.when <= now]
+                for deadline in expired:
+                    del self._active[id(deadline)]
+                self._next = min((d.when for d in self._active.values()), default=math.inf)
+                if not expired:
+                    self._cond.wait(None if self._next == math.inf else self._next - now)
+                    continue
+            for deadline in expired:
+                deadline.expire()
 
 
 _reaper_lock = threading.Lock()
-_the_reaper: _Reaper | None = None
+_the_reaper: tuple[int, _Reaper] | None = None  # (pid, reaper): a forked child needs its own
 
 
 def _reaper() -> _Reaper:
     global _the_reaper
+    current = _the_reaper
+    if current is not None and current[0] == os.getpid():
+        return current[1]
     with _reaper_lock:
-        if _the_reaper is None:
-            _the_reaper = _Reaper()
-        return _the_reaper
+        if _the_reaper is None or _the_reaper[0] != os.getpid():
+            _the_reaper = (os.getpid(), _Reaper())
+        return _the_reaper[1]
 
 
 def _register(conn) -> None:
