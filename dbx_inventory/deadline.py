@@ -19,7 +19,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-_current = threading.local()  # the Deadline of the request this thread is sending
+from .process_local import ProcessLocal, ThreadLocal
+
+_current = ThreadLocal()  # the Deadline of the request this thread is sending
 
 
 class Deadline:
@@ -99,19 +101,18 @@ class _Reaper:
                 deadline.expire()
 
 
-_reaper_lock = threading.Lock()
-_the_reaper: tuple[int, _Reaper] | None = None  # (pid, reaper): a forked child needs its own
+_state = ProcessLocal()  # .reaper: (pid, _Reaper); a forked child needs its own
 
 
 def _reaper() -> _Reaper:
-    global _the_reaper
-    current = _the_reaper
+    current = getattr(_state, "reaper", None)
     if current is not None and current[0] == os.getpid():
         return current[1]
-    with _reaper_lock:
-        if _the_reaper is None or _the_reaper[0] != os.getpid():
-            _the_reaper = (os.getpid(), _Reaper())
-        return _the_reaper[1]
+    with _state.lock:
+        current = getattr(_state, "reaper", None)
+        if current is None or current[0] != os.getpid():
+            current = _state.reaper = (os.getpid(), _Reaper())
+        return current[1]
 
 
 def _register(conn) -> None:
