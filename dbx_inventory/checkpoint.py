@@ -1,23 +1,31 @@
 """Crash-safe progress: an append-only journal of finished users, one JSON line each.
 
-Line 1 ties the journal to its run (workspace host and user list). Each finished user
-is appended and fsynced before it is reported, so a kill loses at most the users in
-flight. A torn last line (killed mid-write) is ignored and cut off before appending.
-A final `complete` line marks a finished run. No token is ever written here.
+Line 1 ties the journal to its run (workspace host, user list, and the scope: what
+changes a row, such as the file systems scanned). Each finished user is appended and
+fsynced before it is reported, so a kill loses at most the users in flight. A torn last
+line (killed mid-write) is ignored and cut off before appending. A `complete` line
+marks a finished run. No secret is ever written here: error text is scrubbed.
+
+One run at a time: a run holds an exclusive lock (PATH.lock, naming its process) for
+as long as it may write the journal. A journal is never destroyed: one set aside gets
+a name of its own.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from .atomic import atomic_text_writer
-from .errors import ConfigError
-from .results import ERROR, UserResult
+from .errors import CheckpointBusy, ConfigError, JournalWriteError
+from .results import EMPTY, ERROR, FINAL, RESULT_FIELDS, SUCCESS, TRANSIENT, UserResult
+from .scrub import scrub
 
 VERSION = 1
 DEFAULT_PATH = ".checkpoint_progress.json"
@@ -31,10 +39,16 @@ class Journal:
     users: list[str]
     results: dict[str, UserResult] = field(default_factory=dict)  # latest per user
     complete: bool = False
+    scope: dict[str, Any] = field(default_factory=dict)  # what changes a row
 
     def done(self) -> dict[str, UserResult]:
-        """Users that need no new scan: everything but error rows."""
-        return {name: row for name, row in self.results.items() if row.status != ERROR}
+        """Users that need no new scan.
+
+        Error rows are scanned again, except, after a finished run, those whose cause
+        was final (403, no home): a transient error is never an answer about a user.
+        """
+        return {name: row for name, row in self.results.items()
+                if row.status != ERROR or (self.complete and not row.transient)}
 
 
 def read_journal(path: str | os.PathLike) -> Journal | None:
@@ -58,18 +72,56 @@ def read_journal(path: str | os.PathLike) -> Journal | None:
         raise ConfigError(f"{target} is not a checkpoint of this tool (or of another "
                           "version); delete it or pass another --checkpoint")
     header = records[0]
-    journal = Journal(host=header.get("host", ""), users=list(header.get("users", [])))
+    host, users, scope = header.get("host"), header.get("users"), header.get("scope", {})
+    if not isinstance(host, str) or not isinstance(scope, dict) \
+            or not isinstance(users, list) or not all(isinstance(u, str) for u in users):
+        raise _damaged(target, 1)
+    journal = Journal(host=host, users=list(users), scope=scope)
     for number, record in enumerate(records[1:], 2):
-        if record.get("kind") == "result":
-            try:
-                row = UserResult.from_dict(record["result"])
-            except (KeyError, TypeError):
-                raise ConfigError(f"checkpoint {target} is damaged at line {number}; "
-                                  "delete it to start fresh") from None
+        kind = record.get("kind")
+        if kind == "result":
+            row = _result(record.get("result"))
+            if row is None:
+                raise _damaged(target, number)
             journal.results[row.username] = row
-        elif record.get("kind") == "complete":
+            journal.complete = False  # scanned after a finish: a new run is under way
+        elif kind == "complete":
             journal.complete = True
+        else:
+            raise _damaged(target, number)
     return journal
+
+
+# The type each stored field must have; the first six are required.
+_REQUIRED = ("username", "status", "file_count", "total_size", "file_source", "error")
+_INT, _NUM, _STR = (int,), (int, float), (str,)
+_TYPES: dict[str, tuple] = {
+    "username": _STR, "status": _STR, "file_count": _INT, "total_size": _INT,
+    "file_source": _STR, "error": _STR, "dbfs_files": _INT, "dbfs_bytes": _INT,
+    "workspace_files": _INT, "workspace_bytes": _INT, "last_modified_ms": (int, type(None)),
+    "started_at": _NUM, "ended_at": _NUM, "worker": _STR, "listings": _INT,
+    "error_kind": _STR,
+}
+assert set(_TYPES) == set(RESULT_FIELDS), "every stored field has a checked type"
+
+
+def _result(data) -> UserResult | None:
+    """A stored row, or None when its shape is wrong (checked now, not mid-scan)."""
+    if not isinstance(data, dict) or any(key not in data for key in _REQUIRED):
+        return None
+    for key, value in data.items():
+        kinds = _TYPES.get(key)
+        if kinds is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+            return None
+    if not data["username"] or data["status"] not in (SUCCESS, EMPTY, ERROR) \
+            or data.get("error_kind", "") not in ("", TRANSIENT, FINAL):
+        return None
+    return UserResult.from_dict(data)
+
+
+def _damaged(target: Path, number: int) -> ConfigError:
+    return ConfigError(f"checkpoint {target} is damaged at line {number}; "
+                       "delete it to start fresh")
 
 
 def _parse(line: bytes, target: Path, number: int) -> dict:
@@ -78,8 +130,7 @@ def _parse(line: bytes, target: Path, number: int) -> dict:
     except ValueError:
         record = None
     if not isinstance(record, dict):
-        raise ConfigError(f"checkpoint {target} is damaged at line {number}; "
-                          "delete it to start fresh")
+        raise _damaged(target, number)
     return record
 
 
@@ -92,11 +143,21 @@ def _parse_last(line: bytes) -> dict | None:
     return record if isinstance(record, dict) else None
 
 
-def check_resumable(journal: Journal, path, host: str, users: Sequence[str]) -> None:
-    """Refuse a journal from another workspace or another user list (growth is fine)."""
-    if journal.host != host:
+def check_resumable(journal: Journal, path, host: str, users: Sequence[str],
+                    scope: Mapping[str, Any] | None = None) -> None:
+    """Refuse a journal from another workspace, scope, or a list that lost users.
+
+    The same users in any order, or a list that only grew, resume (new users are
+    scanned). Host names are compared without regard to letter case, as DNS does.
+    """
+    if journal.host.lower() != host.lower():
         raise ConfigError(f"checkpoint {path} belongs to a run on {journal.host}, not "
                           f"{host}; delete it or pass another --checkpoint")
+    wanted = dict(scope or {})
+    if journal.scope != wanted:
+        raise ConfigError(f"checkpoint {path} was made with {_describe(journal.scope)}, "
+                          f"this run asks for {_describe(wanted)}; resume with the same "
+                          "options, or pass another --checkpoint")
     if not set(journal.users) <= set(users):
         missing = len(set(journal.users) - set(users))
         raise ConfigError(f"checkpoint {path} was made for another user list ({missing} of "
@@ -104,15 +165,26 @@ def check_resumable(journal: Journal, path, host: str, users: Sequence[str]) -> 
                           "--checkpoint")
 
 
+def _describe(scope: Mapping[str, Any]) -> str:
+    if not scope:
+        return "no recorded scope (an older checkpoint)"
+    return ", ".join(f"{key}={_value(value)}" for key, value in sorted(scope.items()))
+
+
+def _value(value) -> str:
+    return "+".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
 class CheckpointWriter:
     """Appends to a journal; every record is on disk before record() returns."""
 
     def __init__(self, path: str | os.PathLike, *, host: str, users: Sequence[str],
-                 append: bool = False, grown: bool = False):
+                 append: bool = False, grown: bool = False,
+                 scope: Mapping[str, Any] | None = None):
         """A new journal, or (append=True) the existing one; grown rewrites its list."""
         self.path = Path(path)
         self.recorded = 0  # results this writer made durable
-        header = _header_line(host, users)
+        header = _header_line(host, users, dict(scope or {}))
         if append:
             _cut_torn_tail(self.path)
             if grown:
@@ -124,7 +196,10 @@ class CheckpointWriter:
         os.chmod(self.path, 0o600)
 
     def record(self, result: UserResult) -> None:
-        self._append(_line({"kind": "result", "result": result.to_dict()}))
+        """Make one finished user durable; JournalWriteError if it is not whole on disk."""
+        data = result.to_dict()
+        data["error"] = scrub(data["error"])  # server text may echo a credential
+        self._append(_line({"kind": "result", "result": data}))
         self.recorded += 1
 
     def mark_complete(self) -> None:
@@ -142,17 +217,26 @@ class CheckpointWriter:
         self.close()
 
     def _append(self, line: str) -> None:
-        os.write(self._fd, line.encode("utf-8"))
-        os.fsync(self._fd)
+        # os.write may write part of the line (disk full, quota): finish it or say so.
+        view = memoryview(line.encode("utf-8"))
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                if written <= 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                view = view[written:]
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise JournalWriteError(str(self.path), exc.strerror or str(exc)) from None
 
 
 def _line(record: dict) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def _header_line(host: str, users: Sequence[str]) -> str:
+def _header_line(host: str, users: Sequence[str], scope: dict) -> str:
     return _line({"kind": "header", "version": VERSION, "host": host,
-                  "users": list(users), "created": time.time()})
+                  "users": list(users), "scope": scope, "created": time.time()})
 
 
 def _cut_torn_tail(path: Path) -> None:
@@ -180,3 +264,67 @@ def _replace_header(path: Path, header_line: str) -> None:
     with atomic_text_writer(path, newline="", mode=0o600) as out:
         out.write(header_line)
         out.write(rest)
+
+
+def set_aside(path: str | os.PathLike) -> str:
+    """Move a journal to a name of its own (PATH.prev-STAMP[-N]); never over another one."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for number in range(1, 1000):
+        aside = f"{path}.prev-{stamp}" + (f"-{number}" if number > 1 else "")
+        try:
+            os.link(path, aside)  # fails if the name is taken: nothing is overwritten
+        except FileExistsError:
+            continue
+        os.unlink(path)
+        return aside
+    raise ConfigError(f"too many set-aside journals next to {path}; remove old ones")
+
+
+class CheckpointLock:
+    """An exclusive lock on a checkpoint (PATH.lock, holding the owner's pid)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.checkpoint = str(path)
+        self.path = Path(f"{path}.lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise CheckpointBusy naming the process that holds it."""
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
+                os.close(fd)
+                raise CheckpointBusy(f"checkpoint {self.checkpoint} is in use by process "
+                                     f"{holder}; wait for that run to end or pass another "
+                                     "--checkpoint") from None
+            # A lock file removed by its last owner between our open and flock is stale.
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> "CheckpointLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()

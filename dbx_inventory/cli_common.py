@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 from typing import Callable
 
@@ -17,12 +18,76 @@ from .retry import RetryPolicy
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+# Flags whose value is a secret: never echoed, never in a resume command.
+SECRET_FLAGS = ("--token", "--client-secret")
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse that exits 2 with one line, not a usage dump, on a bad flag."""
+    """argparse that exits 2 with one line, not a usage dump, on a bad flag.
+
+    Prefix matching is off: `--tok VALUE` must not silently be the token, and the
+    secrets on the command line are remembered before any error can quote it.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        words = list(sys.argv[1:] if args is None else args)
+        remember_secret_args(words)
+        return super().parse_args(words, namespace)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         fail(f"{message} (see --help)")
         raise SystemExit(EXIT_USAGE)
+
+
+def remember_secret_args(words: list[str]) -> None:
+    """Remember the value of every flag that looks like a token flag (--tok, --token=)."""
+    for number, word in enumerate(words):
+        flag, eq, value = word.partition("=")
+        if not (flag.startswith("--") and _looks_secret(flag)):
+            continue
+        if eq:
+            scrub.remember(value)
+        elif number + 1 < len(words):
+            scrub.remember(words[number + 1])
+
+
+def _looks_secret(flag: str) -> bool:
+    """--t, --to, --tok... (a prefix of a secret flag) or --tokn, --token-x (a near miss)."""
+    name = flag.lower()
+    return any(name.startswith(secret[:5]) or (len(name) >= 3 and secret.startswith(name))
+               for secret in SECRET_FLAGS)
+
+
+def command_line(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                 prog: str, *, extra: tuple[str, ...] = ()) -> str:
+    """The command rebuilt from parsed arguments: no secret flag, URL credentials masked.
+
+    Built from what argparse understood, not by filtering argv, so no spelling of a
+    flag can carry a secret through.
+    """
+    words = ["python", prog]
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        if any(flag in SECRET_FLAGS for flag in action.option_strings):
+            continue
+        value = getattr(args, action.dest, None)
+        if not action.option_strings:  # positionals
+            words.extend(str(item) for item in (value or ()))
+            continue
+        if value is None or value == action.default:
+            continue
+        flag = action.option_strings[-1]
+        if value is True:
+            words.append(flag)
+        else:
+            words += [flag, str(value)]
+    words += [word for word in extra if word not in words]
+    return scrub.scrub(" ".join(shlex.quote(word) for word in words))
 
 
 def add_connection_args(parser: argparse.ArgumentParser) -> None:
@@ -56,7 +121,16 @@ def resolve_settings(args: argparse.Namespace) -> settings_mod.Settings:
                                     profile=args.profile)
     scrub.remember(settings.token)  # from here on, no output can carry them
     scrub.remember(settings.client_secret)
+    for value, what in ((settings.token, "token"), (settings.client_secret, "client secret")):
+        if value and not _sendable(value):
+            raise ConfigError(f"the {what} has a character that cannot be sent in an HTTP "
+                              "request (a space, a typographic quote, ...); copy it again")
     return settings
+
+
+def _sendable(token: str) -> bool:
+    """A token HTTP can carry: printable ASCII, no spaces."""
+    return token.isascii() and token.isprintable() and " " not in token
 
 
 def client_config(settings: settings_mod.Settings, max_in_flight: int = 20,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
 import os
-import shlex
 import signal
 import sys
 import time
@@ -11,12 +11,16 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .atomic import check_writable
-from .checkpoint import (DEFAULT_PATH, CheckpointWriter, check_resumable, read_journal)
+from .checkpoint import (DEFAULT_PATH, CheckpointLock, CheckpointWriter, check_resumable,
+                         read_journal, set_aside)
 from .cli_common import (EXIT_FAILED, EXIT_OK, Parser, add_connection_args, client_config,
-                         resolve_settings, run, setup_logging)
+                         command_line, explain_api_error, resolve_settings, run,
+                         setup_logging)
 from .client import ApiClient
-from .console import RULE, banner, emit, fail, footer, format_size, now_text, out, plural
-from .errors import ConfigError, InventoryError
+from .console import (RULE, banner, emit, fail, footer, format_duration, format_size,
+                      now_text, out, plural)
+from .errors import (ConfigError, InventoryError, JournalWriteError, NotAWorkspace,
+                     Unauthenticated, WorkspaceOutage)
 from .progress import Progress, print_summary
 from .modes import Mode, choose_mode
 from .outputs import CsvOutput, Output, RunInfo, write_outputs
@@ -24,16 +28,20 @@ from .report import iso_utc
 from .results import UserResult
 from .runners import scan_rows
 from .scim import check_access
+from .retry import RetryPolicy
 from .spark_console import SparkConsole, print_distribution
-from .userlist import parse_users, read_users_file
+from .userlist import case_twins, parse_users, read_users_file
 from .walkers import DBFS, WORKSPACE
 from .worker_names import WorkerNames
 
 DEFAULT_CONCURRENCY = 20  # the workspace admits about 20 requests in flight
+MAX_CONCURRENCY = 256     # one thread per request in flight: beyond this, threads run out
+DEFAULT_OUTAGE_S = 600.0  # how long a silent workspace is waited for before the run stops
+PROG = "databricks_user_files_simple.py"
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="databricks_user_files_simple.py",
+    parser = Parser(prog=PROG,
                     description="Count each user's files and bytes in DBFS and the "
                                 "Workspace and write a results CSV.")
     parser.add_argument("users", nargs="*", help="user names (emails) to scan")
@@ -58,15 +66,20 @@ def build_parser() -> Parser:
     side.add_argument("--workspace-only", action="store_true", help="scan the Workspace only")
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
                         help="requests in flight at most, across all workers "
-                             f"(default {DEFAULT_CONCURRENCY})")
+                             f"(default {DEFAULT_CONCURRENCY}, at most {MAX_CONCURRENCY})")
+    parser.add_argument("--outage-timeout", type=float, default=DEFAULT_OUTAGE_S,
+                        metavar="SECONDS",
+                        help="how long to wait for a workspace that stopped answering "
+                             f"before stopping the run (default {DEFAULT_OUTAGE_S:g})")
     parser.add_argument("--extended", action="store_true",
                         help="add per-side counts, last_modified and duration_s columns")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    code = run(lambda: Run(args, argv if argv is not None else sys.argv[1:]).execute())
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    code = run(lambda: Run(args, parser).execute())
     if "pyspark" in sys.modules and argv is None:
         # pyspark leaves non-daemon gRPC threads retrying a dead server, and Python
         # would wait for them at exit. Everything we write is closed and fsynced by now.
@@ -80,47 +93,56 @@ class Run:
     """One invocation: inputs checked, scan run, checkpoint and outputs kept in step.
 
     execute() reads as the run does: prepare (inputs, settings, checkpoint policy),
-    scan (rows made durable as they arrive), finish (outputs and console).
+    scan (rows made durable as they arrive), finish (outputs and console). The
+    checkpoint is locked for the whole run.
     """
 
-    def __init__(self, args, argv: list[str]):
+    def __init__(self, args, parser: argparse.ArgumentParser):
         self.args = args
-        self.argv = argv
+        self.parser = parser
         self.started = time.monotonic()
         self.started_at = time.time()
         self.workers = WorkerNames()  # Executor-N names, shared by every console part
         self.fell_back = False        # Spark failed and this machine took over
+        self.lock = CheckpointLock(args.checkpoint)
 
     def execute(self) -> int:
-        plan = self._prepare()
-        if plan is None:
-            return EXIT_OK
-        fresh = self._scan(plan)
-        if fresh is None:
-            return EXIT_FAILED
-        return self._finish(plan, fresh)
+        try:
+            with _terminate_as_interrupt():
+                plan = self._prepare()
+                fresh = self._scan(plan)
+                if fresh is None:
+                    return EXIT_FAILED
+                return self._finish(plan, fresh)
+        finally:
+            self.lock.release()
 
-    def _prepare(self) -> "_Plan | None":
+    def _prepare(self) -> "_Plan":
         """Inputs checked, banner shown, access proved, checkpoint opened."""
         args = self.args
         setup_logging(args.debug)
-        if args.concurrency < 1:
-            raise ConfigError("--concurrency must be at least 1")
+        if not 1 <= args.concurrency <= MAX_CONCURRENCY:
+            raise ConfigError(f"--concurrency must be between 1 and {MAX_CONCURRENCY} "
+                              f"(a workspace admits about {DEFAULT_CONCURRENCY})")
         if args.spark_tasks is not None and args.spark_tasks < 1:
             raise ConfigError("--spark-tasks must be at least 1")
+        if not args.outage_timeout > 0:
+            raise ConfigError("--outage-timeout must be more than 0 seconds")
         names = self._users()
         settings = resolve_settings(args)
         mode = choose_mode(args, settings.cluster_id)
         walkers = (DBFS,) if args.dbfs_only else (WORKSPACE,) if args.workspace_only \
             else (DBFS, WORKSPACE)
-        config = client_config(settings, args.concurrency)
+        scope = {"sources": [walker.name for walker in walkers]}  # what changes a row
+        retry = RetryPolicy(outage_limit_s=args.outage_timeout)
+        config = client_config(settings, args.concurrency, retry)
         outputs = self._outputs()
-        for path in self._output_paths():
+        for path in self._output_paths() + [args.checkpoint]:
             check_writable(path)  # fail now, not after hours of scanning
+        self.lock.acquire()  # before the journal is read: one run decides at a time
         journal = read_journal(args.checkpoint)
-        done = self._resume_state(journal, settings.host, names)
-        if done is None:
-            return None
+        resumed = journal if args.resume else None  # the journal this run continues
+        done = self._resume_state(journal, settings.host, names, scope)
         todo = [name for name in names if name not in done]
 
         banner("DATABRICKS USER FILES LISTING",
@@ -128,50 +150,72 @@ class Run:
                 f"Users to process: {len(names)}", f"Mode: {mode.describe}",
                 f"Scanning: {', '.join(w.label for w in walkers)}"])
         out(RULE)
-        if args.resume:
+        for group in case_twins(names):
+            out(f"Note: {' and '.join(group)} differ only in letter case; home folders "
+                "are case-sensitive, so each is scanned")
+        if resumed is not None:
             out()
             out("RESUMING FROM CHECKPOINT")
             out(f"Already completed: {len(done)}")
             out(f"Remaining to process: {len(todo)}")
+        if resumed is not None and resumed.complete and not todo:
+            out(f"Nothing to scan: the run in {args.checkpoint} already finished "
+                f"({len(resumed.results)} users); writing the outputs from it. "
+                "Run without --resume to scan again.")
+            return _Plan(names=names, todo=[], done=done, host=settings.host, mode=mode,
+                         walkers=walkers, client=None, writer=None, outputs=outputs)
         client = ApiClient(config)  # one pooled session for the check and the scan
+        client.outage.notify = self._outage_notice
         check_access(client)  # wrong host or token: one line, before anything else
         if journal is not None and not journal.complete and not args.resume:
             # Only now that the run can start: a failed start must not cost the journal.
-            aside = f"{args.checkpoint}.prev"
-            os.replace(args.checkpoint, aside)
+            aside = set_aside(args.checkpoint)
             out(f"Note: an unfinished checkpoint was moved to {aside} "
                 "(use --resume to continue a run)")
         writer = CheckpointWriter(args.checkpoint, host=settings.host, users=names,
-                                  append=bool(args.resume and journal),
-                                  grown=bool(journal and journal.users != names))
+                                  scope=scope, append=resumed is not None,
+                                  grown=resumed is not None and resumed.users != names)
         return _Plan(names=names, todo=todo, done=done, host=settings.host, mode=mode,
                      walkers=walkers, client=client, writer=writer, outputs=outputs)
 
     def _scan(self, plan: "_Plan") -> dict[str, UserResult] | None:
-        """Scan what is left; every row durable before it is shown. None if interrupted."""
+        """Scan what is left; every row durable before it is shown. None if it stopped."""
         args = self.args
         fresh: dict[str, UserResult] = {}
+        client, writer = plan.client, plan.writer
+        if not plan.todo or client is None or writer is None:
+            return fresh
         progress = Progress(len(plan.names), done_before=len(plan.done), debug=args.debug,
                             names=self.workers)
         events = SparkConsole(len(plan.todo), self.workers, debug=args.debug) \
             if plan.mode.spark else None
-        rows = scan_rows(plan.mode, plan.client, plan.todo, plan.walkers, debug=args.debug,
-                         on_spark_failure=self._report_spark_failure, events=events)
+        rows = scan_rows(plan.mode, client, plan.todo, plan.walkers, debug=args.debug,
+                         on_spark_failure=self._report_spark_failure, events=events,
+                         notice=self._notice)
+        then = ""
         try:
-            with _terminate_as_interrupt():
-                for row in rows:
-                    plan.writer.record(row)  # durable before it is reported
-                    fresh[row.username] = row
-                    progress.report(row)
+            for row in rows:
+                writer.record(row)  # durable before it is reported
+                fresh[row.username] = row
+                progress.report(row)
         except KeyboardInterrupt:
+            reason = "interrupted"
+        except JournalWriteError as exc:
+            reason, then = str(exc), "make room, then "
+        except Unauthenticated as exc:
+            reason, then = explain_api_error(exc), "fix the token, then "
+        except (WorkspaceOutage, NotAWorkspace) as exc:
+            reason = str(exc)
+        else:
             progress.close()
-            plan.writer.close()
-            saved = len(plan.done) + plan.writer.recorded  # the journal, not the console
-            fail(f"interrupted: {saved} of {len(plan.names)} users are saved in "
-                 f"{args.checkpoint}; resume with: {self._resume_command()}")
-            return None
+            return fresh
         progress.close()
-        return fresh
+        writer.close()
+        # Users in flight are not recorded; what the journal holds is what is saved.
+        saved = len(plan.done) + writer.recorded
+        fail(f"{reason}. {saved} of {len(plan.names)} users are saved in "
+             f"{args.checkpoint}; {then}resume with: {self._resume_command()}")
+        return None
 
     def _finish(self, plan: "_Plan", fresh: dict[str, UserResult]) -> int:
         """Outputs from the journal's view of every user, then the console summary."""
@@ -181,9 +225,21 @@ class Run:
                                                   if self.fell_back else ""),
                        command=self._command_line(),
                        sources=tuple(walker.name for walker in plan.walkers))
-        written = write_outputs(plan.outputs, info, rows)
-        plan.writer.mark_complete()
-        plan.writer.close()
+        try:
+            written = write_outputs(plan.outputs, info, rows)
+            if plan.writer is not None:
+                plan.writer.mark_complete()
+        except (OSError, JournalWriteError, KeyboardInterrupt) as exc:
+            # Every row is in the journal: the outputs can be written again from it.
+            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else \
+                str(exc) if isinstance(exc, JournalWriteError) else \
+                f"cannot write {exc.filename or 'an output'}: {exc.strerror or exc}"
+            fail(f"{reason}. All {len(plan.names)} users are saved in "
+                 f"{self.args.checkpoint}; resume with: {self._resume_command()}")
+            return EXIT_FAILED
+        finally:
+            if plan.writer is not None:
+                plan.writer.close()
         if len(plan.names) == 1:
             _single_user_report(rows[0], plan.walkers)
         if self.args.debug and plan.mode.spark:
@@ -226,31 +282,42 @@ class Run:
         return [self.args.output]
 
     def _users(self) -> list[str]:
-        names = parse_users(self.args.users)
+        names = parse_users(self.args.users, where="user argument")
         if self.args.users_file:
             names = parse_users(names + read_users_file(self.args.users_file))
         if not names:
             raise ConfigError("no users to scan: name them, or pass --users-file")
         return names
 
-    def _resume_state(self, journal, host: str, names: list[str]):
-        """Users already done (empty when starting fresh); None when nothing is left."""
+    def _resume_state(self, journal, host: str, names: list[str], scope: dict
+                      ) -> dict[str, UserResult]:
+        """Users already done: none when starting fresh.
+
+        One rule: the same users in any order, or a list that only grew, resume; the
+        new users and every row that needs it (see Journal.done) are scanned.
+        """
         path = self.args.checkpoint
         if not self.args.resume:
             return {}
         if journal is None:
             out(f"No checkpoint at {path}: starting a fresh run")
             return {}
-        check_resumable(journal, path, host, names)
-        if journal.complete:
-            if journal.users == names:
-                out(f"Nothing to do: the run in {path} already finished "
-                    f"({len(journal.results)} users). Run without --resume to scan again.")
-                return None
-            raise ConfigError(f"checkpoint {path} records a finished run of another user "
-                              "list; run without --resume to start fresh")
+        check_resumable(journal, path, host, names, scope)
         wanted = set(names)
         return {name: row for name, row in journal.done().items() if name in wanted}
+
+    def _outage_notice(self, event: str, down_for: float, detail: str) -> None:
+        if event == "down":
+            out(f"⚠ The workspace stopped answering ({detail}): no new users are started; "
+                "waiting for it")
+        elif event == "waiting":
+            out(f"⚠ Still no answer after {format_duration(down_for)} ({detail})")
+        else:
+            out(f"✓ The workspace answers again after {format_duration(down_for)}; "
+                "continuing")
+
+    def _notice(self, line: str) -> None:
+        out(f"⚠ {line}")
 
     def _report_spark_failure(self, exc, received: list[str], total: int) -> None:
         """Say what Spark did before failing; stop here under --no-fallback."""
@@ -271,31 +338,12 @@ class Run:
               "from this machine"])
 
     def _command_line(self) -> str:
-        """This command as typed, without the token (for reports)."""
-        return " ".join(shlex.quote(w) for w in ["python", "databricks_user_files_simple.py"]
-                        + self._args_without_token())
-
-    def _args_without_token(self) -> list[str]:
-        words, skip = [], False
-        for word in self.argv:
-            if skip:
-                skip = False
-                continue
-            if word == "--token":
-                skip = True
-                continue
-            if word.startswith("--token="):
-                continue
-            words.append(word)
-        return words
+        """This command as typed, without secrets (for reports)."""
+        return command_line(self.parser, self.args, PROG)
 
     def _resume_command(self) -> str:
-        """This command again with --resume; never with the token."""
-        words = self._args_without_token()
-        if "--resume" not in words:
-            words.append("--resume")
-        return " ".join(shlex.quote(w) for w in ["python", "databricks_user_files_simple.py"]
-                        + words)
+        """This command again with --resume; never with a secret."""
+        return command_line(self.parser, self.args, PROG, extra=("--resume",))
 
 
 @dataclass
@@ -308,8 +356,8 @@ class _Plan:
     host: str
     mode: Mode
     walkers: tuple
-    client: ApiClient
-    writer: CheckpointWriter
+    client: ApiClient | None       # None: nothing to scan, outputs from the journal
+    writer: CheckpointWriter | None
     outputs: list[Output]
 
 

@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from . import __version__
+from . import scrub
 from .auth import Credentials
 from .clock import Clock
-from .errors import (ApiError, NetworkError, Throttled, WorkspaceUnreachable,
+from .deadline import Deadline, DeadlineAdapter
+from .errors import (ApiError, NetworkError, NotAWorkspace, Throttled, WorkspaceUnreachable,
                      error_for_status)
+from .outage import OutageGate
 from .retry import RetryPolicy
 from .throttle import Throttle
 
@@ -26,6 +28,13 @@ log = logging.getLogger("dbx_inventory.client")
 
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 120.0  # DBFS warns a huge directory can take ~60 s to list
+PROBE_PATH = "/api/2.0/preview/scim/v2/Me"  # cheap: is the workspace answering at all?
+
+# The key a good answer of these APIs has ({} is an empty listing). Anything else means
+# the host is not a workspace: trusting it would report every user as empty.
+_SHAPES = {"/api/2.0/dbfs/list": "files", "/api/2.0/workspace/list": "objects",
+           "/api/2.0/preview/scim/v2/Me": "userName",
+           "/api/2.0/preview/scim/v2/Users": "totalResults"}
 
 
 @dataclass(frozen=True)
@@ -75,12 +84,15 @@ class ApiClient:
             self._session.verify = bundle
         self._session.trust_env = False
         pool = max(4, config.max_in_flight + 4)
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool, max_retries=0)
+        adapter = DeadlineAdapter(pool_connections=2, pool_maxsize=pool, max_retries=0)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         self._session.headers.update({"User-Agent": f"dbx-workspace-inventory/{__version__}",
                                       "Accept": "application/json"})
-        self._credentials = config.credentials
+        self._credentials = config.credentials  # they remember their secrets for scrub
+        self.outage = OutageGate(self._workspace_answers, clock=self.clock,
+                                 limit_s=self.retry.outage_limit_s or 0.0,
+                                 max_delay=self.retry.max_delay)
 
     def close(self) -> None:
         self._session.close()
@@ -102,11 +114,14 @@ class ApiClient:
         started = self.clock.monotonic()
         attempt = 0
         renewed = False
+        watch_outage = bool(self.retry.outage_limit_s)
         while True:
+            if watch_outage:
+                self.outage.wait_while_down()  # no attempt is spent on an outage
             attempt += 1
             body, failure = self._attempt(url, params, subject)
             if failure is None:
-                return body
+                return self._checked(api_path, body, subject)
             status, error = failure.status, failure.error
             # One renewal and one retry for a token refused before its time, never a loop.
             if status == 401 and not renewed and failure.used is not None \
@@ -123,6 +138,11 @@ class ApiClient:
                         or attempt >= self.retry.attempts:
                     raise WorkspaceUnreachable(
                         f"cannot reach {self.host}: {error.message}", path=subject) from None
+            elif watch_outage and status != 429 and attempt in (
+                    self.retry.outage_check_after, self.retry.attempts) \
+                    and self.outage.confirm(_reason(status, error)):
+                attempt = 0  # an outage came and went: this failure says nothing
+                continue
             elif attempt >= self.retry.attempts:
                 if status == 429:
                     raise Throttled(f"still throttled after {attempt} attempts",
@@ -140,15 +160,21 @@ class ApiClient:
 
     def _attempt(self, url: str, params, subject: str) -> tuple[dict, "_Failure | None"]:
         """One request: the parsed body, or what went wrong."""
-        timeout = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
+        # Until the workspace first answers, the first-contact bound is the deadline.
+        limit = self.retry.deadline_s if self._answered else self.retry.first_contact_s
+        timeout = (min(CONNECT_TIMEOUT_S, limit), min(READ_TIMEOUT_S, limit))
+        deadline = Deadline(limit)
         with self.throttle.slot() as slot:
             self.stats.add(requests=1)
             headers = self._credentials.headers()  # per request: tokens renew mid-run
             try:
-                response = self._session.get(url, params=params, headers=headers,
-                                             timeout=timeout)
+                with deadline:
+                    response = self._session.get(url, params=params, headers=headers,
+                                                 timeout=timeout)
             except requests.RequestException as exc:
-                return {}, _Failure(None, None, NetworkError(_network_reason(exc), path=subject))
+                reason = f"no complete answer within {limit:g} s" if deadline.fired \
+                    else _network_reason(exc)
+                return {}, _Failure(None, None, NetworkError(reason, path=subject))
             self._answered = True
             if response.status_code == 429:
                 slot.throttled()
@@ -160,10 +186,24 @@ class ApiClient:
                     return {}, _Failure(None, None, ApiError(
                         f"HTTP {response.status_code} with a body that is not JSON",
                         status=response.status_code, path=subject))
-                return (body if isinstance(body, dict) else {}), None
+                return body, None
             return {}, _Failure(response.status_code, response.headers.get("Retry-After"),
                                 parse_error(response.status_code, response.text, subject),
                                 used=headers)
+
+    def _checked(self, api_path: str, body, subject: str) -> dict:
+        """The body, if it has the shape this API answers with; else NotAWorkspace."""
+        key = _SHAPES.get(api_path)
+        if isinstance(body, dict) and (key is None or body == {} and key in ("files", "objects")
+                                       or _has(body, key)):
+            return body
+        raise NotAWorkspace(f"{self.host} does not look like a Databricks workspace "
+                            f"(unexpected answer to {subject})")
+
+    def _workspace_answers(self) -> bool:
+        """One probe, no retries: any HTTP answer below 500 means the workspace is up."""
+        _, failure = self._attempt(self.host + PROBE_PATH, None, "outage probe")
+        return failure is None or (failure.status is not None and failure.status < 500)
 
 
 @dataclass(frozen=True)
@@ -172,6 +212,15 @@ class _Failure:
     retry_after: str | None
     error: ApiError
     used: Mapping[str, str] | None = field(default=None, repr=False)  # the auth sent
+
+
+def _has(body: dict, key: str) -> bool:
+    value = body.get(key)
+    if key == "userName":
+        return isinstance(value, str) and bool(value)
+    if key == "totalResults":
+        return isinstance(value, int) and isinstance(body.get("Resources", []), list)
+    return isinstance(value, list)
 
 
 def parse_error(status: int, text: str, subject: str | None = None) -> ApiError:
@@ -190,8 +239,9 @@ def parse_error(status: int, text: str, subject: str | None = None) -> ApiError:
         message = f"non-JSON answer: {title.group(1).strip()[:120]}" if title \
             else "non-JSON answer"
     cls = error_for_status(status)
-    return cls(str(message or "no message").strip(), status=status, error_code=code,
-               path=subject)
+    # Server text may echo the request (the Authorization header among it).
+    return cls(scrub.scrub(str(message or "no message").strip()), status=status,
+               error_code=code, path=subject)
 
 
 def _reason(status: int | None, error: ApiError, subject: str) -> str:

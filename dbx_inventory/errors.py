@@ -14,6 +14,27 @@ class ConfigError(InventoryError):
     """Settings are missing or contradictory (exit code 2)."""
 
 
+class CheckpointBusy(ConfigError):
+    """Another run holds the checkpoint's lock (exit code 2)."""
+
+
+class JournalWriteError(InventoryError):
+    """A checkpoint record could not be written whole (disk full, quota, I/O error)."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot write the checkpoint {path}: {reason}")
+
+
+class WorkspaceOutage(InventoryError):
+    """The workspace as a whole stopped answering and did not come back in time."""
+
+
+class NotAWorkspace(InventoryError):
+    """The host answers, but not the way a Databricks workspace does."""
+
+
 class ApiError(InventoryError):
     """A request the workspace answered with an error, or never answered."""
 

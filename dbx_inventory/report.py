@@ -8,6 +8,7 @@ from typing import Iterable
 
 from .atomic import atomic_text_writer
 from .results import UserResult
+from .scrub import scrub
 
 COLUMNS = ["username", "file_count", "total_size", "total_size_gb", "status",
            "file_source", "error"]
@@ -25,7 +26,7 @@ def iso_utc(epoch_ms: int | None) -> str:
 
 def csv_row(row: UserResult, extended: bool = False) -> list[str]:
     values = [row.username, str(row.file_count), str(row.total_size),
-              f"{row.total_size / GIB:.2f}", row.status, row.file_source, row.error]
+              f"{row.total_size / GIB:.2f}", row.status, row.file_source, scrub(row.error)]
     if extended:
         values += [str(row.dbfs_files), str(row.dbfs_bytes), str(row.workspace_files),
                    str(row.workspace_bytes), iso_utc(row.last_modified_ms),

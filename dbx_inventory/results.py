@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 SUCCESS, EMPTY, ERROR = "success", "empty", "error"
+# error_kind of an error row: a transient cause (network, 5xx, 429 with retries spent)
+# is no answer about the user, so --resume scans it again even after a finished run.
+TRANSIENT, FINAL = "transient", "final"
 NO_HOME = "no home directory in DBFS or Workspace"
 
 
@@ -19,6 +22,7 @@ class SideCount:
     missing: bool = False        # the home itself answered 404
     failed: int = 0              # listings that failed for good
     first_failure: str = ""      # what failed first, and where
+    transient: bool = False      # a failure was transient (worth another scan later)
 
     def add(self, files: int, num_bytes: int, newest_ms: int | None) -> None:
         self.listings += 1
@@ -27,8 +31,9 @@ class SideCount:
         if newest_ms is not None and (self.newest_ms is None or newest_ms > self.newest_ms):
             self.newest_ms = newest_ms
 
-    def fail(self, reason: str) -> None:
+    def fail(self, reason: str, *, transient: bool = False) -> None:
         self.failed += 1
+        self.transient = self.transient or transient
         if not self.first_failure:
             self.first_failure = reason
 
@@ -52,6 +57,12 @@ class UserResult:
     ended_at: float = 0.0
     worker: str = ""             # host/pid that scanned the user
     listings: int = 0
+    error_kind: str = ""         # error rows: TRANSIENT or FINAL; "" otherwise
+
+    @property
+    def transient(self) -> bool:
+        """An error row whose cause was transient: --resume always scans it again."""
+        return self.status == ERROR and self.error_kind == TRANSIENT
 
     @property
     def duration_s(self) -> float:
@@ -88,6 +99,9 @@ def classify(username: str, dbfs: SideCount | None, workspace: SideCount | None,
         status = ERROR
     else:
         status = SUCCESS if files else EMPTY
+    kind = ""
+    if status == ERROR:
+        kind = TRANSIENT if any(side.transient for side in sides.values()) else FINAL
     source = _file_source(dbfs, workspace)
     if status == ERROR and not read_anything:
         source = "unknown"
@@ -100,7 +114,7 @@ def classify(username: str, dbfs: SideCount | None, workspace: SideCount | None,
         workspace_bytes=workspace.bytes if workspace else 0,
         last_modified_ms=max(newest) if newest else None,
         started_at=started_at, ended_at=ended_at, worker=worker,
-        listings=sum(side.listings for side in sides.values()))
+        listings=sum(side.listings for side in sides.values()), error_kind=kind)
 
 
 def _file_source(dbfs: SideCount | None, workspace: SideCount | None) -> str:

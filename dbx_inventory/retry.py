@@ -44,6 +44,11 @@ class RetryPolicy:
     max_delay: float = 32.0     # cap on one wait
     max_retry_after: float = 120.0  # a server asking for more is still capped here
     first_contact_s: float = 10.0   # give up this fast on a host that never answered
+    deadline_s: float = 150.0   # wall clock for one request, however slowly it drips
+    # 0: off. Else how long the workspace as a whole may stay silent before the run
+    # stops; a path failing this many times in a row makes the client ask (outage.py).
+    outage_limit_s: float = 0.0
+    outage_check_after: int = 3
 
     def should_retry_status(self, status: int) -> bool:
         return status in RETRYABLE_STATUSES

@@ -19,7 +19,8 @@ SparkFailureHandler = Callable[[Exception, list[str], int], None]
 
 def scan_rows(mode: Mode, client: ApiClient, todo: Sequence[str], walkers, *,
               debug: bool, on_spark_failure: SparkFailureHandler,
-              events=None) -> Iterator[UserResult]:
+              events=None, notice: Callable[[str], None] | None = None
+              ) -> Iterator[UserResult]:
     """Rows for `todo` in completion order, from Spark or from this machine."""
     received: list[str] = []
     if mode.spark and todo:
@@ -35,4 +36,4 @@ def scan_rows(mode: Mode, client: ApiClient, todo: Sequence[str], walkers, *,
             on_spark_failure(exc, received, len(todo))
     done = set(received)
     rest = [name for name in todo if name not in done]
-    yield from Scanner(client, walkers=walkers).scan(rest)
+    yield from Scanner(client, walkers=walkers, notice=notice).scan(rest)

@@ -18,16 +18,21 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from .client import ApiClient
-from .errors import ApiError, NotFound, Unauthenticated
+from .errors import (ApiError, NetworkError, NotAWorkspace, NotFound, ServerError, Throttled,
+                     Unauthenticated, WorkspaceOutage)
 from .results import SideCount, UserResult, classify
 from .walkers import DBFS, WORKSPACE
 
 log = logging.getLogger("dbx_inventory.scan")
 
 _STOP = object()
+STALL_NOTICE_S = 30.0  # no listing finished for this long: say what we wait for
+# Every further request would fail the same way: these stop the whole scan.
+_FATAL = (Unauthenticated, NotAWorkspace, WorkspaceOutage)
+_TRANSIENT = (NetworkError, ServerError, Throttled)
 
 
 def worker_identity() -> str:
@@ -50,7 +55,8 @@ class Scanner:
 
     def __init__(self, client: ApiClient, *, walkers: Sequence = (DBFS, WORKSPACE),
                  threads: int | None = None, max_active_users: int | None = None,
-                 worker: str | None = None):
+                 worker: str | None = None, notice: Callable[[str], None] | None = None,
+                 stall_notice_s: float = STALL_NOTICE_S):
         self.client = client
         self.walkers = tuple(walkers)
         self.threads = threads or client.throttle.max_in_flight
@@ -63,6 +69,12 @@ class Scanner:
         self._stopping = threading.Event()
         self._fatal: BaseException | None = None
         self._pool: list[threading.Thread] = []
+        self._notice = notice  # one console line when the scan seems stuck
+        self._stall_s = stall_notice_s
+        self._in_flight: dict[int, tuple[str, float]] = {}  # listing -> (what, since)
+        self._flight_lock = threading.Lock()
+        self._last_progress = time.monotonic()
+        self._last_notice = 0.0
 
     def scan(self, usernames: Iterable[str]) -> Iterator[UserResult]:
         """Results in completion order; stop() or closing the iterator ends it early."""
@@ -73,8 +85,9 @@ class Scanner:
         exhausted = False
         try:
             while True:
+                # During an outage no new user is admitted; in-flight ones wait.
                 while not exhausted and active < self.max_active_users \
-                        and not self._stopping.is_set():
+                        and not self._stopping.is_set() and not self.client.outage.down:
                     name = next(pending_users, None)
                     if name is None:
                         exhausted = True
@@ -108,7 +121,28 @@ class Scanner:
             try:
                 return self._done.get(timeout=0.2)
             except queue.Empty:
+                self._maybe_report_stall()
                 continue
+
+    def _maybe_report_stall(self) -> None:
+        """Silence is not an answer: say what the scan waits for when nothing moves."""
+        now = time.monotonic()
+        quiet = now - self._last_progress
+        if self._notice is None or quiet < self._stall_s \
+                or now - self._last_notice < self._stall_s:
+            return
+        self._last_notice = now
+        with self._flight_lock:
+            waiting = sorted(self._in_flight.values(), key=lambda item: item[1])
+        if self.client.outage.down:
+            return  # the outage gate says it itself
+        if waiting:
+            what, since = waiting[0]
+            self._notice(f"waiting: no listing has finished for {quiet:.0f} s; "
+                         f"{len(waiting)} in flight, the oldest {what} for "
+                         f"{now - since:.0f} s (retrying: see --debug)")
+        else:
+            self._notice(f"waiting: no listing has finished for {quiet:.0f} s")
 
     def _start_pool(self) -> None:
         if self._pool:
@@ -134,12 +168,20 @@ class Scanner:
             if task is _STOP or self._stopping.is_set():
                 return
             user, walker, path, home = task
+            key = next(self._seq)
+            with self._flight_lock:
+                self._in_flight[key] = (f"{walker.label} {path}", time.monotonic())
             try:
                 self._list_one(user, walker, path, home)
-            except Unauthenticated as exc:
-                # The token died mid-run: every further request would fail the same way.
+            except _FATAL as exc:
+                # The token died, the host is no workspace, or the outage outlasted
+                # its limit: every further request would fail the same way.
                 self._fatal = exc
                 return
+            finally:
+                with self._flight_lock:
+                    del self._in_flight[key]
+                self._last_progress = time.monotonic()
             self._finish_task(user)
 
     def _list_one(self, user: _UserState, walker, path: str, home: bool) -> None:
@@ -152,12 +194,12 @@ class Scanner:
                     side.missing = True
                 # Below the home, a 404 is a directory deleted while we walked.
             return
-        except Unauthenticated:
+        except _FATAL:
             raise
         except ApiError as exc:
             log.debug("[%s] listing failed for %s: %s", walker.label, path, exc)
             with user.lock:
-                side.fail(exc.describe())
+                side.fail(exc.describe(), transient=isinstance(exc, _TRANSIENT))
             return
         except Exception as exc:  # a malformed answer must cost one user, not the run
             with user.lock:

@@ -8,29 +8,31 @@ credential-carrying URL parameter, from a piece of text.
 from __future__ import annotations
 
 import re
-import threading
+
+from .process_local import ProcessLocal
 
 MASK = "****"
 _MIN_LEN = 4  # shorter values would blank ordinary words
 _URL_SECRET = re.compile(r"(?i)\b(token|access_token|client_secret|password)=[^;&/\s\"']+")
 
-_lock = threading.Lock()
-_secrets: set[str] = set()
+# Per process: an executor remembers what it learns itself (ApiClient does so).
+_state = ProcessLocal()
+_state.secrets = set()
 
 
 def remember(value: str | None) -> None:
     """Blank this value from everything scrubbed from now on."""
     if value and len(value) >= _MIN_LEN:
-        with _lock:
-            _secrets.add(value)
+        with _state.lock:
+            _secrets().add(value)
 
 
 def scrub(text: str) -> str:
     """The text with every remembered secret and URL credential blanked."""
     if not text:
         return text
-    with _lock:
-        known = sorted(_secrets, key=len, reverse=True)  # longest first: no partial leaks
+    with _state.lock:
+        known = sorted(_secrets(), key=len, reverse=True)  # longest first: no partial leaks
     for value in known:
         if value in text:
             text = text.replace(value, MASK)
@@ -39,5 +41,12 @@ def scrub(text: str) -> str:
 
 def forget_all() -> None:
     """For tests: start from no known secrets."""
-    with _lock:
-        _secrets.clear()
+    with _state.lock:
+        _secrets().clear()
+
+
+def _secrets() -> set[str]:
+    # A holder unpickled on an executor comes without the set.
+    if not hasattr(_state, "secrets"):
+        _state.secrets = set()
+    return _state.secrets

@@ -81,7 +81,7 @@ class Profiles:
         # so a named profile never silently inherits another workspace's token.
         parser = configparser.RawConfigParser(default_section="\x00none")
         try:
-            with open(path, encoding="utf-8") as handle:
+            with open(path, encoding="utf-8-sig") as handle:  # Notepad adds a BOM
                 parser.read_file(handle)
         except (OSError, UnicodeDecodeError, configparser.Error) as exc:
             reason = str(exc).splitlines()[0]

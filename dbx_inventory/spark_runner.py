@@ -32,6 +32,7 @@ from .spark_events import BatchReport, SparkEvents
 # Module-level on purpose: pickled by value with the function, so executors need
 # no copy of this package (an import inside the function would look for one).
 from .scan import Scanner
+from .scrub import scrub
 
 USERS_PER_TASK = 32       # at most: results come back task by task
 TASKS_PER_SLOT = 4        # enough tasks that a slow one does not leave a slot idle long
@@ -319,4 +320,4 @@ def _first_line(exc: BaseException, config: ClientConfig) -> str:
         secret = value.split()[-1] if value else ""
         if len(secret) >= 4:
             line = line.replace(secret, "****")
-    return re.sub(r"token=[^;/\s]+", "token=****", line)[:300]
+    return scrub(re.sub(r"token=[^;/\s]+", "token=****", line))[:300]

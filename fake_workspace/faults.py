@@ -26,6 +26,12 @@ class Faults:
     fail_first_n_requests_for_path: dict[str, int] = field(default_factory=dict)
     always_fail_paths: set[str] = field(default_factory=set)
     scim_max_page: int | None = None
+    # Listings of hold_paths (every listing when empty) wait until `hold` is set:
+    # tests hold a run open on purpose instead of racing it.
+    hold: threading.Event | None = None
+    hold_paths: set[str] = field(default_factory=set)
+    down: bool = False        # every request, the access check included, is reset
+    echo_auth: bool = False   # error messages quote the request's Authorization header
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(init=False, repr=False, compare=False)

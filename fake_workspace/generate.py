@@ -18,7 +18,8 @@ ODD_USER_STYLES = (
     "100%.sure{i}@example.com",
     "who?{i}@example.com",
     "hash#{i}@example.com",
-    "{first} {last}{i}@example.com",
+    "{first}={last}{i}@example.com",  # '=' needs encoding in a query (no spaces:
+                                      # a user name with whitespace is refused)
     "Zoë.Ångström{i}@example.com",
 )
 PLAIN_USER_STYLE = "{first}.{last}{i}@example.com"

@@ -148,6 +148,8 @@ class FakeWorkspaceServer:
                 ) -> tuple[Reply | None, dict | None, bool]:
         """(reply or None to reset the connection, extra headers, injected fault?)."""
         faults = self.faults
+        if faults.down:
+            return None, None, False
         limit = faults.max_in_flight
         if limit is not None and n_in_flight > limit:
             return self._throttle(faults, "Too many requests: exceeded the "
@@ -165,6 +167,12 @@ class FakeWorkspaceServer:
         if header != self._auth and not self.oauth.accepts(header):
             return error(401, "UNAUTHENTICATED", "Invalid access token."), None, False
         reply, injected = self._reply(h, query, body, route, faults)
+        if faults.echo_auth and reply.status >= 400 and isinstance(reply.body, dict):
+            # Some proxies and services quote the request back in their errors.
+            echoed = dict(reply.body)
+            echoed["message"] = (f"{echoed.get('message', '')} (request had "
+                                 f"Authorization: {h.headers.get('Authorization')})")
+            reply = Reply(reply.status, echoed, reply.listing)
         return reply, None, injected
 
     def _reply(self, h: _Handler, query: str, body: bytes, route, faults: Faults
@@ -202,6 +210,10 @@ class FakeWorkspaceServer:
             return None
         fs_key = f"{fs}:{path}"
         if endpoint in LISTING_ENDPOINTS:
+            hold = faults.hold
+            if hold is not None and (not faults.hold_paths or path in faults.hold_paths
+                                     or fs_key in faults.hold_paths):
+                hold.wait()
             attempt = self.stats.attempt_listing((fs, path))
             fail_first = faults.fail_first_n_requests_for_path
             if fail_first:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
-from dbx_inventory.checkpoint import CheckpointWriter, check_resumable, read_journal
-from dbx_inventory.errors import ConfigError
+from conftest import ROOT
+from dbx_inventory.checkpoint import (CheckpointLock, CheckpointWriter, check_resumable,
+                                      read_journal, set_aside)
+from dbx_inventory.errors import CheckpointBusy, ConfigError
 from dbx_inventory.results import UserResult
 from dbx_inventory.settings import resolve
 
@@ -281,3 +286,176 @@ def test_no_token_in_journal(tmp_path):
     assert secret.encode() not in raw
     assert b"dapi" not in raw
     assert read_journal(path).host == "https://ws.example.com"
+
+
+# -- scope, record shapes, host case, the lock, set-aside journals --------------------------
+
+FULL = {"sources": ["dbfs", "workspace"]}
+
+
+def test_scope_recorded_and_a_resume_with_another_refused(tmp_path):
+    path = tmp_path / "cp.json"
+    with CheckpointWriter(path, host=HOST, users=USERS, scope={"sources": ["workspace"]}) as w:
+        w.record(row("alice@x.com"))
+    journal = read_journal(path)
+    assert journal.scope == {"sources": ["workspace"]}
+    check_resumable(journal, path, HOST, USERS, {"sources": ["workspace"]})
+    with pytest.raises(ConfigError, match="sources=workspace, this run asks for "
+                                          "sources=dbfs\\+workspace"):
+        check_resumable(journal, path, HOST, USERS, FULL)
+
+
+def test_same_host_in_other_letter_case_resumes(tmp_path):
+    path = tmp_path / "cp.json"
+    make(path, [row("alice@x.com")])
+    check_resumable(read_journal(path), path, "https://WS.Example.COM", USERS)
+
+
+def test_same_users_in_another_order_resume(tmp_path):
+    path = tmp_path / "cp.json"
+    make(path, [row("alice@x.com")])
+    check_resumable(read_journal(path), path, HOST, list(reversed(USERS)))
+
+
+@pytest.mark.parametrize("result", [
+    [],                                                     # not an object
+    {"username": "alice@x.com"},                            # required fields missing
+    {"username": "alice@x.com", "status": "success", "file_count": "7", "total_size": 1,
+     "file_source": "dbfs", "error": ""},                   # a count that is text
+    {"username": "alice@x.com", "status": "done", "file_count": 7, "total_size": 1,
+     "file_source": "dbfs", "error": ""},                   # an unknown status
+    {"username": "alice@x.com", "status": "success", "file_count": 7, "total_size": 1,
+     "file_source": "dbfs", "error": None},                 # error that is not text
+    {"username": "", "status": "success", "file_count": 7, "total_size": 1,
+     "file_source": "dbfs", "error": ""},
+    {"username": "alice@x.com", "status": "success", "file_count": True, "total_size": 1,
+     "file_source": "dbfs", "error": ""},                   # a bool is not a count
+])
+def test_records_of_the_wrong_shape_are_refused_naming_the_line(tmp_path, result):
+    path = tmp_path / "cp.json"
+    make(path, [row("bob@x.com")])
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"kind": "result", "result": result}) + "\n")
+        handle.write(json.dumps({"kind": "complete"}) + "\n")
+    with pytest.raises(ConfigError, match=f"{path} is damaged at line 3"):
+        read_journal(path)
+
+
+@pytest.mark.parametrize("header", [
+    {"kind": "header", "version": 1, "host": 7, "users": []},
+    {"kind": "header", "version": 1, "host": HOST, "users": "alice@x.com"},
+    {"kind": "header", "version": 1, "host": HOST, "users": [1, 2]},
+    {"kind": "header", "version": 1, "host": HOST, "users": [], "scope": []},
+])
+def test_header_of_the_wrong_shape_is_refused(tmp_path, header):
+    path = tmp_path / "cp.json"
+    path.write_text(json.dumps(header) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="damaged at line 1"):
+        read_journal(path)
+
+
+def test_unknown_record_kind_is_refused(tmp_path):
+    path = tmp_path / "cp.json"
+    make(path, [row("bob@x.com")])
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write('{"kind":"surprise"}\n{"kind":"complete"}\n')
+    with pytest.raises(ConfigError, match="damaged at line 3"):
+        read_journal(path)
+
+
+def test_after_a_finish_transient_errors_are_rescanned_final_ones_kept(tmp_path):
+    path = tmp_path / "cp.json"
+    flaky = row("alice@x.com", status="error", files=0, size=0, error="DBFS: 503 (gave up)")
+    flaky = UserResult(**{**flaky.to_dict(), "error_kind": "transient"})
+    denied = UserResult(**{**row("bob@x.com", status="error", files=0, size=0,
+                                 error="DBFS: 403").to_dict(), "error_kind": "final"})
+    ok = row("carol@x.com")
+    make(path, [flaky, denied, ok], complete=True)
+    assert set(read_journal(path).done()) == {"bob@x.com", "carol@x.com"}
+    make(path, [flaky, denied, ok], complete=False)  # unfinished: every error again
+    assert set(read_journal(path).done()) == {"carol@x.com"}
+
+
+def test_results_after_a_complete_marker_mean_unfinished(tmp_path):
+    # A finished run resumed with a grown list, then killed: not finished any more.
+    path = tmp_path / "cp.json"
+    make(path, [row("alice@x.com")], complete=True)
+    with CheckpointWriter(path, host=HOST, users=USERS, append=True) as writer:
+        writer.record(row("bob@x.com"))
+    assert read_journal(path).complete is False
+
+
+def test_error_text_is_scrubbed_before_it_is_written(tmp_path):
+    from dbx_inventory import scrub
+
+    secret = "dapi-ECHOED-0123456789"
+    scrub.remember(secret)
+    path = tmp_path / "cp.json"
+    make(path, [row("alice@x.com", status="error", error=f"500: header was Bearer {secret}")])
+    assert secret not in path.read_text(encoding="utf-8")
+    assert "Bearer ****" in read_journal(path).results["alice@x.com"].error
+
+
+def test_lock_refuses_a_second_holder_naming_the_first(tmp_path):
+    path = tmp_path / "cp.json"
+    with CheckpointLock(path):
+        with pytest.raises(CheckpointBusy, match=f"in use by process {os.getpid()}"):
+            CheckpointLock(path).acquire()
+    with CheckpointLock(path):  # released: free again
+        pass
+    assert not (tmp_path / "cp.json.lock").exists()
+
+
+def test_lock_held_by_another_process_is_refused(tmp_path):
+    path = tmp_path / "cp.json"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from dbx_inventory.checkpoint import CheckpointLock; "
+         f"lock = CheckpointLock({str(path)!r}); lock.acquire(); print('held', flush=True); "
+         "sys.stdin.read()"],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(CheckpointBusy, match=f"process {holder.pid}"):
+            CheckpointLock(path).acquire()
+    finally:
+        holder.communicate("", timeout=30)
+    with CheckpointLock(path):
+        pass
+
+
+def test_set_aside_never_overwrites_an_earlier_journal(tmp_path):
+    path = tmp_path / "cp.json"
+    contents = []
+    for number in range(3):
+        make(path, [row("alice@x.com", files=number + 1)])
+        contents.append(path.read_bytes())
+        aside = set_aside(path)
+        assert not path.exists() and aside.startswith(f"{path}.prev-")
+    kept = sorted(tmp_path.glob("cp.json.prev-*"))
+    assert len(kept) == 3
+    assert sorted(p.read_bytes() for p in kept) == sorted(contents)
+
+
+def test_a_write_the_disk_cannot_take_is_an_error_naming_the_file(tmp_path):
+    # The file size limit makes the kernel accept part of a line, then refuse the rest:
+    # what a full disk does. (Python ignores SIGXFSZ, so the write just fails.)
+    path = tmp_path / "cp.json"
+    code = ("import resource, sys\n"
+            "from dbx_inventory.checkpoint import CheckpointWriter\n"
+            "from dbx_inventory.errors import JournalWriteError\n"
+            "from dbx_inventory.results import UserResult\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (600, 600))\n"
+            f"w = CheckpointWriter({str(path)!r}, host='h', users=['a'])\n"
+            "try:\n"
+            "    for n in range(50):\n"
+            "        w.record(UserResult(f'u{n}', 'success', 1, 1, 'dbfs', ''))\n"
+            "except JournalWriteError as exc:\n"
+            "    print(exc, w.recorded)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    message, recorded = done.stdout.rsplit(" ", 1)
+    assert f"cannot write the checkpoint {path}: File too large" == message
+    assert path.stat().st_size == 600  # the last line was cut by the limit
+    journal = read_journal(path)  # ... and is dropped as torn on the next read
+    assert len(journal.results) == int(recorded)

@@ -16,13 +16,14 @@ import pytest
 from dbx_inventory.auth import StaticToken
 from dbx_inventory.client import ApiClient, ClientConfig
 from dbx_inventory.clock import Clock, FakeClock
-from dbx_inventory.errors import (ApiError, BadRequest, NetworkError, NotFound,
-                                  PermissionDenied, ServerError, Throttled, Unauthenticated,
-                                  WorkspaceUnreachable)
+from dbx_inventory.errors import (ApiError, BadRequest, NetworkError, NotAWorkspace,
+                                  NotFound, PermissionDenied, ServerError, Throttled,
+                                  Unauthenticated, WorkspaceUnreachable)
 from dbx_inventory.retry import RetryPolicy
 from fake_workspace import FakeWorkspaceServer, Workspace
 from conftest import TOKEN
 from helpers import closed_port
+from oddservers import OddServer
 
 DBFS_LIST = "/api/2.0/dbfs/list"
 USERS = "/api/2.0/preview/scim/v2/Users"
@@ -453,3 +454,70 @@ def test_client_learns_server_concurrency_limit(serve):
     assert server.stats.throttled >= 1
     assert server.stats.by_status[200] == 48
     assert server.stats.total_requests == 48 + server.stats.throttled
+
+
+# --- hangs: a wall-clock deadline per request ---------------------------------------
+
+ME = "/api/2.0/preview/scim/v2/Me"
+
+
+def test_silent_server_at_first_contact_gives_up_at_the_first_contact_bound():
+    # Accepts the connection, reads the request, never answers: was 120 s (read timeout).
+    with OddServer(lambda path: "silent") as server:
+        started = time.monotonic()
+        with make_client(server.url, clock=Clock(),
+                         retry=RetryPolicy(first_contact_s=1.0)) as client:
+            with pytest.raises(WorkspaceUnreachable, match="no complete answer within 1 s"):
+                client.get(ME)
+    assert time.monotonic() - started < 10  # bounded by the deadline, not a socket timeout
+
+
+def test_body_dripped_one_byte_at_a_time_hits_the_request_deadline():
+    # Each byte restarts a socket timeout, so only a wall-clock deadline can end this.
+    answers = iter([{"userName": "me@x.com"}])
+    with OddServer(lambda path: next(answers, "drip")) as server:
+        with make_client(server.url, retry=RetryPolicy(deadline_s=1.0, attempts=2)) as client:
+            client.get(ME)  # the workspace has answered once
+            started = time.monotonic()
+            with pytest.raises(NetworkError, match="no complete answer within 1 s"):
+                client.get(DBFS_LIST, {"path": HOME})
+    assert time.monotonic() - started < 10
+    assert len(server.requests) == 3  # both tries were made
+
+
+# --- shapes: a host that answers 200 with any JSON is not a workspace ----------------
+
+@pytest.mark.parametrize("api_path, body", [
+    (ME, {"hello": "world"}),                        # /Me without userName
+    (ME, {"userName": ""}),
+    (DBFS_LIST, []),                                 # a listing that is not an object
+    (DBFS_LIST, {"status": "ok"}),                   # an object without files
+    (DBFS_LIST, {"files": "none"}),
+    ("/api/2.0/workspace/list", {"files": []}),      # the other API's key
+    (USERS, {"ok": True}),                           # SCIM without totalResults
+])
+def test_answers_of_the_wrong_shape_mean_not_a_workspace(api_path, body):
+    with OddServer(lambda path: body) as server:
+        with make_client(server.url) as client:
+            with pytest.raises(NotAWorkspace, match="does not look like a Databricks "
+                                                    "workspace"):
+                client.get(api_path, {"path": HOME})
+
+
+@pytest.mark.parametrize("api_path, body", [
+    (DBFS_LIST, {}), (DBFS_LIST, {"files": []}), ("/api/2.0/workspace/list", {}),
+    (USERS, {"totalResults": 0, "schemas": []}), (ME, {"userName": "me@x.com"}),
+])
+def test_answers_of_the_right_shape_pass(api_path, body):
+    with OddServer(lambda path: body) as server:
+        with make_client(server.url) as client:
+            assert client.get(api_path, {"path": HOME}) == body
+
+
+def test_server_error_text_that_echoes_the_token_is_scrubbed(serve):
+    server = serve(small_ws(), always_fail_paths={HOME}, echo_auth=True)
+    with make_client(server.url, retry=RetryPolicy(attempts=1)) as client:
+        with pytest.raises(ServerError) as info:
+            client.get(DBFS_LIST, {"path": HOME})
+    assert "Authorization: ****" in str(info.value)
+    assert TOKEN not in str(info.value)

@@ -348,7 +348,7 @@ def test_generator_is_deterministic_and_varied():
     assert truths == again.truths()
     assert truths != generate_workspace(40, seed=4, files_per_user=(0, 30)).truths()
     names = "".join(u.user_name for u in ws.users)
-    for ch in " #+'%&?é李🙂":
+    for ch in "=#+'%&?é李🙂":  # no space: a user name with whitespace is refused
         assert ch in names
     assert any(not u.active for u in ws.users)
     assert any(not t.dbfs_home_exists and not t.workspace_home_exists for t in truths)

@@ -12,6 +12,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,13 +25,14 @@ from dbx_inventory.results import UserResult
 from fake_workspace import FakeWorkspaceServer, Workspace, generate_workspace
 
 SCRIPT = "databricks_user_files_simple.py"
+FULL = {"sources": ["dbfs", "workspace"]}  # the scope of a run over both file systems
 GIB = 1024 ** 3
 HEADER = "username,file_count,total_size,total_size_gb,status,file_source,error"
 EXT_HEADER = HEADER + ",dbfs_files,dbfs_bytes,workspace_files,workspace_bytes," \
                       "last_modified,duration_s"
 T0 = 1_700_000_000_000  # 2023-11-14T22:13:20Z, the fake's default mtime
 
-ODD = "o'neil #1+é 数据 🚀@x.com"
+ODD = "o'neil#1+é数据🚀@x.com"  # odd but one name: no whitespace, no '/'
 USERS = ["zed.both@x.com", "dbfs.only@x.com", "ws.only@x.com", "empty@x.com",
          "ghost@x.com", "partial@x.com", "denied@x.com", ODD, "bad.path@x.com", "big@x.com"]
 
@@ -281,9 +283,12 @@ def test_users_file_comments_blanks_duplicates(cli, tmp_path, hand):
     result = cli(SCRIPT, "ghost@x.com", "--users-file", "users.csv", server=server)
     assert result.code == 0, result.output
     rows = read_csv(tmp_path / "results.csv")[1:]
-    assert [r[0] for r in rows] == ["ghost@x.com", "zed.both@x.com", "empty@x.com",
-                                    "dbfs.only@x.com", ODD]
-    assert "Users to process: 5" in result.stdout
+    # Home paths are case-sensitive: ZED.BOTH@ is another user (here: no home), named.
+    assert [r[0] for r in rows] == ["ghost@x.com", "zed.both@x.com", "ZED.BOTH@x.com",
+                                    "empty@x.com", "dbfs.only@x.com", ODD]
+    assert "Users to process: 6" in result.stdout
+    assert "Note: zed.both@x.com and ZED.BOTH@x.com differ only in letter case" \
+        in result.stdout
 
 
 def test_users_file_with_bom_and_crlf(cli, tmp_path, hand):
@@ -399,7 +404,7 @@ def test_bad_token_leaves_unfinished_checkpoint_in_place(cli, tmp_path, hand):
     """A run that cannot start must not move the unfinished checkpoint aside."""
     _, server = hand
     path = tmp_path / ".checkpoint_progress.json"
-    with CheckpointWriter(path, host=server.url, users=USERS) as writer:
+    with CheckpointWriter(path, scope=FULL, host=server.url, users=USERS) as writer:
         writer.record(fake_row("zed.both@x.com"))
     before = path.read_bytes()
     result = cli(SCRIPT, *USERS, server=server, env={"DATABRICKS_TOKEN": "dapi-nope"})
@@ -451,7 +456,7 @@ def test_checkpoint_contents_and_nothing_to_do(cli, tmp_path, hand):
     requests_before = server.stats.total_requests
     again = cli(SCRIPT, *USERS, "--resume", server=server)
     assert again.code == 0, again.output
-    assert "Nothing to do" in again.stdout
+    assert "Nothing to scan" in again.stdout
     assert server.stats.total_requests == requests_before
     assert (tmp_path / "results.csv").read_bytes() == csv_before
     assert path.read_bytes() != b"" and journal_records(path)[-1]["kind"] == "complete"
@@ -471,7 +476,7 @@ def test_fresh_run_after_finished_run_uses_only_new_list(cli, tmp_path, hand):
 def test_resume_skips_done_rescans_errors_keeps_input_order(cli, tmp_path, hand):
     _, server = hand
     path = tmp_path / ".checkpoint_progress.json"
-    with CheckpointWriter(path, host=server.url, users=USERS) as writer:
+    with CheckpointWriter(path, scope=FULL, host=server.url, users=USERS) as writer:
         writer.record(fake_row("zed.both@x.com", files=777))          # done: kept as is
         writer.record(fake_row("big@x.com", files=0, status="error"))  # error: rescanned
     result = cli(SCRIPT, *USERS, "--resume", server=server)
@@ -490,7 +495,7 @@ def test_resume_skips_done_rescans_errors_keeps_input_order(cli, tmp_path, hand)
 def test_resume_with_grown_list_accepted(cli, tmp_path, hand):
     _, server = hand
     path = tmp_path / ".checkpoint_progress.json"
-    with CheckpointWriter(path, host=server.url, users=["empty@x.com", "zed.both@x.com"]) as w:
+    with CheckpointWriter(path, scope=FULL, host=server.url, users=["empty@x.com", "zed.both@x.com"]) as w:
         w.record(fake_row("zed.both@x.com", files=777))
     grown = ["ghost@x.com", "zed.both@x.com", "dbfs.only@x.com", "empty@x.com"]
     result = cli(SCRIPT, *grown, "--resume", server=server)
@@ -501,13 +506,13 @@ def test_resume_with_grown_list_accepted(cli, tmp_path, hand):
     assert [r[4] for r in rows] == ["error", "success", "success", "empty"]
     assert journal_records(path)[0]["users"] == grown
     again = cli(SCRIPT, *grown, "--resume", server=server)
-    assert again.code == 0 and "Nothing to do" in again.stdout
+    assert again.code == 0 and "Nothing to scan" in again.stdout
 
 
 def test_resume_refuses_other_user_list(cli, tmp_path, hand):
     _, server = hand
     path = tmp_path / ".checkpoint_progress.json"
-    with CheckpointWriter(path, host=server.url, users=["empty@x.com", "zed.both@x.com"]) as w:
+    with CheckpointWriter(path, scope=FULL, host=server.url, users=["empty@x.com", "zed.both@x.com"]) as w:
         w.record(fake_row("zed.both@x.com"))
     before = path.read_bytes()
     (tmp_path / "results.csv").write_text("previous\n")
@@ -532,7 +537,7 @@ def test_resume_refuses_checkpoint_from_another_host(cli, tmp_path, serve):
     assert server_a.url in result.stderr and "delete it" in result.stderr
     assert path.read_bytes() == before
     # The same with an unfinished checkpoint.
-    with CheckpointWriter(path, host=server_a.url, users=names) as writer:
+    with CheckpointWriter(path, scope=FULL, host=server_a.url, users=names) as writer:
         writer.record(fake_row("zed.both@x.com"))
     result = cli(SCRIPT, *names, "--resume", server=server_b)
     assert result.code == 2, result.output
@@ -550,13 +555,14 @@ def test_resume_without_checkpoint_starts_fresh(cli, tmp_path, hand):
 def test_unfinished_checkpoint_moved_aside_without_resume(cli, tmp_path, hand):
     _, server = hand
     path = tmp_path / "cp.json"
-    with CheckpointWriter(path, host=server.url, users=USERS) as writer:
+    with CheckpointWriter(path, scope=FULL, host=server.url, users=USERS) as writer:
         writer.record(fake_row("zed.both@x.com", files=777))
     before = path.read_bytes()
     result = cli(SCRIPT, *USERS, "--checkpoint", "cp.json", server=server)
     assert result.code == 0, result.output
-    assert "cp.json.prev" in result.stdout
-    assert (tmp_path / "cp.json.prev").read_bytes() == before
+    [aside] = tmp_path.glob("cp.json.prev-*")
+    assert f"moved to {aside.name}" in result.stdout
+    assert aside.read_bytes() == before
     check_rows(read_csv(tmp_path / "results.csv")[1:])  # 777 not mixed in
 
 
@@ -586,7 +592,7 @@ def test_resume_after_torn_last_line(cli, tmp_path, hand, tail):
     _, server = hand
     path = tmp_path / ".checkpoint_progress.json"
     names = ["zed.both@x.com", "empty@x.com", "ghost@x.com"]
-    with CheckpointWriter(path, host=server.url, users=names) as writer:
+    with CheckpointWriter(path, scope=FULL, host=server.url, users=names) as writer:
         writer.record(fake_row("zed.both@x.com", files=777))
     with open(path, "ab") as handle:
         handle.write(tail)
@@ -751,12 +757,19 @@ def test_interrupt_exit_1_says_how_to_resume(tmp_path, gen, clean_csv, signum):
     (tmp_path / "users.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
     (tmp_path / "results.csv").write_text("previous\n")
     checkpoint = tmp_path / ".checkpoint_progress.json"
+    release = threading.Event()
     with FakeWorkspaceServer(ws, token=TOKEN) as server:
         server.faults.latency_s = LATENCY
-        proc = start_run(tmp_path, server, token_flag=True)
-        wait_for_results(proc, checkpoint, 4)
-        proc.send_signal(signum)
-        assert proc.wait(timeout=30) == 1
+        # One early user's homes answer only when released: the run cannot finish
+        # before the signal, however fast or slow the machine is.
+        server.faults.hold, server.faults.hold_paths = release, {f"/Users/{names[5]}"}
+        try:
+            proc = start_run(tmp_path, server, token_flag=True)
+            wait_for_results(proc, checkpoint, 4)
+            proc.send_signal(signum)
+            assert proc.wait(timeout=30) == 1
+        finally:
+            release.set()
         stdout = (tmp_path / "stdout.txt").read_text("utf-8")
         stderr = (tmp_path / "stderr.txt").read_text("utf-8")
         assert "--resume" in stderr and "interrupted" in stderr
@@ -781,7 +794,7 @@ def test_interrupt_exit_1_says_how_to_resume(tmp_path, gen, clean_csv, signum):
         again = run_script(SCRIPT, *command[2:],
                            env=clean_env(tmp_path, DATABRICKS_HOST=server.url,
                                          DATABRICKS_TOKEN=TOKEN), cwd=tmp_path)
-        assert again.code == 0 and "Nothing to do" in again.stdout
+        assert again.code == 0 and "Nothing to scan" in again.stdout
 
 
 def test_interrupt_right_after_a_save_counts_it(tmp_path, hand, monkeypatch, capsys):

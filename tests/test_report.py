@@ -134,3 +134,17 @@ def test_unwritable_target_folder_raises(tmp_path):
     with pytest.raises(OSError):
         write_results(str(tmp_path / "no_such_dir" / "results.csv"),
                       [r("a", "empty", 0, 0, "none")])
+
+
+def test_error_column_is_scrubbed_of_known_secrets(tmp_path):
+    from dbx_inventory import scrub
+
+    secret = "dapi-IN-AN-ERROR-7777"
+    scrub.remember(secret)
+    row = UserResult("a@x.com", "error", 0, 0, "unknown",
+                     f"DBFS: 500 echo: Bearer {secret}; url https://h/?token=abc123")
+    out = tmp_path / "r.csv"
+    write_results(str(out), [row])
+    text = out.read_text(encoding="utf-8")
+    assert secret not in text and "abc123" not in text
+    assert "Bearer ****" in text and "token=****" in text

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from conftest import TOKEN
 from dbx_inventory.auth import StaticToken
 from dbx_inventory.client import ApiClient, ClientConfig
-from dbx_inventory.errors import Unauthenticated
+from dbx_inventory.errors import Unauthenticated, WorkspaceOutage
 from dbx_inventory.results import NO_HOME
 from dbx_inventory.retry import RetryPolicy
 from dbx_inventory.scan import Scanner
@@ -319,3 +321,80 @@ def test_all_faults_together_equal_truth(serve, generated):
     rows = scan(server, names, n=10)
     assert_equals_truth(generated, rows)
     assert server.stats.duplicate_listings() == {}
+
+
+# -- error kinds, outages, stalls -----------------------------------------------------------
+
+def test_error_rows_say_whether_their_cause_was_transient(serve):
+    ws = Workspace()
+    ws.dbfs.add_file("/Users/flaky@x.com/broken/y.csv", size=1)
+    ws.dbfs.add_file("/Users/denied@x.com/secret/y.csv", size=1)
+    ws.dbfs.forbid("/Users/denied@x.com/secret")
+    server = serve(ws, always_fail_paths={"dbfs:/Users/flaky@x.com/broken"})
+    rows = scan(server, ["flaky@x.com", "denied@x.com", "nohome@x.com"], walkers=(DBFS,))
+    assert rows["flaky@x.com"].error_kind == "transient" and rows["flaky@x.com"].transient
+    assert rows["denied@x.com"].error_kind == "final"
+    assert rows["nohome@x.com"].error_kind == "final"
+
+
+def outage_client(server, limit_s: float) -> ApiClient:
+    policy = RetryPolicy(base_delay=0.01, max_delay=0.05, outage_limit_s=limit_s)
+    return ApiClient(ClientConfig(host=server.url, headers={"Authorization": f"Bearer {TOKEN}"},
+                                  max_in_flight=4, retry=policy))
+
+
+def test_outage_that_ends_in_time_leaves_results_exact(serve, clean_ws):
+    server = serve(clean_ws)
+    names = [u.user_name for u in clean_ws.users[:8]]
+    events = []
+
+    def notice(event, down_for, detail):
+        events.append(event)
+        if event == "down":
+            server.faults.down = False  # it comes back once the outage is noticed
+
+    with outage_client(server, limit_s=60) as client:
+        client.get("/api/2.0/preview/scim/v2/Me")  # the workspace has answered once
+        client.outage.notify = notice
+        server.faults.down = True
+        rows = {r.username: r for r in Scanner(client).scan(names)}
+    assert events[0] == "down" and events[-1] == "up"
+    assert sorted(rows) == sorted(names)
+    assert all("connection" not in row.error for row in rows.values())
+    assert_equals_truth(clean_ws, rows)
+
+
+def test_outage_past_its_limit_stops_the_scan_recording_nobody_in_flight(serve, clean_ws):
+    server = serve(clean_ws)
+    names = [u.user_name for u in clean_ws.users[:8]]
+    with outage_client(server, limit_s=0.3) as client:
+        client.get("/api/2.0/preview/scim/v2/Me")
+        server.faults.down = True
+        rows = []
+        with pytest.raises(WorkspaceOutage, match="has not answered"):
+            for row in Scanner(client).scan(names):
+                rows.append(row)
+    assert rows == []  # no transient failure became a row
+
+
+def test_a_stalled_scan_says_what_it_waits_for(serve):
+    ws = Workspace()
+    ws.dbfs.add_file("/Users/slow@x.com/f.csv", size=1)
+    release = threading.Event()
+    server = serve(ws, hold=release, hold_paths={"dbfs:/Users/slow@x.com"})
+    lines = []
+
+    def notice(line):
+        lines.append(line)
+        release.set()  # said once: now let the listing answer
+
+    try:
+        with make_client(server) as client:
+            rows = list(Scanner(client, walkers=(DBFS,), notice=notice,
+                                stall_notice_s=0.2).scan(["slow@x.com"]))
+    finally:
+        release.set()
+    assert rows[0].file_count == 1
+    assert len(lines) == 1
+    assert "no listing has finished" in lines[0] and "DBFS /Users/slow@x.com" in lines[0]
+

@@ -472,3 +472,11 @@ def test_client_secret_hidden_from_repr_and_profile_list(tmp_path):
     lines = describe_profiles(env=env)
     assert "  sp: https://sp.example.com [oauth-m2m]" in lines
     assert CLIENT_SECRET not in "\n".join(lines)
+
+
+def test_config_file_with_a_utf8_byte_order_mark(tmp_path):
+    # Notepad saves UTF-8 with a BOM; configparser alone then finds "no section headers".
+    path = tmp_path / "databrickscfg"
+    path.write_bytes(b"\xef\xbb\xbf" + FULL_CFG.lstrip().encode("utf-8"))
+    settings = resolve(profile="dev", env=env_for(path))
+    assert (settings.host, settings.token) == ("https://dev.example.com", PROF_TOKEN)

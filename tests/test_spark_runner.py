@@ -70,3 +70,39 @@ def test_errors_lose_the_token():
     line = _first_line(exc, CONFIG)
     assert TOKEN not in line
     assert line.startswith("RuntimeError: handshake failed")
+
+
+def test_spark_error_text_goes_through_the_one_scrubber():
+    from dbx_inventory import scrub
+
+    scrub.remember("client-secret-XYZ-123")
+    config = ClientConfig(host="https://h", headers={"Authorization": f"Bearer {TOKEN}"})
+    line = _first_line(RuntimeError("auth failed for client-secret-XYZ-123"), config)
+    assert "client-secret-XYZ-123" not in line and "****" in line
+
+
+def test_the_package_pickles_by_value_without_locks_or_remembered_secrets():
+    # Spark ships the package pickled by value and the server logs that plan: module
+    # state (locks, thread-locals, remembered secrets) must travel as fresh, empty state.
+    import pickle
+
+    from pyspark import cloudpickle
+
+    import dbx_inventory
+    from dbx_inventory import deadline, scrub
+    from dbx_inventory.client import ApiClient
+    from dbx_inventory.scan import Scanner
+
+    scrub.remember("driver-only-SECRET-4242")
+    with deadline.Deadline(5):
+        pass  # the reaper thread and its lock exist in this process now
+    cloudpickle.register_pickle_by_value(dbx_inventory)
+    try:
+        for thing in (Scanner, ApiClient, scrub.scrub, deadline.Deadline):
+            data = cloudpickle.dumps(thing)
+            assert b"driver-only-SECRET-4242" not in data
+        shipped = pickle.loads(cloudpickle.dumps(scrub.scrub))
+        assert shipped("x driver-only-SECRET-4242") == "x driver-only-SECRET-4242"
+    finally:
+        cloudpickle.unregister_pickle_by_value(dbx_inventory)
+    assert scrub.scrub("x driver-only-SECRET-4242") == "x ****"

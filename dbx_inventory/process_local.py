@@ -1,0 +1,28 @@
+"""State that belongs to one process and must never travel with the package.
+
+Spark ships this package to executors pickled by value, module globals included. A
+lock or a thread-local cannot be pickled, and remembered secrets must not be: the
+server logs the pickled plan. Each holder here pickles as a new, empty one, so an
+executor starts with its own state.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class ProcessLocal:
+    """Attributes set at run time; pickled as a fresh, empty holder."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def __reduce__(self):
+        return (type(self), ())
+
+
+class ThreadLocal(threading.local):
+    """threading.local that pickles as a fresh one."""
+
+    def __reduce__(self):
+        return (type(self), ())
