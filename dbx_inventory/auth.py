@@ -67,6 +67,11 @@ class StaticToken:
 
     token: str = field(repr=False)
 
+    def __post_init__(self) -> None:
+        # A server may echo the header in its error text: blank it whole, then the token.
+        scrub.remember(bearer(self.token)["Authorization"])
+        scrub.remember(self.token)
+
     def headers(self) -> dict[str, str]:
         return bearer(self.token)
 

@@ -124,7 +124,7 @@ def resolve_settings(args: argparse.Namespace) -> settings_mod.Settings:
     for value, what in ((settings.token, "token"), (settings.client_secret, "client secret")):
         if value and not _sendable(value):
             raise ConfigError(f"the {what} has a character that cannot be sent in an HTTP "
-                              "request (a space, a typographic quote, ...); copy it again")
+                              "header (a space, a typographic quote, ...); copy it again")
     return settings
 
 

@@ -140,7 +140,7 @@ class ApiClient:
                         f"cannot reach {self.host}: {error.message}", path=subject) from None
             elif watch_outage and status != 429 and attempt in (
                     self.retry.outage_check_after, self.retry.attempts) \
-                    and self.outage.confirm(_reason(status, error)):
+                    and self.outage.confirm(_reason(status, error, subject)):
                 attempt = 0  # an outage came and went: this failure says nothing
                 continue
             elif attempt >= self.retry.attempts:

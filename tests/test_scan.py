@@ -339,7 +339,7 @@ def test_error_rows_say_whether_their_cause_was_transient(serve):
 
 def outage_client(server, limit_s: float) -> ApiClient:
     policy = RetryPolicy(base_delay=0.01, max_delay=0.05, outage_limit_s=limit_s)
-    return ApiClient(ClientConfig(host=server.url, headers={"Authorization": f"Bearer {TOKEN}"},
+    return ApiClient(ClientConfig(host=server.url, credentials=StaticToken(TOKEN),
                                   max_in_flight=4, retry=policy))
 
 

@@ -76,7 +76,7 @@ def test_spark_error_text_goes_through_the_one_scrubber():
     from dbx_inventory import scrub
 
     scrub.remember("client-secret-XYZ-123")
-    config = ClientConfig(host="https://h", headers={"Authorization": f"Bearer {TOKEN}"})
+    config = ClientConfig(host="https://h", credentials=StaticToken(TOKEN))
     line = _first_line(RuntimeError("auth failed for client-secret-XYZ-123"), config)
     assert "client-secret-XYZ-123" not in line and "****" in line
 
