@@ -7,7 +7,6 @@ import os
 import logging
 import random
 import re
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -18,6 +17,8 @@ from . import __version__
 from .clock import Clock
 from .errors import (ApiError, NetworkError, Throttled, WorkspaceUnreachable,
                      error_for_status)
+from .pacing import Pacer, family_of
+from .politeness import RequestStats
 from .retry import RetryPolicy
 from .throttle import Throttle
 
@@ -35,20 +36,8 @@ class ClientConfig:
     headers: Mapping[str, str] = field(repr=False)
     max_in_flight: int = 20
     retry: RetryPolicy = RetryPolicy()
-
-
-@dataclass
-class ClientStats:
-    requests: int = 0
-    retries: int = 0
-    throttled: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, *, requests: int = 0, retries: int = 0, throttled: int = 0) -> None:
-        with self.lock:
-            self.requests += requests
-            self.retries += retries
-            self.throttled += throttled
+    max_rps: float | None = None    # requests/s over all API families (--max-rps)
+    family_rates: Mapping[str, float] | None = None  # starting pace per family (pacing.py)
 
 
 class ApiClient:
@@ -62,7 +51,8 @@ class ApiClient:
         self.retry = config.retry
         self.clock = clock or Clock()
         self.throttle = throttle or Throttle(config.max_in_flight)
-        self.stats = ClientStats()
+        self.pacer = Pacer(self.clock, max_rps=config.max_rps, start_rates=config.family_rates)
+        self.stats = RequestStats()
         self._rng = rng or random.Random()
         self._answered = False  # has the workspace ever answered over HTTP?
         self._session = session or requests.Session()
@@ -84,6 +74,10 @@ class ApiClient:
     def close(self) -> None:
         self._session.close()
 
+    def learned_rates(self) -> dict[str, float]:
+        """The pace held per API family (requests/s), for families that needed one."""
+        return self.pacer.rates()
+
     def __enter__(self) -> "ApiClient":
         return self
 
@@ -97,12 +91,13 @@ class ApiClient:
         `subject` names what is being read (a path, a user) in errors and logs.
         """
         url = self.host + api_path
+        family = family_of(api_path)
         subject = subject or api_path
         started = self.clock.monotonic()
         attempt = 0
         while True:
             attempt += 1
-            body, failure = self._attempt(url, params, subject)
+            body, failure = self._attempt(url, params, subject, family)
             if failure is None:
                 return body
             status, error = failure.status, failure.error
@@ -125,25 +120,29 @@ class ApiClient:
             wait = self.retry.wait_for(status, failure.retry_after, attempt, self._rng)
             if not self._answered:
                 wait = min(wait, 1.0)
-            self.stats.add(retries=1)
+            self.stats.add(family, retries=1)
             log.debug("%s on %s, retrying in %.1fs (attempt %d/%d)",
                       _reason(status, error), subject, wait, attempt, self.retry.attempts)
             self.clock.sleep(wait)
 
-    def _attempt(self, url: str, params, subject: str) -> tuple[dict, "_Failure | None"]:
+    def _attempt(self, url: str, params, subject: str,
+                 family: str) -> tuple[dict, "_Failure | None"]:
         """One request: the parsed body, or what went wrong."""
         timeout = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
+        ticket = self.pacer.admit(family)  # the family's pace first: it holds no slot
         with self.throttle.slot() as slot:
-            self.stats.add(requests=1)
+            self.stats.add(family, requests=1)
             try:
                 response = self._session.get(url, params=params, headers=self._headers,
                                              timeout=timeout)
             except requests.RequestException as exc:
                 return {}, _Failure(None, None, NetworkError(_network_reason(exc), path=subject))
             self._answered = True
-            if response.status_code == 429:
+            throttled = response.status_code == 429
+            self.pacer.answered(ticket, throttled=throttled)
+            if throttled:
                 slot.throttled()
-                self.stats.add(throttled=1)
+                self.stats.add(family, throttled=1)
             if response.status_code < 400:
                 try:
                     body = response.json()

@@ -5,6 +5,10 @@ its rate. The limit grows by one slot per window of successes and shrinks by a q
 on a 429 (at most once per window), so a run settles just under the workspace's real
 capacity instead of spending requests on 429s. A 429 also marks a ceiling: the limit
 climbs back quickly to just under it, then probes above it slowly.
+
+Only a 429 on a request sent with every slot taken can be the limit on requests in
+flight; one sent with slots to spare was refused for its API family's rate, which
+pacing.py learns per family, so it must not shrink the limit every family shares.
 """
 
 from __future__ import annotations
@@ -42,11 +46,17 @@ class Throttle:
 
     def acquire(self) -> int:
         """Wait for a slot; returns the epoch to hand back to release()."""
+        return self._acquire()[0]
+
+    def _acquire(self) -> tuple[int, bool]:
+        """Wait for a slot: (epoch, whether it was the last free slot)."""
         with self._cond:
-            while self._in_flight >= max(1, int(self._limit)):
+            limit = max(1, int(self._limit))
+            while self._in_flight >= limit:
                 self._cond.wait()
+                limit = max(1, int(self._limit))
             self._in_flight += 1
-            return self._epoch
+            return self._epoch, self._in_flight >= limit
 
     def release(self, epoch: int, *, throttled: bool = False) -> None:
         """Give the slot back, telling whether the request was answered 429."""
@@ -67,7 +77,10 @@ class Throttle:
             self._cond.notify_all()
 
     def slot(self) -> "_Slot":
-        """Context manager form; call .throttled() inside to report a 429."""
+        """Context manager form; call .throttled() inside to report a 429.
+
+        A 429 counts against the limit only when the slot was the last one free.
+        """
         return _Slot(self)
 
 
@@ -75,12 +88,14 @@ class _Slot:
     def __init__(self, throttle: Throttle):
         self._throttle = throttle
         self._was_throttled = False
+        self.full = False   # every slot was taken once this one was
 
     def throttled(self) -> None:
-        self._was_throttled = True
+        if self.full:
+            self._was_throttled = True
 
     def __enter__(self) -> "_Slot":
-        self._epoch = self._throttle.acquire()
+        self._epoch, self.full = self._throttle._acquire()
         return self
 
     def __exit__(self, *exc) -> None:

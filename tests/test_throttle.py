@@ -204,13 +204,24 @@ def test_many_threads_never_exceed_limit():
     assert t.in_flight == 0
 
 
-def test_slot_reports_throttled():
+def test_slot_reports_a_429_sent_with_every_slot_taken():
+    t = Throttle(2)
+    with t.slot():
+        with t.slot() as slot:
+            assert t.in_flight == 2
+            slot.throttled()
+    assert t.in_flight == 0
+    assert (t.limit, t.throttled) == (1, 1)
+
+
+def test_slot_ignores_a_429_sent_with_slots_to_spare():
+    # Refused for its family's rate, not for requests in flight: pacing.py's business.
     t = Throttle(20)
     with t.slot() as slot:
         assert t.in_flight == 1
         slot.throttled()
     assert t.in_flight == 0
-    assert t.limit == 15
+    assert (t.limit, t.throttled, t.cuts) == (20, 0, 0)
 
 
 def test_slot_released_on_exception():
