@@ -7,7 +7,7 @@ import shlex
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .atomic import check_writable
 from .checkpoint import (DEFAULT_PATH, CheckpointWriter, check_resumable, read_journal)
@@ -19,6 +19,7 @@ from .errors import ConfigError, InventoryError
 from .progress import Progress, print_distribution, print_summary
 from .modes import Mode, choose_mode
 from .outputs import CsvOutput, Output, RunInfo, write_outputs
+from .politeness import print_politeness
 from .report import iso_utc
 from .results import UserResult
 from .runners import scan_rows
@@ -56,6 +57,9 @@ def build_parser() -> Parser:
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
                         help="requests in flight at most, across all workers "
                              f"(default {DEFAULT_CONCURRENCY})")
+    parser.add_argument("--max-rps", type=float, default=None, metavar="N",
+                        help="requests per second at most over the whole run, to leave "
+                             "the workspace's rate to others (default: what it admits)")
     parser.add_argument("--extended", action="store_true",
                         help="add per-side counts, last_modified and duration_s columns")
     return parser
@@ -103,12 +107,14 @@ class Run:
             raise ConfigError("--concurrency must be at least 1")
         if args.spark_tasks is not None and args.spark_tasks < 1:
             raise ConfigError("--spark-tasks must be at least 1")
+        if args.max_rps is not None and not args.max_rps > 0:
+            raise ConfigError("--max-rps must be above 0")
         names = self._users()
         settings = resolve_settings(args)
         mode = choose_mode(args, settings.cluster_id)
         walkers = (DBFS,) if args.dbfs_only else (WORKSPACE,) if args.workspace_only \
             else (DBFS, WORKSPACE)
-        config = client_config(settings, args.concurrency)
+        config = replace(client_config(settings, args.concurrency), max_rps=args.max_rps)
         outputs = self._outputs()
         for path in self._output_paths():
             check_writable(path)  # fail now, not after hours of scanning
@@ -179,6 +185,7 @@ class Run:
         if self.args.debug and plan.mode.spark:
             print_distribution(list(fresh.values()))
         print_summary(rows)
+        print_politeness(plan.client.stats.as_dict())
         out()
         for line in written:
             out(line)

@@ -39,7 +39,7 @@ PROBE_EVERY_S = 1.0   # slow probe step at and above the measured rate
 PROBE_STEP = 0.02     # slow probe: +2% of the pace per step
 RECOVER_STEP = 1.25   # back towards the measured rate after a deep cut
 REFUSED_AGAIN = 0.75  # cut when 429s continue before a new measure is possible
-DEEPEST_CUT = 0.5     # one 429 never takes more than half the pace away
+DEEPEST_CUT = 0.5     # a measure spanning slower paces reads low: cut at most by half
 MIN_RATE = 0.5        # requests per second: a family is never stopped
 
 
@@ -70,13 +70,14 @@ class FamilyPace:
         # What the workspace admits, as last measured (a given start counts as one).
         self.measured: float | None = start_rate / HOLD if start_rate else None
         self.next_at = 0.0                             # earliest next send time
-        self.cuts = 0
+        self.cuts = 0                                  # also tells waiters to re-reserve
         self._changed_at = 0.0
         self._cut_at = float("-inf")   # requests sent before this are stale for cutting
         self._window_start: float | None = None   # last 429: the bucket was empty then
         self._ok_in_window = 0
         self._recent: deque[float] = deque()      # success times of the last second
         self._held_back = False                   # a request waited for this pace
+        self._ok_at_pace = 0                      # answers to requests sent at this pace
 
     def reserve(self, now: float) -> float:
         """The earliest send time this pace allows for one more request; takes it."""
@@ -89,9 +90,11 @@ class FamilyPace:
             self._held_back = True
         return at
 
-    def ok(self, now: float) -> None:
-        """A request of this family was answered (anything but 429)."""
+    def ok(self, sent_at: float, now: float) -> None:
+        """A request sent at sent_at was answered (anything but 429)."""
         self._ok_in_window += 1
+        if sent_at >= self._changed_at:
+            self._ok_at_pace += 1
         if self.measured is None:
             self._recent.append(now)
             while self._recent and self._recent[0] < now - 1.0:
@@ -99,7 +102,7 @@ class FamilyPace:
 
     def throttled(self, sent_at: float, now: float) -> bool:
         """A request sent at sent_at was answered 429; True when the pace was cut."""
-        if sent_at < self._cut_at:
+        if sent_at <= self._cut_at:   # sent before the last cut was known
             return False
         target = None
         if self._window_start is not None:
@@ -107,18 +110,27 @@ class FamilyPace:
             if span >= MIN_WINDOW_S and self._ok_in_window >= MIN_OK:
                 self.measured = self._ok_in_window / span
                 target = self.measured * HOLD
-        if self.rate is None:
-            guess = sum(1 for t in self._recent if t >= now - 1.0)
-            if target is None and not guess:
+        admitted = sum(1 for t in self._recent if t >= now - 1.0)  # in the last second
+        if target is not None:
+            new = target if self.rate is None else \
+                max(min(self.rate, target), self.rate * DEEPEST_CUT)
+        elif self.rate is None:
+            if not admitted:
                 # Nothing admitted lately: no basis for a rate. The retry waits hold it.
                 self._window_start, self._ok_in_window = now, 0
                 return False
-            new = target or guess * HOLD
-        elif target is not None:
-            new = max(min(self.rate, target), self.rate * DEEPEST_CUT)
+            new = admitted * HOLD    # a first guess: doubling follows while it holds
         else:
+            # Refused again before a window could measure: back off, and end the
+            # doubling with the last second's successes as the measure.
+            if self.measured is None and admitted:
+                self.measured = float(admitted)
             new = self.rate * REFUSED_AGAIN
+            if self.measured is not None:
+                new = min(new, self.measured * HOLD)
         self._set(max(MIN_RATE, new), now)
+        # Reservations handed out at the old pace are taken again at the new one.
+        self.next_at = now + 1.0 / self.rate
         self._cut_at = now
         self._window_start = now
         self._ok_in_window = 0
@@ -126,12 +138,16 @@ class FamilyPace:
         return True
 
     def _probe(self, now: float) -> None:
+        # A step up needs demand (a request waited) and proof the pace holds: answers
+        # to requests sent at it (a few to double, MIN_OK to probe near a measure).
         if self.rate is None or not self._held_back:
             return
         since = now - self._changed_at
         if self.measured is None:
-            if since >= FAST_EVERY_S:
+            if since >= FAST_EVERY_S and self._ok_at_pace >= 2:
                 self._set(self.rate * 2, now)
+            return
+        if self._ok_at_pace < MIN_OK:
             return
         hold = self.measured * HOLD
         if self.rate < hold * 0.98:
@@ -141,10 +157,15 @@ class FamilyPace:
             self._set(self.rate * (1 + PROBE_STEP), now)
 
     def _set(self, rate: float, now: float) -> None:
-        # Reservations already handed out keep their times; new ones follow at `rate`.
+        if self.measured is None and self._window_start is not None and \
+                self.rate is not None and rate > self.rate:
+            # Doubling: a measure must not span the slower paces before (it would read
+            # low); the bucket may not be empty here, the next 429 corrects any excess.
+            self._window_start, self._ok_in_window = now, 0
         self.rate = rate
         self._changed_at = now
         self._held_back = False
+        self._ok_at_pace = 0
 
 
 class Pacer:
@@ -166,19 +187,25 @@ class Pacer:
 
     def admit(self, family: str) -> Ticket:
         """Wait (sleeping, not polling) until this family and the run may send; a ticket."""
-        with self._lock:
-            now = self.clock.monotonic()
-            at = self._families[family].reserve(now)
-            if self.max_rps is not None:
-                # Both paces take the same time slot: the later of the two.
-                at = max(at, self._next_at)
-                self._next_at = at + 1.0 / self.max_rps
-                pace = self._families[family]
-                if pace.rate is not None:
-                    pace.next_at = max(pace.next_at, at + 1.0 / pace.rate)
-        if at > now:
+        pace = self._families[family]
+        while True:
+            with self._lock:
+                now = self.clock.monotonic()
+                cuts = pace.cuts
+                at = pace.reserve(now)
+                if self.max_rps is not None:
+                    # Both paces take the same time slot: the later of the two.
+                    at = max(at, self._next_at)
+                    self._next_at = at + 1.0 / self.max_rps
+                    if pace.rate is not None:
+                        pace.next_at = max(pace.next_at, at + 1.0 / pace.rate)
+            if at <= now:
+                return Ticket(family, now)
             self.clock.sleep(at - now)
-        return Ticket(family, at)
+            with self._lock:
+                if pace.cuts == cuts:
+                    return Ticket(family, at)
+            # The pace was cut while this request waited: its time was at the old pace.
 
     def answered(self, ticket: Ticket, *, throttled: bool = False) -> None:
         """Learn from an HTTP answer to the request of this ticket."""
@@ -188,7 +215,7 @@ class Pacer:
             if throttled:
                 pace.throttled(ticket.sent_at, now)
             else:
-                pace.ok(now)
+                pace.ok(ticket.sent_at, now)
 
     def rates(self) -> dict[str, float]:
         """The pace held per family (requests/s), for the families that have one."""
