@@ -139,9 +139,10 @@ class ApiClient:
                 return {}, _Failure(None, None, NetworkError(_network_reason(exc), path=subject))
             self._answered = True
             throttled = response.status_code == 429
-            self.pacer.answered(ticket, throttled=throttled)
+            # A 429 at a level of requests in flight not yet proven is the in-flight
+            # limit's to learn; any other is its family's rate.
+            self.pacer.answered(ticket, throttled=throttled and not slot.throttled())
             if throttled:
-                slot.throttled()
                 self.stats.add(family, throttled=1)
             if response.status_code < 400:
                 try:

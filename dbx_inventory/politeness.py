@@ -90,7 +90,7 @@ def politeness_lines(stats: Mapping[str, Mapping]) -> list[str]:
     for name in sorted(families, key=lambda n: -families[n]["requests"]):
         c = families[name]
         rate = _rate(c)
-        lines.append(f"  {name}: {c['requests']:,} requests"
+        lines.append(f"  {name}: {c['requests']:,} request{'' if c['requests'] == 1 else 's'}"
                      + (f" at {rate:.1f}/s" if rate is not None else "")
                      + f", 429: {c.get('throttled', 0):,}, retries: {c.get('retries', 0):,}")
     return lines
