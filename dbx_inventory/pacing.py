@@ -128,9 +128,10 @@ class FamilyPace:
             new = self.rate * REFUSED_AGAIN
             if self.measured is not None:
                 new = min(new, self.measured * HOLD)
-        self._set(max(MIN_RATE, new), now)
+        rate = max(MIN_RATE, new)
+        self._set(rate, now)
         # Reservations handed out at the old pace are taken again at the new one.
-        self.next_at = now + 1.0 / self.rate
+        self.next_at = now + 1.0 / rate
         self._cut_at = now
         self._window_start = now
         self._ok_in_window = 0
