@@ -6,14 +6,18 @@ Every family is paced apart, so one family's 429s never slow another:
 
 - A family starts unpaced, or at a given rate (a Spark task's share of what earlier
   runs learned). Its first 429 takes the successes of the last second as a first guess
-  (none: no guess; the retry waits alone slow it).
+  (none: no guess; the retry waits alone slow it), and the pace doubles from there while
+  it holds; a 429 before a measure ends the doubling at the last second's successes.
 - A 429 means the workspace's bucket for that family was empty. The successes between
   two 429s, over the time between them, are what the bucket refilled in that time: the
   admitted rate. The family is then held at HOLD of it: it settles in one step.
-- While the pace is what holds requests back, it probes upward: doubling until a first
-  measure exists, back quickly to just under a measured rate, then by PROBE_STEP per
-  PROBE_EVERY seconds above it, so a raised limit is found again without a 429 storm.
+- While the pace is what holds requests back, it probes upward: quickly back to just
+  under the measured rate after a deeper cut, then by PROBE_STEP per PROBE_EVERY seconds,
+  so a raised limit is found again at the cost of a rare 429.
 - A 429 on a request sent before the last cut was already accounted for: it cuts nothing.
+  Requests still waiting at the old pace take their turn again at the new one.
+- Which 429s reach a family is the client's choice: one the in-flight limit claims
+  (throttle.py) is not a rate.
 
 `--max-rps` is one more pace over all families together, never learned or raised.
 Each request reserves the next free send time under a lock and sleeps until then on
