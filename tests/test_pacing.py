@@ -185,3 +185,25 @@ def test_rejects_bad_settings():
         Pacer(FakeClock(), max_rps=0)
     with pytest.raises(ValueError):
         Pacer(FakeClock(), start_rates={"jobs": 3.0})
+
+
+def test_client_paces_only_the_family_the_workspace_refuses(serve):
+    """Over real HTTP: DBFS limited to 3/s with no Retry-After, the Workspace not at all."""
+    from conftest import TOKEN
+    from dbx_inventory.client import ApiClient, ClientConfig
+    from fake_workspace import generate_uniform
+
+    ws = generate_uniform(1, 1, 1)
+    server = serve(ws, family_rate_limits={"dbfs": 3.0}, retry_after=None)
+    config = ClientConfig(host=server.url, headers={"Authorization": f"Bearer {TOKEN}"})
+    with ApiClient(config) as client:
+        for _ in range(12):
+            client.get("/api/2.0/dbfs/list", {"path": "/Users"})
+            client.get("/api/2.0/workspace/list", {"path": "/Users"})
+        stats = client.stats.as_dict()
+        assert set(client.learned_rates()) == {"dbfs"}
+        assert client.throttle.cuts == 0      # a rate, not the limit on requests in flight
+    assert stats["dbfs"]["throttled"] == server.stats.throttled >= 1
+    assert stats["workspace"]["throttled"] == 0
+    assert stats["workspace"]["requests"] == 12
+    assert server.stats.by_status[200] == 24
