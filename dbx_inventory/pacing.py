@@ -26,6 +26,7 @@ the injected clock: waiting costs no CPU and there is no polling loop.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from typing import Mapping
 
 from .clock import Clock
 
+log = logging.getLogger("dbx_inventory.pacing")
 FAMILIES = ("workspace", "dbfs", "scim", "other")
 
 HOLD = 0.95           # share of the measured rate a family is held at
@@ -218,7 +220,10 @@ class Pacer:
             now = self.clock.monotonic()
             pace = self._families[ticket.family]
             if throttled:
-                pace.throttled(ticket.sent_at, now)
+                if pace.throttled(ticket.sent_at, now):
+                    log.debug("%s: 429, paced at %.1f requests/s (measured %s)",
+                              ticket.family, pace.rate, "-" if pace.measured is None
+                              else f"{pace.measured:.1f}/s")
             else:
                 pace.ok(ticket.sent_at, now)
 
