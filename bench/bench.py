@@ -10,6 +10,12 @@ On that same workload it times, each as a subprocess with the server's counters 
   sdk         a user-by-user walk with the official databricks-sdk (.venv-bench)
 and checks every run's counts against the workspace's truth.
 
+Then the shapes of issue 10 (SHAPES), local mode, each on its own workspace and server
+limits, against its own lower bound and with its 429 share: `rates` (per-family rates,
+no Retry-After, 10 ms), `dbfs-heavy` (the same limits at 40 ms, most homes large in DBFS),
+`in-flight` (cap 20, 50 ms, a bound of at least 15 s). `--shape NAME` runs one or more
+shapes only; `--no-shapes` skips them.
+
 `--scale` (`make bench-scale`): 10,000 users and 1,000,000 files at zero latency,
 local mode only: wall time, time per listing, peak RSS of the tool (target < 300 MB).
 
@@ -33,11 +39,14 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fake_workspace import FakeWorkspaceServer, generate_uniform  # noqa: E402
+from fake_workspace import (FakeWorkspaceServer, Workspace, generate_uniform,  # noqa: E402
+                            generate_workspace)
+from fake_workspace.faults import PUBLISHED_RATE_LIMITS  # noqa: E402
 
 TOOL = ROOT / "databricks_user_files_simple.py"
 SDK_SCRIPT = Path(__file__).resolve().parent / "sdk_baseline.py"
@@ -52,6 +61,8 @@ TARGET_RATIO = 1.25          # local mode wall time / lower bound
 TARGET_SPEEDUP = 20.0        # SDK baseline wall time / local mode wall time
 TARGET_EXTRA_PCT = 5.0       # listing requests beyond the minimum, in %
 TARGET_RSS_MB = 300.0        # peak RSS of the tool on the scale run
+TARGET_SHAPE_RATIO = 1.10    # local mode wall time / the shape's lower bound
+TARGET_SHAPE_429_PCT = 3.0   # 429s as a share of the listings, local mode
 
 
 # -- measuring ---------------------------------------------------------------------------
@@ -365,7 +376,7 @@ def _f(value, spec: str, none: str = "-") -> str:
 
 
 def print_table(results: list[RunResult]) -> None:
-    head = (f"{'run':<10} {'wall s':>7} {'scan s':>7} {'start s':>7} {'requests':>8} "
+    head = (f"{'run':<18} {'wall s':>7} {'scan s':>7} {'start s':>7} {'requests':>8} "
             f"{'429s':>5} {'listing':>7} {'beyond min':>11} {'other':>5} {'peak/mean':>10} "
             f"{'RSS MB':>7} {'x bound':>7}  match")
     print(head)
@@ -374,7 +385,7 @@ def print_table(results: list[RunResult]) -> None:
         beyond = f"{r.beyond_min:+d} {r.beyond_min_pct:4.1f}%"
         flight = f"{r.peak_in_flight}/{_f(r.mean_in_flight, '.1f')}"
         rss = f"{r.peak_rss_mb:.0f}" + ("*" if r.kind == "spark" else "")
-        print(f"{r.name:<10} {r.wall_s:>7.2f} {_f(r.span_s, '7.2f'):>7} "
+        print(f"{r.name:<18} {r.wall_s:>7.2f} {_f(r.span_s, '7.2f'):>7} "
               f"{_f(r.startup_s, '7.2f'):>7} {r.requests:>8} {r.throttled:>5} "
               f"{r.listing_requests:>7} {beyond:>11} {r.other_requests:>5} {flight:>10} "
               f"{rss:>7} {_f(r.ratio_to_bound, '7.2f'):>7}  "
@@ -441,6 +452,138 @@ def lower_bound(listings: int, latency: float, cap: int | None, rate: float | No
         bucket = burst if burst else max(1.0, rate)
         bound = max(bound, max(0.0, listings - bucket) / rate)
     return bound
+
+
+# -- shapes (issue 10) ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Shape:
+    """A workload and the server limits it runs under; any runner (local, Spark) can
+    take one: build() the workspace, serve(ws) it, bound(ws) to compare against."""
+
+    name: str
+    title: str
+    build: Callable[[], Workspace]
+    latency_s: float
+    cap: int | None = 20
+    family_limits: dict = field(default_factory=dict)   # see PUBLISHED_RATE_LIMITS
+    retry_after: str | None = "1"                        # None: no Retry-After on 429
+
+    def serve(self, ws: Workspace) -> FakeWorkspaceServer:
+        """A fake server (not started) with this shape's latency and limits."""
+        server = FakeWorkspaceServer(ws, token=TOKEN)
+        _set_faults(server, self.latency_s, self.cap, None, self.retry_after)
+        server.faults.family_rate_limits = dict(self.family_limits)
+        return server
+
+    def bound(self, ws: Workspace) -> tuple[float, str]:
+        """(seconds, how): the slowest family's listings over its rate less the first
+        second's burst, or listings x latency / cap when that is larger."""
+        per_tree = listings_per_tree(ws)
+        total = sum(per_tree.values())
+        bound = total * self.latency_s / (self.cap or 1)
+        how = f"{total} listings x {self.latency_s * 1000:.0f} ms / {self.cap}"
+        faults = self.serve(ws).faults
+        for tree, listings in per_tree.items():
+            limit = faults.family_limit(f"{tree}/list")
+            if limit is None:
+                continue
+            key, rate = limit
+            by_rate = max(0.0, listings - max(1.0, rate)) / rate
+            if by_rate > bound:
+                bound, how = by_rate, f"({listings} {tree} listings - {rate:g}) / {rate:g}/s"
+        return bound, how
+
+
+def listings_per_tree(ws: Workspace) -> dict[str, int]:
+    """Listings a perfect client needs in each tree: every directory under a user's home."""
+    users = {u.user_name for u in ws.users}
+    counts = {}
+    for name, tree in (("dbfs", ws.dbfs), ("workspace", ws.workspace)):
+        counts[name] = sum(1 for path in tree.dirs
+                           if path.startswith("/Users/") and path.split("/")[2] in users)
+    return counts
+
+
+def dbfs_heavy_workspace(users: int = 200, seed: int = 3) -> Workspace:
+    """Every user: a Workspace home of 2 folders; 4 in 5 users: a DBFS home of 8 folders
+    of 10 files (the rest: 2 folders)."""
+    ws = generate_uniform(users, 2, 10, seed=seed, dbfs=False)
+    for i, user in enumerate(ws.users):
+        home = f"/Users/{user.user_name}"
+        ws.dbfs.mkdir(home)
+        for d in range(8 if i % 5 else 2):
+            for f in range(10):
+                ws.dbfs.add_file(f"{home}/big_{d:02d}/part-{f:05d}.parquet",
+                                 size=1024 * (f + 1))
+    return ws
+
+
+SHAPES = [
+    Shape("rates", "per-family rates (workspace/list 50/s, DBFS 30/s, SCIM 4/s), cap 20, "
+          "no Retry-After, 10 ms, 600 varied users",
+          lambda: generate_workspace(600, seed=1, forbidden_subtrees=0, missing_both=0),
+          latency_s=0.010, family_limits=dict(PUBLISHED_RATE_LIMITS), retry_after=None),
+    Shape("dbfs-heavy", "the same limits at 40 ms, 200 users, most with a large DBFS home",
+          dbfs_heavy_workspace, latency_s=0.040, family_limits=dict(PUBLISHED_RATE_LIMITS),
+          retry_after=None),
+    Shape("in-flight", "cap 20 in flight, 50 ms, 429 + Retry-After 1 beyond, no rate limits, "
+          "620 users x 4 dirs x 10 files", lambda: generate_uniform(620, 4, 10, seed=4),
+          latency_s=0.050),
+]
+
+
+def run_shape(shape: Shape, run_dir: Path, *, concurrency: int = 20,
+              spark_remote: str | None = None, tag: str = "local") -> dict:
+    """One run of the tool on a shape; its RunResult plus the shape's figures."""
+    t0 = time.perf_counter()
+    ws = shape.build()
+    shape_dir = run_dir / shape.name
+    shape_dir.mkdir(parents=True, exist_ok=True)
+    users_file = shape_dir / "users.txt"
+    write_users(ws, users_file)
+    bound, how = shape.bound(ws)
+    per_tree = listings_per_tree(ws)
+    print(f"\nShape {shape.name}: {shape.title}")
+    print(f"  {len(ws.users)} users, {ws.min_listings():,} listings (DBFS {per_tree['dbfs']:,}, "
+          f"Workspace {per_tree['workspace']:,}; built in {time.perf_counter() - t0:.1f}s); "
+          f"lower bound {how} = {bound:.2f}s")
+    server = shape.serve(ws).start()
+    try:
+        bench = Bench(server, Meter(server), ws, shape_dir, users_file, bound)
+        result = bench.tool(f"{shape.name}-{tag}", concurrency, spark_remote=spark_remote)
+    finally:
+        server.stop()
+    share = 100.0 * result.throttled / result.min_listings if result.min_listings else 0.0
+    return {"shape": shape.name, "title": shape.title, "bound_s": bound, "bound_how": how,
+            "listings_per_tree": per_tree, "result": result, "throttled_pct": share}
+
+
+def main_shapes(args, run_dir: Path) -> dict:
+    """The shapes in local mode, each against its own bound; targets printed."""
+    wanted = args.shape or [shape.name for shape in SHAPES]
+    unknown = set(wanted) - {shape.name for shape in SHAPES}
+    if unknown:
+        raise SystemExit(f"bench: unknown shape(s): {', '.join(sorted(unknown))}")
+    runs = [run_shape(shape, run_dir, concurrency=args.concurrency)
+            for shape in SHAPES if shape.name in wanted]
+    print()
+    print_table([run["result"] for run in runs])
+    print(f"Targets (local mode, each shape): within {TARGET_SHAPE_RATIO}x its bound, "
+          f"429s under {TARGET_SHAPE_429_PCT:.0f}% of the listings, results exact")
+    targets = {}
+    for run in runs:
+        r = run["result"]
+        met = (r.ratio_to_bound is not None and r.ratio_to_bound <= TARGET_SHAPE_RATIO
+               and run["throttled_pct"] < TARGET_SHAPE_429_PCT and r.match)
+        targets[r.name] = {"ratio_to_bound": r.ratio_to_bound,
+                           "throttled_pct": run["throttled_pct"], "match": r.match,
+                           "met": met}
+        print(f"  {r.name:<18} {_f(r.ratio_to_bound, '.3f')}x of {run['bound_s']:.2f}s, "
+              f"429s {r.throttled} = {run['throttled_pct']:.2f}% of {r.min_listings:,} "
+              f"listings, match {'yes' if r.match else 'NO'} -> {verdict(met)}")
+    return {"runs": [dict(run, result=asdict(run["result"])) for run in runs],
+            "targets": targets}
 
 
 def write_users(ws, path: Path) -> None:
@@ -687,6 +830,11 @@ def parse_args(argv=None):
                              "0 skips it)")
     parser.add_argument("--no-spark", action="store_true", help="skip the Spark mode run")
     parser.add_argument("--no-sdk", action="store_true", help="skip the SDK baseline")
+    parser.add_argument("--no-shapes", action="store_true",
+                        help="skip the shapes of issue 10 (" + ", ".join(
+                            shape.name for shape in SHAPES) + ")")
+    parser.add_argument("--shape", action="append", metavar="NAME",
+                        help="run only this shape (repeatable); skips the default workload")
     parser.add_argument("--spark-master", default="local[4]")
     parser.add_argument("--profile", action="store_true",
                         help="also run the tool once under py-spy and summarise it")
@@ -711,8 +859,14 @@ def main(argv=None) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"bench: {'scale' if args.scale else 'bench'} run {stamp} on {platform.node()} "
           f"({os.cpu_count()} CPUs, Python {platform.python_version()})")
-    report = main_scale(args, stamp, run_dir) if args.scale else \
-        main_bench(args, stamp, run_dir)
+    if args.scale:
+        report = main_scale(args, stamp, run_dir)
+    elif args.shape:
+        report = {"mode": "shapes", "shapes": main_shapes(args, run_dir)}
+    else:
+        report = main_bench(args, stamp, run_dir)
+        if not args.no_shapes:
+            report["shapes"] = main_shapes(args, run_dir)
     report.update(timestamp=stamp, cpus=os.cpu_count(), python=platform.python_version(),
                   argv=sys.argv[1:], run_dir=str(run_dir.relative_to(ROOT)))
     out = RESULTS_DIR / f"bench-{stamp}{'-scale' if args.scale else ''}.json"

@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .atomic import check_writable
 from .checkpoint import (DEFAULT_PATH, CheckpointLock, CheckpointWriter, check_resumable,
@@ -24,6 +24,7 @@ from .errors import (ConfigError, InventoryError, JournalWriteError, NotAWorkspa
 from .progress import Progress, print_summary
 from .modes import Mode, choose_mode
 from .outputs import CsvOutput, Output, RunInfo, write_outputs
+from .politeness import print_politeness
 from .report import iso_utc
 from .results import UserResult
 from .runners import scan_rows
@@ -71,6 +72,9 @@ def build_parser() -> Parser:
                         metavar="SECONDS",
                         help="how long to wait for a workspace that stopped answering "
                              f"before stopping the run (default {DEFAULT_OUTAGE_S:g})")
+    parser.add_argument("--max-rps", type=float, default=None, metavar="N",
+                        help="requests per second at most over the whole run, to leave "
+                             "the workspace's rate to others (default: what it admits)")
     parser.add_argument("--extended", action="store_true",
                         help="add per-side counts, last_modified and duration_s columns")
     return parser
@@ -128,6 +132,8 @@ class Run:
             raise ConfigError("--spark-tasks must be at least 1")
         if not args.outage_timeout > 0:
             raise ConfigError("--outage-timeout must be more than 0 seconds")
+        if args.max_rps is not None and not args.max_rps > 0:
+            raise ConfigError("--max-rps must be above 0")
         names = self._users()
         settings = resolve_settings(args)
         mode = choose_mode(args, settings.cluster_id)
@@ -135,7 +141,7 @@ class Run:
             else (DBFS, WORKSPACE)
         scope = {"sources": [walker.name for walker in walkers]}  # what changes a row
         retry = RetryPolicy(outage_limit_s=args.outage_timeout)
-        config = client_config(settings, args.concurrency, retry)
+        config = replace(client_config(settings, args.concurrency, retry), max_rps=args.max_rps)
         outputs = self._outputs()
         for path in self._output_paths() + [args.checkpoint]:
             check_writable(path)  # fail now, not after hours of scanning
@@ -248,6 +254,8 @@ class Run:
                                        if not self.workers.is_local(row.worker)))
         where = self._where(plan, fresh)
         print_summary(rows, where)
+        if plan.client is not None:
+            print_politeness(plan.client.stats.as_dict())
         out()
         for line in written:
             out(line)

@@ -7,7 +7,6 @@ import os
 import logging
 import random
 import re
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -21,6 +20,8 @@ from .deadline import Deadline, DeadlineAdapter
 from .errors import (ApiError, NetworkError, NotAWorkspace, Throttled, WorkspaceUnreachable,
                      error_for_status)
 from .outage import OutageGate
+from .pacing import Pacer, family_of
+from .politeness import RequestStats
 from .retry import RetryPolicy
 from .throttle import Throttle
 
@@ -45,20 +46,8 @@ class ClientConfig:
     credentials: Credentials = field(repr=False)
     max_in_flight: int = 20
     retry: RetryPolicy = RetryPolicy()
-
-
-@dataclass
-class ClientStats:
-    requests: int = 0
-    retries: int = 0
-    throttled: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, *, requests: int = 0, retries: int = 0, throttled: int = 0) -> None:
-        with self.lock:
-            self.requests += requests
-            self.retries += retries
-            self.throttled += throttled
+    max_rps: float | None = None    # requests/s over all API families (--max-rps)
+    family_rates: Mapping[str, float] | None = None  # starting pace per family (pacing.py)
 
 
 class ApiClient:
@@ -72,7 +61,8 @@ class ApiClient:
         self.retry = config.retry
         self.clock = clock or Clock()
         self.throttle = throttle or Throttle(config.max_in_flight)
-        self.stats = ClientStats()
+        self.pacer = Pacer(self.clock, max_rps=config.max_rps, start_rates=config.family_rates)
+        self.stats = RequestStats()
         self._rng = rng or random.Random()
         self._answered = False  # has the workspace ever answered over HTTP?
         self._session = session or requests.Session()
@@ -97,6 +87,10 @@ class ApiClient:
     def close(self) -> None:
         self._session.close()
 
+    def learned_rates(self) -> dict[str, float]:
+        """The pace held per API family (requests/s), for families that needed one."""
+        return self.pacer.rates()
+
     def __enter__(self) -> "ApiClient":
         return self
 
@@ -110,6 +104,7 @@ class ApiClient:
         `subject` names what is being read (a path, a user) in errors and logs.
         """
         url = self.host + api_path
+        family = family_of(api_path)
         subject = subject or api_path
         started = self.clock.monotonic()
         attempt = 0
@@ -119,7 +114,7 @@ class ApiClient:
             if watch_outage:
                 self.outage.wait_while_down()  # no attempt is spent on an outage
             attempt += 1
-            body, failure = self._attempt(url, params, subject)
+            body, failure = self._attempt(url, params, subject, family)
             if failure is None:
                 return self._checked(api_path, body, subject)
             status, error = failure.status, failure.error
@@ -153,19 +148,21 @@ class ApiClient:
             wait = self.retry.wait_for(status, failure.retry_after, attempt, self._rng)
             if not self._answered:
                 wait = min(wait, 1.0)
-            self.stats.add(retries=1)
+            self.stats.add(family, retries=1)
             log.debug("%s, retrying in %ss (attempt %d/%d)", _reason(status, error, subject),
                       f"{wait:.1f}".removesuffix(".0"), attempt, self.retry.attempts)
             self.clock.sleep(wait)
 
-    def _attempt(self, url: str, params, subject: str) -> tuple[dict, "_Failure | None"]:
+    def _attempt(self, url: str, params, subject: str,
+                 family: str) -> tuple[dict, "_Failure | None"]:
         """One request: the parsed body, or what went wrong."""
         # Until the workspace first answers, the first-contact bound is the deadline.
         limit = self.retry.deadline_s if self._answered else self.retry.first_contact_s
         timeout = (min(CONNECT_TIMEOUT_S, limit), min(READ_TIMEOUT_S, limit))
         deadline = Deadline(limit)
+        ticket = self.pacer.admit(family)  # the family's pace first: it holds no slot
         with self.throttle.slot() as slot:
-            self.stats.add(requests=1)
+            self.stats.add(family, requests=1)
             headers = self._credentials.headers()  # per request: tokens renew mid-run
             try:
                 with deadline:
@@ -176,9 +173,12 @@ class ApiClient:
                     else _network_reason(exc)
                 return {}, _Failure(None, None, NetworkError(reason, path=subject))
             self._answered = True
-            if response.status_code == 429:
-                slot.throttled()
-                self.stats.add(throttled=1)
+            throttled = response.status_code == 429
+            # A 429 at a level of requests in flight not yet proven is the in-flight
+            # limit's to learn; any other is its family's rate.
+            self.pacer.answered(ticket, throttled=throttled and not slot.throttled())
+            if throttled:
+                self.stats.add(family, throttled=1)
             if response.status_code < 400:
                 try:
                     body = response.json()
@@ -202,7 +202,8 @@ class ApiClient:
 
     def _workspace_answers(self) -> bool:
         """One probe, no retries: any HTTP answer below 500 means the workspace is up."""
-        _, failure = self._attempt(self.host + PROBE_PATH, None, "outage probe")
+        _, failure = self._attempt(self.host + PROBE_PATH, None, "outage probe",
+                                   family_of(PROBE_PATH))
         return failure is None or (failure.status is not None and failure.status < 500)
 
 

@@ -5,6 +5,11 @@ its rate. The limit grows by one slot per window of successes and shrinks by a q
 on a 429 (at most once per window), so a run settles just under the workspace's real
 capacity instead of spending requests on 429s. A 429 also marks a ceiling: the limit
 climbs back quickly to just under it, then probes above it slowly.
+
+A 429 is this limit's business only when it may be the workspace's cap on requests in
+flight: when no request sent at as many requests in flight has succeeded since the last
+cut. One sent at a level already proven was refused for its API family's rate, which
+pacing.py learns per family, so it must not shrink the limit every family shares.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ class Throttle:
         self._in_flight = 0
         self._epoch = 0          # bumps on each decrease; stale 429s do not cut again
         self._ceiling: float | None = None  # the limit at the last 429
+        self._proven = 0         # most in flight at which a request of this epoch succeeded
         self._cond = threading.Condition()
         self.throttled = 0       # 429s reported
         self.cuts = 0            # times the limit went down
@@ -42,22 +48,35 @@ class Throttle:
 
     def acquire(self) -> int:
         """Wait for a slot; returns the epoch to hand back to release()."""
+        return self._acquire()[0]
+
+    def _acquire(self) -> tuple[int, int]:
+        """Wait for a slot: (epoch, requests in flight with this one)."""
         with self._cond:
             while self._in_flight >= max(1, int(self._limit)):
                 self._cond.wait()
             self._in_flight += 1
-            return self._epoch
+            return self._epoch, self._in_flight
 
-    def release(self, epoch: int, *, throttled: bool = False) -> None:
-        """Give the slot back, telling whether the request was answered 429."""
+    def _claims(self, epoch: int, level: int) -> bool:
+        """Whether a 429 on a request sent at `level` in flight may be this limit's."""
+        with self._cond:
+            return epoch != self._epoch or level > self._proven
+
+    def release(self, epoch: int, *, throttled: bool = False, level: int = 0) -> None:
+        """Give the slot back, telling whether the request was answered 429 (and, for a
+        success, how many were in flight when it was sent)."""
         with self._cond:
             self._in_flight -= 1
+            if not throttled and epoch == self._epoch:
+                self._proven = max(self._proven, level)
             if throttled:
                 self.throttled += 1
                 if epoch == self._epoch:
                     self._ceiling = self._limit
                     self._limit = max(1.0, self._limit * self._decrease)
                     self._epoch += 1
+                    self._proven = 0
                     self.cuts += 1
             elif self._limit < self.max_in_flight:
                 step = 1.0 / self._limit
@@ -76,12 +95,16 @@ class _Slot:
         self._throttle = throttle
         self._was_throttled = False
 
-    def throttled(self) -> None:
-        self._was_throttled = True
+    def throttled(self) -> bool:
+        """Report a 429. True: it may be the limit on requests in flight (counted here);
+        False: requests this many in flight have succeeded, so it was a rate limit."""
+        self._was_throttled = self._throttle._claims(self._epoch, self.level)
+        return self._was_throttled
 
     def __enter__(self) -> "_Slot":
-        self._epoch = self._throttle.acquire()
+        self._epoch, self.level = self._throttle._acquire()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._throttle.release(self._epoch, throttled=self._was_throttled)
+        self._throttle.release(self._epoch, throttled=self._was_throttled,
+                               level=self.level)

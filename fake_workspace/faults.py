@@ -8,6 +8,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+# Published per-workspace limits (requests/s) of the families the fake serves. Keys name
+# an endpoint ("workspace/list") or every endpoint under a prefix ("dbfs" = dbfs/*).
+PUBLISHED_RATE_LIMITS = {"workspace/list": 50.0, "dbfs": 30.0, "scim": 4.0}
+
 
 @dataclass
 class Faults:
@@ -18,6 +22,9 @@ class Faults:
     max_in_flight: int | None = None
     rate_limit_per_s: float | None = None
     rate_limit_burst: int | None = None  # bucket size; defaults to max(1, rate)
+    # Per-family limits, each its own bucket of one second's burst; see
+    # PUBLISHED_RATE_LIMITS for the keys. Empty: none. May change while serving.
+    family_rate_limits: dict[str, float] = field(default_factory=dict)
     retry_after: str | None = "1"  # None: no Retry-After header at all
     error_rate: float = 0.0
     error_statuses: tuple[int, ...] = (500, 502, 503, 504)  # cycled in this order
@@ -53,6 +60,16 @@ class Faults:
             return 0.0
         with self._lock:
             return self._rng.uniform(0, self.latency_jitter_s)
+
+    def family_limit(self, endpoint: str) -> tuple[str, float] | None:
+        """(key, requests/s) of the per-family limit an endpoint falls under, if any."""
+        limits = self.family_rate_limits
+        if not limits:
+            return None
+        for key in (endpoint, endpoint.split("/", 1)[0]):
+            if key in limits:
+                return key, limits[key]
+        return None
 
     def next_error_status(self) -> int:
         with self._lock:

@@ -76,6 +76,7 @@ class FakeWorkspaceServer:
         self._auth = f"Bearer {token}"
         self.oauth = OAuthIssuer()  # register service principals on it for OAuth M2M
         self._bucket = TokenBucket()
+        self._family_buckets: dict[str, TokenBucket] = {}
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -117,8 +118,10 @@ class FakeWorkspaceServer:
         self.stop()
 
     def reset_stats(self) -> None:
-        """Zero every counter (this also re-arms fail_first_n_requests_for_path)."""
+        """Zero every counter (this also re-arms fail_first_n_requests_for_path) and
+        refill the per-family rate buckets, as for a workspace nobody used lately."""
         self.stats.reset()
+        self._family_buckets.clear()
 
     # -- one request ------------------------------------------------------------------
 
@@ -134,7 +137,8 @@ class FakeWorkspaceServer:
         n_in_flight = self.stats.enter()
         reply, headers, injected = None, None, False
         try:
-            reply, headers, injected = self._decide(h, url.query, body, route, n_in_flight)
+            reply, headers, injected = self._decide(h, url.query, body, route, n_in_flight,
+                                                    endpoint)
         finally:
             # Counted before the answer leaves, so a client that got it sees it counted.
             self.stats.leave(endpoint, reply.status if reply else None, injected=injected,
@@ -144,8 +148,8 @@ class FakeWorkspaceServer:
         else:
             self._send(h, reply, headers)
 
-    def _decide(self, h: _Handler, query: str, body: bytes, route, n_in_flight: int
-                ) -> tuple[Reply | None, dict | None, bool]:
+    def _decide(self, h: _Handler, query: str, body: bytes, route, n_in_flight: int,
+                endpoint: str) -> tuple[Reply | None, dict | None, bool]:
         """(reply or None to reset the connection, extra headers, injected fault?)."""
         faults = self.faults
         if faults.down:
@@ -158,6 +162,14 @@ class FakeWorkspaceServer:
         if rate is not None and not self._bucket.take(rate, faults.rate_limit_burst):
             return self._throttle(faults, "Too many requests: exceeded the rate "
                                   f"limit of {rate:g} requests per second")
+        family = faults.family_limit(endpoint)
+        if family is not None:
+            key, family_rate = family
+            bucket = self._family_buckets.get(key) or \
+                self._family_buckets.setdefault(key, TokenBucket())
+            if not bucket.take(family_rate, None):
+                return self._throttle(faults, f"Too many requests: exceeded the {key} "
+                                      f"rate limit of {family_rate:g} requests per second")
         delay = faults.latency_s + faults.jitter()
         if delay > 0:
             time.sleep(delay)

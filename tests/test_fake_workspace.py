@@ -276,6 +276,24 @@ def test_rate_limit_answers_429():
         assert codes[:2] == [200, 200] and 429 in codes
 
 
+def test_family_rate_limits_are_apart_and_switchable():
+    faults = Faults(family_rate_limits={"dbfs": 2, "workspace/list": 3}, retry_after=None)
+    with FakeWorkspaceServer(hand_built(), faults=faults) as srv:
+        def codes(endpoint: str, n: int) -> list[int]:
+            return [requests.get(srv.url + "/api/2.0/" + endpoint, params={"path": "/"},
+                                 headers=AUTH).status_code for _ in range(n)]
+        assert codes("dbfs/list", 6)[:2] == [200, 200]
+        assert 429 in codes("dbfs/get-status", 3)          # one bucket for all of dbfs/*
+        assert codes("workspace/list", 3) == [200, 200, 200]  # its own bucket, still full
+        refused = requests.get(srv.url + "/api/2.0/dbfs/list", params={"path": "/"},
+                               headers=AUTH)
+        assert refused.status_code == 429 and "Retry-After" not in refused.headers
+        assert "dbfs rate limit of 2 requests per second" in refused.json()["message"]
+        assert codes("workspace/get-status", 5) == [200] * 5  # no limit of its own
+        srv.faults.family_rate_limits = {}
+        assert codes("dbfs/list", 4) == [200] * 4
+
+
 def test_reset_rate_drops_connections():
     with FakeWorkspaceServer(hand_built(), faults=Faults(reset_rate=1.0)) as srv:
         with pytest.raises(requests.ConnectionError):

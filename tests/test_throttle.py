@@ -204,13 +204,41 @@ def test_many_threads_never_exceed_limit():
     assert t.in_flight == 0
 
 
-def test_slot_reports_throttled():
+def test_slot_reports_a_429_at_an_unproven_level():
     t = Throttle(20)
     with t.slot() as slot:
         assert t.in_flight == 1
-        slot.throttled()
+        assert slot.throttled() is True     # nothing has succeeded yet: may be the cap
     assert t.in_flight == 0
-    assert t.limit == 15
+    assert (t.limit, t.throttled, t.cuts) == (15, 1, 1)
+
+
+def test_slot_leaves_a_429_at_a_proven_level_to_pacing():
+    # Two in flight succeeded; a 429 with two in flight was a family's rate, not the cap.
+    t = Throttle(20)
+    with t.slot():
+        with t.slot():
+            pass
+    with t.slot():
+        with t.slot() as slot:
+            assert slot.throttled() is False
+    assert (t.limit, t.throttled, t.cuts) == (20, 0, 0)
+    with t.slot():
+        with t.slot():
+            with t.slot() as slot:           # three in flight: never proven
+                assert slot.throttled() is True
+    assert (t.limit, t.cuts) == (15, 1)
+
+
+def test_a_cut_forgets_the_proven_level():
+    t = Throttle(20)
+    with t.slot():
+        pass                                 # level 1 proven in epoch 0
+    with t.slot():
+        with t.slot() as slot:
+            assert slot.throttled() is True  # level 2: unproven, cut -> epoch 1
+    with t.slot() as slot:
+        assert slot.throttled() is True      # level 1 is unproven again after the cut
 
 
 def test_slot_released_on_exception():
