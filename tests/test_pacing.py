@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from dbx_inventory.auth import StaticToken
 from dbx_inventory.clock import FakeClock
 from dbx_inventory.pacing import HOLD, Pacer, family_of
 
@@ -195,7 +196,7 @@ def test_client_paces_only_the_family_the_workspace_refuses(serve):
 
     ws = generate_uniform(1, 1, 1)
     server = serve(ws, family_rate_limits={"dbfs": 3.0}, retry_after=None)
-    config = ClientConfig(host=server.url, headers={"Authorization": f"Bearer {TOKEN}"})
+    config = ClientConfig(host=server.url, credentials=StaticToken(TOKEN))
     with ApiClient(config) as client:
         for _ in range(12):
             client.get("/api/2.0/dbfs/list", {"path": "/Users"})
