@@ -31,6 +31,7 @@ class Journal:
     users: list[str]
     results: dict[str, UserResult] = field(default_factory=dict)  # latest per user
     complete: bool = False
+    meta: dict = field(default_factory=dict)  # run facts kept across resumes (run id, ...)
 
     def done(self) -> dict[str, UserResult]:
         """Users that need no new scan: everything but error rows."""
@@ -58,7 +59,8 @@ def read_journal(path: str | os.PathLike) -> Journal | None:
         raise ConfigError(f"{target} is not a checkpoint of this tool (or of another "
                           "version); delete it or pass another --checkpoint")
     header = records[0]
-    journal = Journal(host=header.get("host", ""), users=list(header.get("users", [])))
+    journal = Journal(host=header.get("host", ""), users=list(header.get("users", [])),
+                      meta=dict(header.get("meta") or {}))
     for number, record in enumerate(records[1:], 2):
         if record.get("kind") == "result":
             try:
@@ -108,11 +110,14 @@ class CheckpointWriter:
     """Appends to a journal; every record is on disk before record() returns."""
 
     def __init__(self, path: str | os.PathLike, *, host: str, users: Sequence[str],
-                 append: bool = False, grown: bool = False):
-        """A new journal, or (append=True) the existing one; grown rewrites its list."""
+                 append: bool = False, grown: bool = False, meta: dict | None = None):
+        """A new journal, or (append=True) the existing one; grown rewrites its list.
+
+        `meta` is kept in the header for the run's later resumes (no secrets in it).
+        """
         self.path = Path(path)
         self.recorded = 0  # results this writer made durable
-        header = _header_line(host, users)
+        header = _header_line(host, users, meta)
         if append:
             _cut_torn_tail(self.path)
             if grown:
@@ -150,9 +155,12 @@ def _line(record: dict) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def _header_line(host: str, users: Sequence[str]) -> str:
-    return _line({"kind": "header", "version": VERSION, "host": host,
-                  "users": list(users), "created": time.time()})
+def _header_line(host: str, users: Sequence[str], meta: dict | None = None) -> str:
+    record = {"kind": "header", "version": VERSION, "host": host, "users": list(users),
+              "created": time.time()}
+    if meta:
+        record["meta"] = meta
+    return _line(record)
 
 
 def _cut_torn_tail(path: Path) -> None:

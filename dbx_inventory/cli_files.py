@@ -7,7 +7,8 @@ import shlex
 import signal
 import sys
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field, replace
 
 from .atomic import check_writable
 from .checkpoint import (DEFAULT_PATH, CheckpointWriter, check_resumable, read_journal)
@@ -15,14 +16,18 @@ from .cli_common import (EXIT_FAILED, EXIT_OK, Parser, add_connection_args, clie
                          resolve_settings, run, setup_logging)
 from .client import ApiClient
 from .console import RULE, banner, fail, footer, format_size, now_text, out
+from .discover import (ACTIVE, INACTIVE, REMOVED, SERVICE_PRINCIPAL, discover,
+                       left_behind_line, read_directory, statuses_for)
 from .errors import ConfigError, InventoryError
 from .progress import Progress, print_distribution, print_summary
 from .modes import Mode, choose_mode
 from .outputs import CsvOutput, Output, RunInfo, write_outputs
 from .report import iso_utc
+from .report_html import HtmlReport
 from .results import UserResult
 from .runners import scan_rows
 from .scim import check_access
+from .table_output import SparkTable, check_table_name, table_mode
 from .userlist import parse_users, read_users_file
 from .walkers import DBFS, WORKSPACE
 
@@ -35,6 +40,9 @@ def build_parser() -> Parser:
                                 "Workspace and write a results CSV.")
     parser.add_argument("users", nargs="*", help="user names (emails) to scan")
     parser.add_argument("--users-file", help="file with one user per line")
+    parser.add_argument("--all-homes", action="store_true",
+                        help="scan every SCIM user and every home folder under /Users "
+                             "(removed users' too); adds user_status")
     add_connection_args(parser)
     parser.add_argument("--cluster-id", help="Databricks cluster to spread the scan over")
     parser.add_argument("--spark-remote", help="any Spark Connect server, e.g. "
@@ -57,7 +65,14 @@ def build_parser() -> Parser:
                         help="requests in flight at most, across all workers "
                              f"(default {DEFAULT_CONCURRENCY})")
     parser.add_argument("--extended", action="store_true",
-                        help="add per-side counts, last_modified and duration_s columns")
+                        help="add per-side counts, last_modified and duration_s columns "
+                             "(and user_status, from one paged SCIM read)")
+    parser.add_argument("--report", metavar="PATH",
+                        help="also write a self-contained HTML report (with --resume on a "
+                             "finished run: rewrite it from the checkpoint, no scan)")
+    parser.add_argument("--output-table", metavar="NAME",
+                        help="append the results to this Spark table (catalog.schema.table "
+                             "on Databricks) through --cluster-id or --spark-remote")
     return parser
 
 
@@ -96,40 +111,59 @@ class Run:
         return self._finish(plan, fresh)
 
     def _prepare(self) -> "_Plan | None":
-        """Inputs checked, banner shown, access proved, checkpoint opened."""
+        """Inputs checked, banner shown, access proved, users known, checkpoint opened."""
         args = self.args
         setup_logging(args.debug)
         if args.concurrency < 1:
             raise ConfigError("--concurrency must be at least 1")
         if args.spark_tasks is not None and args.spark_tasks < 1:
             raise ConfigError("--spark-tasks must be at least 1")
-        names = self._users()
+        if args.output_table:
+            check_table_name(args.output_table)
+        names = self._users()  # empty under --all-homes: discovered below
         settings = resolve_settings(args)
         mode = choose_mode(args, settings.cluster_id)
         walkers = (DBFS,) if args.dbfs_only else (WORKSPACE,) if args.workspace_only \
             else (DBFS, WORKSPACE)
         config = client_config(settings, args.concurrency)
-        outputs = self._outputs()
+        outputs = self._outputs(settings, config)
         for path in self._output_paths():
             check_writable(path)  # fail now, not after hours of scanning
         journal = read_journal(args.checkpoint)
-        done = self._resume_state(journal, settings.host, names)
-        if done is None:
-            return None
-        todo = [name for name in names if name not in done]
+        resuming = bool(args.resume and journal is not None)
+        if args.all_homes and resuming:
+            if not journal.meta.get("all_homes"):
+                raise ConfigError(f"checkpoint {args.checkpoint} is not from an --all-homes "
+                                  "run; run without --resume to start fresh")
+            names = list(journal.users)  # continue the recorded list: no rediscovery
+        done: dict[str, UserResult] | None = {}
+        if names:
+            done = self._resume_state(journal, settings.host, names)
+            if done is None:
+                return self._rewrite_report(journal, names)
 
         banner("DATABRICKS USER FILES LISTING",
                [f"Start time: {now_text()}", f"Workspace: {settings.host}",
-                f"Users to process: {len(names)}", f"Mode: {mode.describe}",
+                f"Users to process: {len(names)}" if names else
+                "Users to process: every SCIM user and home folder (--all-homes)",
+                f"Mode: {mode.describe}",
                 f"Scanning: {', '.join(w.label for w in walkers)}"])
         out(RULE)
+        client = ApiClient(config)  # one pooled session for the check and the scan
+        check_access(client)  # wrong host or token: one line, before anything else
+        meta = dict(journal.meta) if resuming else self._new_meta(mode, walkers)
+        if not names:
+            names = self._discover(client, walkers, meta)
+            done = self._resume_state(journal, settings.host, names) or {}
+        elif args.extended and not set(names) <= set(meta.get("statuses") or {}):
+            out("Reading user statuses from SCIM (--extended)")
+            meta["statuses"] = statuses_for(read_directory(client), names)
+        todo = [name for name in names if name not in done]
         if args.resume:
             out()
             out("RESUMING FROM CHECKPOINT")
             out(f"Already completed: {len(done)}")
             out(f"Remaining to process: {len(todo)}")
-        client = ApiClient(config)  # one pooled session for the check and the scan
-        check_access(client)  # wrong host or token: one line, before anything else
         if journal is not None and not journal.complete and not args.resume:
             # Only now that the run can start: a failed start must not cost the journal.
             aside = f"{args.checkpoint}.prev"
@@ -137,10 +171,36 @@ class Run:
             out(f"Note: an unfinished checkpoint was moved to {aside} "
                 "(use --resume to continue a run)")
         writer = CheckpointWriter(args.checkpoint, host=settings.host, users=names,
-                                  append=bool(args.resume and journal),
-                                  grown=bool(journal and journal.users != names))
+                                  append=resuming,
+                                  grown=bool(journal and journal.users != names),
+                                  meta=meta)
         return _Plan(names=names, todo=todo, done=done, host=settings.host, mode=mode,
-                     walkers=walkers, client=client, writer=writer, outputs=outputs)
+                     walkers=walkers, client=client, writer=writer, outputs=outputs,
+                     meta=meta)
+
+    def _new_meta(self, mode: Mode, walkers) -> dict:
+        """What the checkpoint keeps about a new run, for its resumes and reports."""
+        return {"run_id": uuid.uuid4().hex, "started_at": self.started_at,
+                "mode": mode.describe, "command": self._command_line(),
+                "sources": [walker.name for walker in walkers]}
+
+    def _discover(self, client: ApiClient, walkers, meta: dict) -> list[str]:
+        """--all-homes: every SCIM user, then every other home folder; recorded in meta."""
+        out()
+        out("DISCOVERY (--all-homes)")
+        found = discover(client, walkers, warn=out)
+        out(f"  SCIM users: {found.count(ACTIVE) + found.count(INACTIVE)} "
+            f"({found.count(ACTIVE)} active, {found.count(INACTIVE)} inactive)")
+        out("  Home folders under /Users: "
+            + (", ".join(f"{label} {count:,}" for label, count in found.homes.items())
+               or "none could be listed"))
+        out(f"  Service principals' homes: {found.count(SERVICE_PRINCIPAL)}")
+        out(f"  Removed users' homes (not in SCIM): {found.count(REMOVED)}")
+        for label, reason in found.incomplete.items():
+            out(f"  ⚠ {label} discovery incomplete: {reason}")
+        out(f"Users to process: {len(found.users)}")
+        meta.update(all_homes=True, statuses=found.statuses, incomplete=found.incomplete)
+        return found.users
 
     def _scan(self, plan: "_Plan") -> dict[str, UserResult] | None:
         """Scan what is left; every row durable before it is shown. None if interrupted."""
@@ -152,6 +212,7 @@ class Run:
         try:
             with _terminate_as_interrupt():
                 for row in rows:
+                    row = plan.stamp(row)
                     plan.writer.record(row)  # durable before it is reported
                     fresh[row.username] = row
                     progress.report(row)
@@ -167,10 +228,9 @@ class Run:
 
     def _finish(self, plan: "_Plan", fresh: dict[str, UserResult]) -> int:
         """Outputs from the journal's view of every user, then the console summary."""
-        rows = [fresh.get(name) or plan.done[name] for name in plan.names]
-        info = RunInfo(host=plan.host, started_at=self.started_at, ended_at=time.time(),
-                       mode=plan.mode.describe, command=self._command_line(),
-                       sources=tuple(walker.name for walker in plan.walkers))
+        rows = [plan.stamp(fresh.get(name) or plan.done[name]) for name in plan.names]
+        info = _run_info(plan.host, plan.meta, ended_at=time.time(),
+                         command=self._command_line(), mode=plan.mode.describe)
         written = write_outputs(plan.outputs, info, rows)
         plan.writer.mark_complete()
         plan.writer.close()
@@ -178,7 +238,7 @@ class Run:
             _single_user_report(rows[0], plan.walkers)
         if self.args.debug and plan.mode.spark:
             print_distribution(list(fresh.values()))
-        print_summary(rows)
+        print_summary(rows, notes=_summary_notes(rows, plan.meta))
         out()
         for line in written:
             out(line)
@@ -186,14 +246,38 @@ class Run:
                [f"Users processed: {len(plan.names)}", f"Output file: {self.args.output}"])
         return EXIT_OK
 
-    def _outputs(self) -> list[Output]:
+    def _outputs(self, settings, config) -> list[Output]:
         """What this run writes at the end, in order; the CSV first: it is the record."""
-        return [CsvOutput(self.args.output, extended=self.args.extended)]
+        args = self.args
+        outputs: list[Output] = [CsvOutput(args.output, extended=args.extended)]
+        if args.report:
+            outputs.append(HtmlReport(args.report))
+        if args.output_table:
+            outputs.append(SparkTable(args.output_table, table_mode(args, settings.cluster_id),
+                                      config))
+        return outputs
 
     def _output_paths(self) -> list[str]:
-        return [self.args.output]
+        return [self.args.output] + ([self.args.report] if self.args.report else [])
+
+    def _rewrite_report(self, journal, names: list[str]) -> None:
+        """--resume --report on a finished run: the report again, from the journal alone."""
+        if not self.args.report:
+            return None
+        rows = [journal.results[name] for name in names if name in journal.results]
+        info = _run_info(journal.host, journal.meta,
+                         ended_at=max((row.ended_at for row in rows), default=time.time()),
+                         command="", mode="")  # the recorded run's, not this command's
+        HtmlReport(self.args.report).write(info, rows)
+        out(f"Report written from the checkpoint (no scan): {self.args.report}")
+        return None
 
     def _users(self) -> list[str]:
+        if self.args.all_homes:
+            if self.args.users or self.args.users_file:
+                raise ConfigError("--all-homes finds the users itself: do not also name "
+                                  "users or pass --users-file")
+            return []
         names = parse_users(self.args.users)
         if self.args.users_file:
             names = parse_users(names + read_users_file(self.args.users_file))
@@ -275,6 +359,33 @@ class _Plan:
     client: ApiClient
     writer: CheckpointWriter
     outputs: list[Output]
+    meta: dict = field(default_factory=dict)
+
+    def stamp(self, row: UserResult) -> UserResult:
+        """The row with its user_status, when statuses are known for this run."""
+        status = (self.meta.get("statuses") or {}).get(row.username)
+        return replace(row, user_status=status) if status else row
+
+
+def _run_info(host: str, meta: dict, *, ended_at: float, command: str, mode: str) -> RunInfo:
+    """RunInfo from what the checkpoint recorded (the first run's start, its run id);
+    an empty command or mode stands for the recorded one."""
+    return RunInfo(host=host, started_at=float(meta.get("started_at") or ended_at),
+                   ended_at=ended_at, mode=mode or meta.get("mode", ""),
+                   command=command or meta.get("command", ""),
+                   sources=tuple(meta.get("sources") or ()), run_id=meta.get("run_id", ""),
+                   all_homes=bool(meta.get("all_homes")),
+                   statuses_known=bool(meta.get("statuses")),
+                   incomplete=dict(meta.get("incomplete") or {}))
+
+
+def _summary_notes(rows, meta: dict) -> list[str]:
+    """SUMMARY lines beyond the counts: data left behind, discovery that was incomplete."""
+    notes = [line for line in [left_behind_line(rows)] if line]
+    for label, reason in (meta.get("incomplete") or {}).items():
+        notes.append(f"⚠ {label} discovery incomplete ({reason}): removed users' homes "
+                     f"there may be missing")
+    return notes
 
 
 class SparkGaveUp(InventoryError):  # exit 1 with one line

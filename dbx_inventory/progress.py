@@ -70,7 +70,8 @@ class Progress:
             self._bar = None
 
 
-def print_summary(rows: Sequence[UserResult]) -> None:
+def print_summary(rows: Sequence[UserResult], notes: Sequence[str] = ()) -> None:
+    """The SUMMARY block; `notes` are extra lines the caller adds at its end."""
     counts = Counter(row.status for row in rows)
     files = sum(row.file_count for row in rows)
     size = sum(row.total_size for row in rows)
@@ -85,6 +86,8 @@ def print_summary(rows: Sequence[UserResult]) -> None:
     out()
     out(f"Total files across all users: {files:,}")
     out(f"Total size across all users: {format_size(size)} ({size:,} bytes)")
+    for note in notes:
+        out(note)
     out(RULE)
 
 

@@ -52,6 +52,7 @@ class UserResult:
     ended_at: float = 0.0
     worker: str = ""             # host/pid that scanned the user
     listings: int = 0
+    user_status: str = ""        # active/inactive/service_principal/removed; "" unknown
 
     @property
     def duration_s(self) -> float:

@@ -2,8 +2,8 @@
 
 from .faults import Faults, Stats
 from .generate import generate_uniform, generate_workspace
-from .model import Truth, User, Workspace
+from .model import ServicePrincipal, Truth, User, Workspace
 from .server import FakeWorkspaceServer
 
-__all__ = ["FakeWorkspaceServer", "Faults", "Stats", "Truth", "User", "Workspace",
+__all__ = ["FakeWorkspaceServer", "Faults", "ServicePrincipal", "Stats", "Truth", "User", "Workspace",
            "generate_uniform", "generate_workspace"]
