@@ -393,9 +393,11 @@ class Workspace:
 
     def removed_homes(self) -> list[str]:
         """Homes left behind: under /Users but neither a SCIM user nor a service
-        principal's application id; sorted by name."""
-        known = set(self.users_by_name) | {sp.application_id for sp in self.service_principals}
-        return sorted(self.home_names() - known)
+        principal's application id (compared case-insensitively, as SCIM compares user
+        names); sorted by name."""
+        known = {name.lower() for name in self.users_by_name} \
+            | {sp.application_id.lower() for sp in self.service_principals}
+        return sorted(name for name in self.home_names() if name.lower() not in known)
 
     def add_cluster(self, cluster_id: str, state: str = "RUNNING", num_workers: int = 2,
                     **extra) -> dict:
