@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 
 import pytest
 
@@ -154,7 +153,7 @@ def test_the_browser_check_catches_a_broken_page(reported, tmp_path):
 def test_resume_report_on_a_finished_run_rewrites_it_without_listing(reported, tmp_path):
     from conftest import run_script
 
-    ws, server, tmp, env = reported
+    _, server, tmp, env = reported
     server.reset_stats()
     result = run_script(SCRIPT, "--all-homes", "--resume", "--report", "again.html",
                         env=env, cwd=tmp)
@@ -164,7 +163,7 @@ def test_resume_report_on_a_finished_run_rewrites_it_without_listing(reported, t
     assert server.stats.total_requests == 0
     first = (tmp / "report.html").read_text(encoding="utf-8")
     again = (tmp / "again.html").read_text(encoding="utf-8")
-    table = re.compile(r'<section id="results">.*?</section>', re.S)
+    table = re.compile(r'<section id="results">.*?</section>', re.DOTALL)
     assert table.search(first).group(0) == table.search(again).group(0)
     run_id = re.search(r"<dt>run id</dt><dd><code>(\w+)</code>", first).group(1)
     assert f"<code>{run_id}</code>" in again
