@@ -134,3 +134,16 @@ def test_unwritable_target_folder_raises(tmp_path):
     with pytest.raises(OSError):
         write_results(str(tmp_path / "no_such_dir" / "results.csv"),
                       [r("a", "empty", 0, 0, "none")])
+
+
+def test_user_status_comes_last_after_the_extended_columns(tmp_path):
+    out = tmp_path / "results.csv"
+    rows = [r("a@x.com", "success", 1, 5, "dbfs", user_status="removed"),
+            r("b@x.com", "empty", 0, 0, "none", user_status="active")]
+    write_results(str(out), rows, user_status=True)
+    assert out.read_text(encoding="utf-8").splitlines() == [
+        HEADER + ",user_status", "a@x.com,1,5,0.00,success,dbfs,,removed",
+        "b@x.com,0,0,0.00,empty,none,,active"]
+    write_results(str(out), rows, extended=True, user_status=True)
+    header, first = out.read_text(encoding="utf-8").splitlines()[:2]
+    assert header == EXT_HEADER + ",user_status" and first.endswith(",removed")
