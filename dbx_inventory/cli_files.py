@@ -130,17 +130,19 @@ class Run:
         for path in self._output_paths():
             check_writable(path)  # fail now, not after hours of scanning
         journal = read_journal(args.checkpoint)
-        resuming = bool(args.resume and journal is not None)
-        if args.all_homes and resuming:
-            if not journal.meta.get("all_homes"):
+        resumed = journal if args.resume else None  # the journal this run continues
+        if args.all_homes and resumed is not None:
+            if not resumed.meta.get("all_homes"):
                 raise ConfigError(f"checkpoint {args.checkpoint} is not from an --all-homes "
                                   "run; run without --resume to start fresh")
-            names = list(journal.users)  # continue the recorded list: no rediscovery
-        done: dict[str, UserResult] | None = {}
+            names = list(resumed.users)  # continue the recorded list: no rediscovery
+        done: dict[str, UserResult] = {}
         if names:
-            done = self._resume_state(journal, settings.host, names)
-            if done is None:
-                return self._rewrite_report(journal, names)
+            state = self._resume_state(journal, settings.host, names)
+            if state is None:
+                self._rewrite_report(journal, names)
+                return None
+            done = state
 
         banner("DATABRICKS USER FILES LISTING",
                [f"Start time: {now_text()}", f"Workspace: {settings.host}",
@@ -151,7 +153,8 @@ class Run:
         out(RULE)
         client = ApiClient(config)  # one pooled session for the check and the scan
         check_access(client)  # wrong host or token: one line, before anything else
-        meta = dict(journal.meta) if resuming else self._new_meta(mode, walkers)
+        # A journal from before run facts were recorded gets them now.
+        meta = self._new_meta(mode, walkers) | (resumed.meta if resumed is not None else {})
         if not names:
             names = self._discover(client, walkers, meta)
             done = self._resume_state(journal, settings.host, names) or {}
@@ -171,7 +174,7 @@ class Run:
             out(f"Note: an unfinished checkpoint was moved to {aside} "
                 "(use --resume to continue a run)")
         writer = CheckpointWriter(args.checkpoint, host=settings.host, users=names,
-                                  append=resuming,
+                                  append=resumed is not None,
                                   grown=bool(journal and journal.users != names),
                                   meta=meta)
         return _Plan(names=names, todo=todo, done=done, host=settings.host, mode=mode,
@@ -263,14 +266,13 @@ class Run:
     def _rewrite_report(self, journal, names: list[str]) -> None:
         """--resume --report on a finished run: the report again, from the journal alone."""
         if not self.args.report:
-            return None
+            return
         rows = [journal.results[name] for name in names if name in journal.results]
         info = _run_info(journal.host, journal.meta,
                          ended_at=max((row.ended_at for row in rows), default=time.time()),
                          command="", mode="")  # the recorded run's, not this command's
         HtmlReport(self.args.report).write(info, rows)
         out(f"Report written from the checkpoint (no scan): {self.args.report}")
-        return None
 
     def _users(self) -> list[str]:
         if self.args.all_homes:

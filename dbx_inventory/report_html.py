@@ -221,7 +221,7 @@ def _ages(rows: Sequence[UserResult], end_ms: int):
     import plotly.graph_objects as go
 
     labels = [label for _, label in _AGE_BUCKETS] + ["no dated files"]
-    homes = Counter()
+    homes: Counter[str] = Counter()
     for row in rows:
         if not row.file_count:
             continue
