@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo demo-spark test test-fast lint bench bench-scale java clean
+.PHONY: install demo demo-spark test test-fast lint bench bench-scale java chromium clean
 
-install: $(STAMP) java
+install: $(STAMP) java chromium
 
 $(STAMP): requirements.txt requirements-spark.txt requirements-report.txt \
           requirements-tools.txt requirements-dev.txt
@@ -20,6 +20,12 @@ java:
 	@command -v java >/dev/null 2>&1 || { \
 	  echo "Installing Java 17 (Debian package openjdk-17-jre-headless)"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless; }
+
+# The report's tests render it as a person would: headless Chromium.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Chromium (Debian package chromium)"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 demo: install
 	$(BIN)/python demo.py
@@ -42,6 +48,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/bench_report.py
 
 bench-scale: install
 	$(BIN)/python bench/bench.py --scale

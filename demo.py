@@ -2,9 +2,11 @@
 """End-to-end demo on an emulated workspace: no Databricks account needed.
 
 Starts the project's fake workspace (SCIM, Workspace and DBFS APIs served over real
-HTTP on 127.0.0.1, with latency and some throttling), writes a config profile for it,
-then runs both tools exactly as a user would. --spark also starts a local Spark
-Connect server and runs the parallel mode against it.
+HTTP on 127.0.0.1, with latency and some throttling; it has inactive users, removed
+users' homes and a service principal), writes a config profile for it, then runs the
+recommended workflow exactly as a user would: `--all-homes --report` (every SCIM user
+and every home folder, with an HTML report). --spark also starts a local Spark Connect
+server, runs the parallel mode against it and appends the results to a Spark table.
 """
 
 from __future__ import annotations
@@ -43,21 +45,25 @@ def main() -> int:
             env.pop(name, None)
         print(f"# Emulated workspace at {server.url} (profile DEMO in {config})\n", flush=True)
         users = out / "users.csv"
+        report = out / "report.html"
         steps = [
             ["databricks_user_list.py", "--profile", "DEMO", "--output", str(users)],
-            ["databricks_user_files_simple.py", "--users-file", str(users), "--profile",
-             "DEMO", "--output", str(out / "results.csv"), "--checkpoint",
+            ["databricks_user_files_simple.py", "--all-homes", "--report", str(report),
+             "--profile", "DEMO", "--output", str(out / "results.csv"), "--checkpoint",
              str(out / "checkpoint.json"), "--extended"],
         ]
         spark = None
         if args.spark:
             from localspark import LocalSparkConnect
 
-            spark = LocalSparkConnect("local[4]").start()
-            steps.append(["databricks_user_files_simple.py", "--users-file", str(users),
-                          "--profile", "DEMO", "--spark-remote", spark.url, "--output",
+            warehouse = (out / "spark-warehouse").resolve()
+            spark = LocalSparkConnect("local[4]", extra_conf={
+                "spark.sql.warehouse.dir": str(warehouse)}).start()
+            steps.append(["databricks_user_files_simple.py", "--all-homes", "--profile",
+                          "DEMO", "--spark-remote", spark.url, "--output",
                           str(out / "results-spark.csv"), "--checkpoint",
-                          str(out / "checkpoint-spark.json"), "--debug"])
+                          str(out / "checkpoint-spark.json"), "--output-table",
+                          "demo_inventory", "--debug"])
         try:
             for step in steps:
                 print(f"$ python {' '.join(step)}", flush=True)
@@ -71,7 +77,9 @@ def main() -> int:
             if spark is not None:
                 spark.stop()
         print(f"# Done. Results: {out / 'results.csv'}"
-              + (f" and {out / 'results-spark.csv'}" if spark else ""))
+              + (f" and {out / 'results-spark.csv'} (also in the Spark table demo_inventory)"
+                 if spark else ""))
+        print(f"# Report: open {report.resolve().as_uri()} in a browser")
     return 0
 
 

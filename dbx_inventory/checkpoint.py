@@ -40,6 +40,7 @@ class Journal:
     results: dict[str, UserResult] = field(default_factory=dict)  # latest per user
     complete: bool = False
     scope: dict[str, Any] = field(default_factory=dict)  # what changes a row
+    meta: dict = field(default_factory=dict)  # run facts kept across resumes (run id, ...)
 
     def done(self) -> dict[str, UserResult]:
         """Users that need no new scan.
@@ -73,10 +74,11 @@ def read_journal(path: str | os.PathLike) -> Journal | None:
                           "version); delete it or pass another --checkpoint")
     header = records[0]
     host, users, scope = header.get("host"), header.get("users"), header.get("scope", {})
-    if not isinstance(host, str) or not isinstance(scope, dict) \
+    meta = header.get("meta") or {}
+    if not isinstance(host, str) or not isinstance(scope, dict) or not isinstance(meta, dict) \
             or not isinstance(users, list) or not all(isinstance(u, str) for u in users):
         raise _damaged(target, 1)
-    journal = Journal(host=host, users=list(users), scope=scope)
+    journal = Journal(host=host, users=list(users), scope=scope, meta=dict(meta))
     for number, record in enumerate(records[1:], 2):
         kind = record.get("kind")
         if kind == "result":
@@ -180,11 +182,15 @@ class CheckpointWriter:
 
     def __init__(self, path: str | os.PathLike, *, host: str, users: Sequence[str],
                  append: bool = False, grown: bool = False,
-                 scope: Mapping[str, Any] | None = None):
-        """A new journal, or (append=True) the existing one; grown rewrites its list."""
+                 scope: Mapping[str, Any] | None = None, meta: dict | None = None):
+        """A new journal, or (append=True) the existing one; grown rewrites its list.
+
+        `scope` (what changes a row) is compared on resume; `meta` is kept in the header
+        for the run's later resumes (no secrets in either).
+        """
         self.path = Path(path)
         self.recorded = 0  # results this writer made durable
-        header = _header_line(host, users, dict(scope or {}))
+        header = _header_line(host, users, dict(scope or {}), meta)
         if append:
             _cut_torn_tail(self.path)
             if grown:
@@ -234,9 +240,13 @@ def _line(record: dict) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def _header_line(host: str, users: Sequence[str], scope: dict) -> str:
-    return _line({"kind": "header", "version": VERSION, "host": host,
-                  "users": list(users), "scope": scope, "created": time.time()})
+def _header_line(host: str, users: Sequence[str], scope: dict,
+                 meta: dict | None = None) -> str:
+    record = {"kind": "header", "version": VERSION, "host": host, "users": list(users),
+              "scope": scope, "created": time.time()}
+    if meta:
+        record["meta"] = meta
+    return _line(record)
 
 
 def _cut_torn_tail(path: Path) -> None:

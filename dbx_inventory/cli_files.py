@@ -7,8 +7,9 @@ import os
 import signal
 import sys
 import time
+import uuid
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from .atomic import check_writable
 from .checkpoint import (DEFAULT_PATH, CheckpointLock, CheckpointWriter, check_resumable,
@@ -19,6 +20,8 @@ from .cli_common import (EXIT_FAILED, EXIT_OK, Parser, add_connection_args, clie
 from .client import ApiClient
 from .console import (RULE, banner, emit, fail, footer, format_duration, format_size,
                       now_text, out, plural)
+from .discover import (ACTIVE, INACTIVE, REMOVED, SERVICE_PRINCIPAL, discover,
+                       left_behind_line, read_directory, statuses_for)
 from .errors import (ConfigError, InventoryError, JournalWriteError, NotAWorkspace,
                      Unauthenticated, WorkspaceOutage)
 from .progress import Progress, print_summary
@@ -26,11 +29,13 @@ from .modes import Mode, choose_mode
 from .outputs import CsvOutput, Output, RunInfo, write_outputs
 from .politeness import print_politeness
 from .report import iso_utc
+from .report_html import HtmlReport
 from .results import UserResult
 from .runners import scan_rows
 from .scim import check_access
 from .retry import RetryPolicy
 from .spark_console import SparkConsole, print_distribution
+from .table_output import SparkTable, check_table_name, table_mode
 from .userlist import case_twins, parse_users, read_users_file
 from .walkers import DBFS, WORKSPACE
 from .worker_names import WorkerNames
@@ -47,6 +52,9 @@ def build_parser() -> Parser:
                                 "Workspace and write a results CSV.")
     parser.add_argument("users", nargs="*", help="user names (emails) to scan")
     parser.add_argument("--users-file", help="file with one user per line")
+    parser.add_argument("--all-homes", action="store_true",
+                        help="scan every SCIM user and every home folder under /Users "
+                             "(removed users' too); adds user_status")
     add_connection_args(parser)
     parser.add_argument("--cluster-id", help="Databricks cluster to spread the scan over")
     parser.add_argument("--spark-remote", help="any Spark Connect server, e.g. "
@@ -76,7 +84,14 @@ def build_parser() -> Parser:
                         help="requests per second at most over the whole run, to leave "
                              "the workspace's rate to others (default: what it admits)")
     parser.add_argument("--extended", action="store_true",
-                        help="add per-side counts, last_modified and duration_s columns")
+                        help="add per-side counts, last_modified and duration_s columns "
+                             "(and user_status, from one paged SCIM read)")
+    parser.add_argument("--report", metavar="PATH",
+                        help="also write a self-contained HTML report (with --resume on a "
+                             "finished run: rewrite it from the checkpoint, no scan)")
+    parser.add_argument("--output-table", metavar="NAME",
+                        help="append the results to this Spark table (catalog.schema.table "
+                             "on Databricks) through --cluster-id or --spark-remote")
     return parser
 
 
@@ -122,7 +137,7 @@ class Run:
             self.lock.release()
 
     def _prepare(self) -> "_Plan":
-        """Inputs checked, banner shown, access proved, checkpoint opened."""
+        """Inputs checked, banner shown, access proved, users known, checkpoint opened."""
         args = self.args
         setup_logging(args.debug)
         if not 1 <= args.concurrency <= MAX_CONCURRENCY:
@@ -134,45 +149,63 @@ class Run:
             raise ConfigError("--outage-timeout must be more than 0 seconds")
         if args.max_rps is not None and not args.max_rps > 0:
             raise ConfigError("--max-rps must be above 0")
-        names = self._users()
+        if args.output_table:
+            check_table_name(args.output_table)
+        names = self._users()  # empty under --all-homes: discovered below
         settings = resolve_settings(args)
         mode = choose_mode(args, settings.cluster_id)
         walkers = (DBFS,) if args.dbfs_only else (WORKSPACE,) if args.workspace_only \
             else (DBFS, WORKSPACE)
-        scope = {"sources": [walker.name for walker in walkers]}  # what changes a row
+        # What changes a row: a resume with another scope is refused.
+        scope = {"sources": [walker.name for walker in walkers],
+                 "all_homes": bool(args.all_homes)}
         retry = RetryPolicy(outage_limit_s=args.outage_timeout)
         config = replace(client_config(settings, args.concurrency, retry), max_rps=args.max_rps)
-        outputs = self._outputs()
+        outputs = self._outputs(settings, config)
         for path in self._output_paths() + [args.checkpoint]:
             check_writable(path)  # fail now, not after hours of scanning
         self.lock.acquire()  # before the journal is read: one run decides at a time
         journal = read_journal(args.checkpoint)
         resumed = journal if args.resume else None  # the journal this run continues
-        done = self._resume_state(journal, settings.host, names, scope)
+        if args.all_homes and resumed is not None:
+            names = list(resumed.users)  # continue the recorded list: no rediscovery
+        done = self._resume_state(journal, settings.host, names, scope) if names else {}
         todo = [name for name in names if name not in done]
 
         banner("DATABRICKS USER FILES LISTING",
                [f"Start time: {now_text()}", f"Workspace: {settings.host}",
-                f"Users to process: {len(names)}", f"Mode: {mode.describe}",
+                f"Users to process: {len(names)}" if names else
+                "Users to process: every SCIM user and home folder (--all-homes)",
+                f"Mode: {mode.describe}",
                 f"Scanning: {', '.join(w.label for w in walkers)}"])
         out(RULE)
         for group in case_twins(names):
             out(f"Note: {' and '.join(group)} differ only in letter case; home folders "
                 "are case-sensitive, so each is scanned")
+        # A journal from before run facts were recorded gets them now.
+        meta = self._new_meta(mode, walkers) | (resumed.meta if resumed is not None else {})
         if resumed is not None:
             out()
             out("RESUMING FROM CHECKPOINT")
             out(f"Already completed: {len(done)}")
             out(f"Remaining to process: {len(todo)}")
-        if resumed is not None and resumed.complete and not todo:
+        if resumed is not None and resumed.complete and names and not todo:
             out(f"Nothing to scan: the run in {args.checkpoint} already finished "
                 f"({len(resumed.results)} users); writing the outputs from it. "
                 "Run without --resume to scan again.")
             return _Plan(names=names, todo=[], done=done, host=settings.host, mode=mode,
-                         walkers=walkers, client=None, writer=None, outputs=outputs)
+                         walkers=walkers, client=None, writer=None, outputs=outputs,
+                         meta=meta)
         client = ApiClient(config)  # one pooled session for the check and the scan
         client.outage.notify = self._outage_notice
         check_access(client)  # wrong host or token: one line, before anything else
+        if not names:
+            names = self._discover(client, walkers, meta)
+            done = self._resume_state(journal, settings.host, names, scope)
+            todo = [name for name in names if name not in done]
+        elif args.extended and not set(names) <= set(meta.get("statuses") or {}):
+            out("Reading user statuses from SCIM (--extended)")
+            meta["statuses"] = statuses_for(read_directory(client), names)
         if journal is not None and not journal.complete and not args.resume:
             # Only now that the run can start: a failed start must not cost the journal.
             aside = set_aside(args.checkpoint)
@@ -180,9 +213,35 @@ class Run:
                 "(use --resume to continue a run)")
         writer = CheckpointWriter(args.checkpoint, host=settings.host, users=names,
                                   scope=scope, append=resumed is not None,
-                                  grown=resumed is not None and resumed.users != names)
+                                  grown=resumed is not None and resumed.users != names,
+                                  meta=meta)
         return _Plan(names=names, todo=todo, done=done, host=settings.host, mode=mode,
-                     walkers=walkers, client=client, writer=writer, outputs=outputs)
+                     walkers=walkers, client=client, writer=writer, outputs=outputs,
+                     meta=meta)
+
+    def _new_meta(self, mode: Mode, walkers) -> dict:
+        """What the checkpoint keeps about a new run, for its resumes and reports."""
+        return {"run_id": uuid.uuid4().hex, "started_at": self.started_at,
+                "mode": mode.describe, "command": self._command_line(),
+                "sources": [walker.name for walker in walkers]}
+
+    def _discover(self, client: ApiClient, walkers, meta: dict) -> list[str]:
+        """--all-homes: every SCIM user, then every other home folder; recorded in meta."""
+        out()
+        out("DISCOVERY (--all-homes)")
+        found = discover(client, walkers, warn=out)
+        out(f"  SCIM users: {found.count(ACTIVE) + found.count(INACTIVE)} "
+            f"({found.count(ACTIVE)} active, {found.count(INACTIVE)} inactive)")
+        out("  Home folders under /Users: "
+            + (", ".join(f"{label} {count:,}" for label, count in found.homes.items())
+               or "none could be listed"))
+        out(f"  Service principals' homes: {found.count(SERVICE_PRINCIPAL)}")
+        out(f"  Removed users' homes (not in SCIM): {found.count(REMOVED)}")
+        for label, reason in found.incomplete.items():
+            out(f"  ⚠ {label} discovery incomplete: {reason}")
+        out(f"Users to process: {len(found.users)}")
+        meta.update(all_homes=True, statuses=found.statuses, incomplete=found.incomplete)
+        return found.users
 
     def _scan(self, plan: "_Plan") -> dict[str, UserResult] | None:
         """Scan what is left; every row durable before it is shown. None if it stopped."""
@@ -201,6 +260,7 @@ class Run:
         then = ""
         try:
             for row in rows:
+                row = plan.stamp(row)
                 writer.record(row)  # durable before it is reported
                 fresh[row.username] = row
                 progress.report(row)
@@ -225,12 +285,16 @@ class Run:
 
     def _finish(self, plan: "_Plan", fresh: dict[str, UserResult]) -> int:
         """Outputs from the journal's view of every user, then the console summary."""
-        rows = [fresh.get(name) or plan.done[name] for name in plan.names]
-        info = RunInfo(host=plan.host, started_at=self.started_at, ended_at=time.time(),
-                       mode=plan.mode.describe + (", then LOCAL (fallback)"
-                                                  if self.fell_back else ""),
-                       command=self._command_line(),
-                       sources=tuple(walker.name for walker in plan.walkers))
+        rows = [plan.stamp(fresh.get(name) or plan.done[name]) for name in plan.names]
+        scanned = plan.client is not None
+        # Outputs rewritten from a finished journal describe the recorded run.
+        ended = time.time() if scanned else max((row.ended_at for row in rows),
+                                                default=time.time())
+        info = _run_info(plan.host, plan.meta, ended_at=ended,
+                         command=self._command_line() if scanned else "",
+                         mode=(plan.mode.describe + (", then LOCAL (fallback)"
+                                                     if self.fell_back else ""))
+                         if scanned else "")
         try:
             written = write_outputs(plan.outputs, info, rows)
             if plan.writer is not None:
@@ -253,7 +317,7 @@ class Run:
                                        for row in fresh.values()
                                        if not self.workers.is_local(row.worker)))
         where = self._where(plan, fresh)
-        print_summary(rows, where)
+        print_summary(rows, where, notes=_summary_notes(rows, plan.meta))
         if plan.client is not None:
             print_politeness(plan.client.stats.as_dict())
         out()
@@ -282,14 +346,26 @@ class Run:
             lines.append(f"Taken from the checkpoint: {plural(len(plan.done), 'user')}")
         return lines
 
-    def _outputs(self) -> list[Output]:
+    def _outputs(self, settings, config) -> list[Output]:
         """What this run writes at the end, in order; the CSV first: it is the record."""
-        return [CsvOutput(self.args.output, extended=self.args.extended)]
+        args = self.args
+        outputs: list[Output] = [CsvOutput(args.output, extended=args.extended)]
+        if args.report:
+            outputs.append(HtmlReport(args.report))
+        if args.output_table:
+            outputs.append(SparkTable(args.output_table, table_mode(args, settings.cluster_id),
+                                      config))
+        return outputs
 
     def _output_paths(self) -> list[str]:
-        return [self.args.output]
+        return [self.args.output] + ([self.args.report] if self.args.report else [])
 
     def _users(self) -> list[str]:
+        if self.args.all_homes:
+            if self.args.users or self.args.users_file:
+                raise ConfigError("--all-homes finds the users itself: do not also name "
+                                  "users or pass --users-file")
+            return []
         names = parse_users(self.args.users, where="user argument")
         if self.args.users_file:
             names = parse_users(names + read_users_file(self.args.users_file))
@@ -367,6 +443,33 @@ class _Plan:
     client: ApiClient | None       # None: nothing to scan, outputs from the journal
     writer: CheckpointWriter | None
     outputs: list[Output]
+    meta: dict = field(default_factory=dict)
+
+    def stamp(self, row: UserResult) -> UserResult:
+        """The row with its user_status, when statuses are known for this run."""
+        status = (self.meta.get("statuses") or {}).get(row.username)
+        return replace(row, user_status=status) if status else row
+
+
+def _run_info(host: str, meta: dict, *, ended_at: float, command: str, mode: str) -> RunInfo:
+    """RunInfo from what the checkpoint recorded (the first run's start, its run id);
+    an empty command or mode stands for the recorded one."""
+    return RunInfo(host=host, started_at=float(meta.get("started_at") or ended_at),
+                   ended_at=ended_at, mode=mode or meta.get("mode", ""),
+                   command=command or meta.get("command", ""),
+                   sources=tuple(meta.get("sources") or ()), run_id=meta.get("run_id", ""),
+                   all_homes=bool(meta.get("all_homes")),
+                   statuses_known=bool(meta.get("statuses")),
+                   incomplete=dict(meta.get("incomplete") or {}))
+
+
+def _summary_notes(rows, meta: dict) -> list[str]:
+    """SUMMARY lines beyond the counts: data left behind, discovery that was incomplete."""
+    notes = [line for line in [left_behind_line(rows)] if line]
+    for label, reason in (meta.get("incomplete") or {}).items():
+        notes.append(f"⚠ {label} discovery incomplete ({reason}): removed users' homes "
+                     f"there may be missing")
+    return notes
 
 
 class SparkGaveUp(InventoryError):  # exit 1 with one line

@@ -1,16 +1,18 @@
 """Everything a finished run writes, fed from one place.
 
-The run loop hands the final rows to `write_outputs` once; each output (the CSV
-today; a report or a table can join) is an object with a `write(info, rows)` method
-and a `describe()` for the console. Adding a format means adding an Output, not a
-branch in the run loop.
+The run loop hands the final rows to `write_outputs` once; each output (the CSV, the
+HTML report, the Spark table) is an object with a `write(info, rows)` method and a
+`describe()` for the console. Adding a format means adding an Output, not a branch in
+the run loop. Outputs are written in order; the CSV goes first because it is the record
+of the run, so a later output failing never costs it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Mapping, Protocol, Sequence
 
+from . import __version__
 from .report import write_results
 from .results import UserResult
 
@@ -25,6 +27,12 @@ class RunInfo:
     mode: str                    # the banner's Mode line
     command: str                 # the command line, secrets removed
     sources: tuple[str, ...] = field(default=())   # walker names scanned
+    run_id: str = ""             # one per run, the same across its resumes
+    version: str = __version__
+    all_homes: bool = False
+    statuses_known: bool = False  # rows carry user_status
+    # file system label -> why its /Users could not be listed (discovery incomplete)
+    incomplete: Mapping[str, str] = field(default_factory=dict)
 
 
 class Output(Protocol):
@@ -41,7 +49,8 @@ class CsvOutput:
     extended: bool = False
 
     def write(self, info: RunInfo, rows: Sequence[UserResult]) -> None:
-        write_results(self.path, rows, extended=self.extended)
+        write_results(self.path, rows, extended=self.extended,
+                      user_status=info.statuses_known)
 
     def describe(self) -> str:
         return f"Results saved to: {self.path}"

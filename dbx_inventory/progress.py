@@ -84,8 +84,10 @@ class Progress:
             self._bar = None
 
 
-def print_summary(rows: Sequence[UserResult], where: Sequence[str] = ()) -> None:
-    """The SUMMARY block; `where` says which users were scanned where."""
+def print_summary(rows: Sequence[UserResult], where: Sequence[str] = (),
+                  notes: Sequence[str] = ()) -> None:
+    """The SUMMARY block; `where` says which users were scanned where, `notes` are extra
+    lines the caller adds at its end."""
     counts = Counter(row.status for row in rows)
     files = sum(row.file_count for row in rows)
     size = sum(row.total_size for row in rows)
@@ -97,5 +99,6 @@ def print_summary(rows: Sequence[UserResult], where: Sequence[str] = ()) -> None
           "",
           f"Total files across all users: {files:,}",
           f"Total size across all users: {format_size(size)} ({size:,} bytes)",
+          *notes,
           *([""] + list(where) if where else []),
           RULE])

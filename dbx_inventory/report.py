@@ -14,6 +14,7 @@ COLUMNS = ["username", "file_count", "total_size", "total_size_gb", "status",
            "file_source", "error"]
 EXTENDED_COLUMNS = ["dbfs_files", "dbfs_bytes", "workspace_files", "workspace_bytes",
                     "last_modified", "duration_s"]
+STATUS_COLUMN = "user_status"  # last, and only when statuses are known
 GIB = 1024 ** 3
 
 
@@ -24,20 +25,30 @@ def iso_utc(epoch_ms: int | None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def csv_row(row: UserResult, extended: bool = False) -> list[str]:
+def columns(extended: bool = False, user_status: bool = False) -> list[str]:
+    """The header: the seed's seven, then --extended's, then user_status."""
+    return COLUMNS + (EXTENDED_COLUMNS if extended else []) \
+        + ([STATUS_COLUMN] if user_status else [])
+
+
+def csv_row(row: UserResult, extended: bool = False, user_status: bool = False
+            ) -> list[str]:
     values = [row.username, str(row.file_count), str(row.total_size),
               f"{row.total_size / GIB:.2f}", row.status, row.file_source, scrub(row.error)]
     if extended:
         values += [str(row.dbfs_files), str(row.dbfs_bytes), str(row.workspace_files),
                    str(row.workspace_bytes), iso_utc(row.last_modified_ms),
                    f"{row.duration_s:.1f}"]
+    if user_status:
+        values.append(row.user_status)
     return values
 
 
-def write_results(path: str, rows: Iterable[UserResult], *, extended: bool = False) -> None:
+def write_results(path: str, rows: Iterable[UserResult], *, extended: bool = False,
+                  user_status: bool = False) -> None:
     """Write the whole CSV or nothing (temp file + rename)."""
     with atomic_text_writer(path, newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(COLUMNS + (EXTENDED_COLUMNS if extended else []))
+        writer.writerow(columns(extended, user_status))
         for row in rows:
-            writer.writerow(csv_row(row, extended))
+            writer.writerow(csv_row(row, extended, user_status))

@@ -57,6 +57,7 @@ class UserResult:
     ended_at: float = 0.0
     worker: str = ""             # host/pid that scanned the user
     listings: int = 0
+    user_status: str = ""        # active/inactive/service_principal/removed; "" unknown
     error_kind: str = ""         # error rows: TRANSIENT or FINAL; "" otherwise
 
     @property

@@ -2,9 +2,10 @@
 
 from .faults import Faults, Stats
 from .generate import generate_uniform, generate_workspace
-from .model import Truth, User, Workspace
+from .model import ServicePrincipal, Truth, User, Workspace
 from .oidc import OAuthIssuer
 from .server import FakeWorkspaceServer
 
-__all__ = ["FakeWorkspaceServer", "Faults", "OAuthIssuer", "Stats", "Truth", "User", "Workspace",
+__all__ = ["FakeWorkspaceServer", "Faults", "OAuthIssuer", "ServicePrincipal", "Stats", "Truth",
+           "User", "Workspace",
            "generate_uniform", "generate_workspace"]

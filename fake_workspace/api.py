@@ -74,6 +74,31 @@ def scim_users(ws: Workspace, params: dict, max_page: int | None = None) -> Repl
     })
 
 
+def scim_service_principals(ws: Workspace, params: dict,
+                            max_page: int | None = None) -> Reply:
+    """The ServicePrincipals list, paged like Users (no filter support)."""
+    try:
+        start = max(1, _int_param(params, "startIndex", 1))
+        count = _int_param(params, "count", None)
+    except ValueError:
+        return _scim_error(400, "startIndex and count must be integers", "invalidValue")
+    attrs = params.get("attributes")
+    attributes = (frozenset(a.strip() for a in str(attrs).split(",") if a.strip())
+                  if attrs else None)
+    principals = ws.service_principals
+    take = len(principals) if count is None else max(0, count)
+    if max_page is not None:
+        take = min(take, max_page)
+    page = principals[start - 1:start - 1 + take]
+    return Reply(200, {
+        "schemas": [SCIM_LIST],
+        "totalResults": len(principals),
+        "itemsPerPage": len(page),
+        "startIndex": start,
+        "Resources": [sp.to_scim(attributes) for sp in page],
+    })
+
+
 def scim_me(ws: Workspace, params: dict) -> Reply:
     if ws.users:
         return Reply(200, ws.users[0].to_scim())
@@ -248,6 +273,8 @@ def clusters_get(ws: Workspace, params: dict) -> Reply:
 Handler = Callable[..., Reply]
 ROUTES: dict[str, tuple[str, Handler, str | None]] = {
     "/api/2.0/preview/scim/v2/Users": ("scim/Users", scim_users, None),
+    "/api/2.0/preview/scim/v2/ServicePrincipals": ("scim/ServicePrincipals",
+                                                   scim_service_principals, None),
     "/api/2.0/preview/scim/v2/Me": ("scim/Me", scim_me, None),
     "/api/2.0/workspace/list": ("workspace/list", workspace_list, "workspace"),
     "/api/2.0/workspace/get-status": ("workspace/get-status", workspace_get_status, "workspace"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 
 from .model import (DBFS_DIR, DEFAULT_MTIME_MS, FILE, LANGUAGES, NOTEBOOK, REPO, Dir, Tree,
                     Workspace, home_path)
@@ -51,11 +52,15 @@ def generate_workspace(n_users: int, seed: int = 0, *,
                        forbidden_subtrees: float = 0.04, repos: float = 0.3,
                        inactive: float = 0.02, large_dirs: int = 1,
                        large_dir_size: int = 2500,
+                       removed_users: float = 0.05, service_principals: int = 1,
                        cluster_id: str | None = "0101-000000-fakeclus") -> Workspace:
     """A realistic, varied workspace, identical for the same arguments.
 
     Each fraction gives at least one user when it is > 0 and there are enough users;
     users keep their odd names first, so even a 12-user workspace shows every case.
+    Removed users (homes left under /Users, absent from SCIM) and service principals
+    (homes named by application id) come last, from their own random stream, so the
+    SCIM users' trees do not depend on them.
     """
     rng = random.Random(seed)
     ws = Workspace()
@@ -115,6 +120,7 @@ def generate_workspace(n_users: int, seed: int = 0, *,
         if i in large and targets:
             tree, top = targets[0]
             _add_large(tree, top, urng, large_dir_size)
+    _add_left_behind(ws, seed, _quota(n_users, removed_users), service_principals)
     return ws
 
 
@@ -237,6 +243,32 @@ def _add_repo(ws: Workspace, home: Dir, rng: random.Random, counter: _Counter) -
     inner = tree._child_dir(repo, f"src {counter()}", tree.dir_kind)
     for d in (repo, repo, inner, inner, inner):
         _ws_object(tree, d, rng, counter)
+
+
+def _add_left_behind(ws: Workspace, seed: int, removed: int, principals: int) -> None:
+    """Homes of removed users (one or both file systems, files last touched long ago)
+    and service principals with a Workspace home named by their application id."""
+    rng = random.Random(f"{seed}/left-behind")
+    counter = _Counter()
+    for k in range(removed):
+        name = f"former.{rng.choice(FIRST)}.{rng.choice(LAST)}{k}@example.com"
+        where = ("both", "dbfs", "workspace")[k % 3]
+        stale = k % 2 == 0  # half of them untouched for years: stale as well as orphaned
+        for tree, kind in ((ws.dbfs, "dbfs"), (ws.workspace, "workspace")):
+            if where not in (kind, "both"):
+                continue
+            home = tree.mkdir(home_path(name))
+            for _ in range(rng.randint(3, 12)):
+                size = min(int(rng.lognormvariate(14, 2)), 20 * 2**30)
+                mtime = (MTIME_LO + rng.randrange(0, 10**10)) if stale else _mtime(rng)
+                tree._append(home, _file_name(rng, counter), tree.kind_code(FILE), size,
+                             mtime, mtime)
+    for k in range(principals):
+        app_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        ws.add_service_principal(app_id, f"etl-service-principal-{k}")
+        home = ws.workspace.mkdir(home_path(app_id))
+        for _ in range(rng.randint(2, 6)):
+            _ws_object(ws.workspace, home, rng, counter)
 
 
 def _add_deep(tree: Tree, top: Dir, rng: random.Random, counter: _Counter,

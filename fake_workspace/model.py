@@ -309,6 +309,28 @@ class User:
 
 
 @dataclass
+class ServicePrincipal:
+    """A SCIM service principal; its home folder is named by its application id."""
+
+    id: str
+    application_id: str
+    display_name: str
+    active: bool = True
+
+    def to_scim(self, attributes: frozenset[str] | None = None) -> dict:
+        full = {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServicePrincipal"],
+            "id": self.id,
+            "applicationId": self.application_id,
+            "displayName": self.display_name,
+            "active": self.active,
+        }
+        if attributes is None:
+            return full
+        return {k: v for k, v in full.items() if k in attributes or k in ("id", "schemas")}
+
+
+@dataclass
 class Truth:
     """What a perfect client must report for one user, computed from the model."""
 
@@ -337,6 +359,7 @@ class Workspace:
         self.workspace = WorkspaceTree()
         self.users: list[User] = []
         self.users_by_name: dict[str, User] = {}
+        self.service_principals: list[ServicePrincipal] = []
         self.clusters: dict[str, dict] = {}
         self._next_user_id = 4_000_000_000_000_000
 
@@ -354,6 +377,27 @@ class Workspace:
         self.users.append(user)
         self.users_by_name[user_name] = user
         return user
+
+    def add_service_principal(self, application_id: str, display_name: str, *,
+                              active: bool = True) -> ServicePrincipal:
+        """Register a SCIM service principal (homes, if any, are made separately)."""
+        self._next_user_id += 1
+        sp = ServicePrincipal(str(self._next_user_id), application_id, display_name, active)
+        self.service_principals.append(sp)
+        return sp
+
+    def home_names(self) -> set[str]:
+        """Names of every folder directly under /Users, in either file system."""
+        return {name for tree in (self.dbfs, self.workspace)
+                for name in (tree.dirs["/Users"].subdirs if "/Users" in tree.dirs else ())}
+
+    def removed_homes(self) -> list[str]:
+        """Homes left behind: under /Users but neither a SCIM user nor a service
+        principal's application id (compared case-insensitively, as SCIM compares user
+        names); sorted by name."""
+        known = {name.lower() for name in self.users_by_name} \
+            | {sp.application_id.lower() for sp in self.service_principals}
+        return sorted(name for name in self.home_names() if name.lower() not in known)
 
     def add_cluster(self, cluster_id: str, state: str = "RUNNING", num_workers: int = 2,
                     **extra) -> dict:

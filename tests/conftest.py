@@ -95,8 +95,15 @@ def cli(tmp_path):
 @pytest.fixture(scope="session")
 def spark_remote():
     """One local Spark Connect server (pyspark >= 4) for the whole test session."""
+    import shutil
+    import tempfile
+
     from localspark import LocalSparkConnect
 
-    server = LocalSparkConnect("local[4]").start()
+    # Tables written by tests (--output-table) land here, not in ./spark-warehouse.
+    warehouse = tempfile.mkdtemp(prefix="spark-warehouse-")
+    server = LocalSparkConnect("local[4]", extra_conf={
+        "spark.sql.warehouse.dir": warehouse}).start()
     yield server
     server.stop()
+    shutil.rmtree(warehouse, ignore_errors=True)

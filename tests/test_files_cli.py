@@ -199,8 +199,9 @@ def test_extended_columns(cli, tmp_path, hand):
     result = cli(SCRIPT, *USERS, "--extended", "-o", "ext.csv", server=server)
     assert result.code == 0, result.output
     rows = read_csv(tmp_path / "ext.csv")
-    assert rows[0] == EXT_HEADER.split(",")
+    assert rows[0] == EXT_HEADER.split(",") + ["user_status"]  # known from SCIM: last
     check_rows([row[:7] for row in rows[1:]])
+    assert {row[13] for row in rows[1:]} == {"active"}
     for row in rows[1:]:
         d_files, d_bytes, w_files, w_bytes, last = EXTENDED[row[0]]
         assert row[7:12] == [str(d_files), str(d_bytes), str(w_files), str(w_bytes), last], \

@@ -148,3 +148,16 @@ def test_error_column_is_scrubbed_of_known_secrets(tmp_path):
     text = out.read_text(encoding="utf-8")
     assert secret not in text and "abc123" not in text
     assert "Bearer ****" in text and "token=****" in text
+
+
+def test_user_status_comes_last_after_the_extended_columns(tmp_path):
+    out = tmp_path / "results.csv"
+    rows = [r("a@x.com", "success", 1, 5, "dbfs", user_status="removed"),
+            r("b@x.com", "empty", 0, 0, "none", user_status="active")]
+    write_results(str(out), rows, user_status=True)
+    assert out.read_text(encoding="utf-8").splitlines() == [
+        HEADER + ",user_status", "a@x.com,1,5,0.00,success,dbfs,,removed",
+        "b@x.com,0,0,0.00,empty,none,,active"]
+    write_results(str(out), rows, extended=True, user_status=True)
+    header, first = out.read_text(encoding="utf-8").splitlines()[:2]
+    assert header == EXT_HEADER + ",user_status" and first.endswith(",removed")

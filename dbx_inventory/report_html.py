@@ -1,0 +1,241 @@
+"""--report: one self-contained HTML page of a run's results, made to be looked at.
+
+jinja2 renders the page (templates/report.html.j2); plotly builds the charts and its
+JavaScript is inlined, so the file opens from disk with no network. Everything shown
+is computed from the rows and the RunInfo: a report rewritten from a checkpoint is the
+same report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Sequence
+
+from .atomic import atomic_text_writer
+from .console import format_duration, format_size
+from .discover import LEFT, USER_STATUSES
+from .errors import ConfigError
+from .outputs import RunInfo
+from .report import iso_utc
+from .results import EMPTY, ERROR, SUCCESS, UserResult
+
+TOP_USERS = 20
+STALE_DAYS = 365
+DAY_MS = 86_400_000
+# Bins of the bytes-per-user histogram: 1 B, 32 B, 1 KB, 32 KB, ... (log scale, 32x)
+_BIN_EDGES = [32 ** k for k in range(0, 10)]
+_AGE_BUCKETS = [(30, "< 30 days"), (90, "30–90 days"), (365, "90 days–1 year"),
+                (730, "1–2 years"), (1825, "2–5 years"), (None, "> 5 years")]
+# The tables' columns: label -> (index of the sort value in a row record, index of the
+# text shown or None for the value itself, numeric?). Records are built by _record.
+_COLUMNS = {"user": (0, None, False), "user status": (1, None, False),
+            "status": (2, None, False), "files": (3, None, True), "size": (4, 5, True),
+            "DBFS": (6, 7, True), "Workspace": (8, 9, True), "source": (10, None, False),
+            "last modified": (11, None, False), "error": (12, None, False)}
+PAGE_ROWS = 100  # rows drawn at a time: 20,000 users stay quick to open
+_COLORS = {"DBFS": "#1f77b4", "Workspace": "#ff7f0e", "active": "#2ca02c",
+           "inactive": "#9467bd", "service_principal": "#7f7f7f", "removed": "#d62728"}
+
+
+def require() -> None:
+    """Fail before scanning when the report's libraries are missing (exit 2)."""
+    try:
+        import jinja2  # noqa: F401
+        import plotly  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(f"--report needs {exc.name}: pip install -r "
+                          "requirements-report.txt") from None
+
+
+@dataclass(frozen=True)
+class HtmlReport:
+    """The HTML report, written whole or not at all."""
+
+    path: str
+
+    def __post_init__(self) -> None:
+        require()
+
+    def write(self, info: RunInfo, rows: Sequence[UserResult]) -> None:
+        html = render(info, rows)
+        with atomic_text_writer(self.path) as handle:
+            handle.write(html)
+
+    def describe(self) -> str:
+        return f"Report saved to: {self.path}"
+
+
+def render(info: RunInfo, rows: Sequence[UserResult]) -> str:
+    """The whole page as text."""
+    import jinja2
+    from plotly.offline import get_plotlyjs
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("dbx_inventory", "templates"),
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters["size"] = format_size
+    env.filters["when"] = iso_utc
+    ctx = context(info, rows)
+    return env.get_template("report.html.j2").render(
+        plotly_js=get_plotlyjs(), table_data=table_data(ctx), **ctx)
+
+
+def context(info: RunInfo, rows: Sequence[UserResult]) -> dict:
+    """Everything the template shows, computed from the run's rows."""
+    end_ms = int(info.ended_at * 1000)
+    holding = [row for row in rows if row.file_count or row.total_size]
+    left = sorted((row for row in holding if row.user_status in LEFT),
+                  key=lambda row: -row.total_size)
+    stale = sorted((row for row in holding if row.last_modified_ms
+                    and end_ms - row.last_modified_ms > STALE_DAYS * DAY_MS),
+                   key=lambda row: row.last_modified_ms or 0)
+    statuses = Counter(row.status for row in rows)
+    user_statuses = Counter(row.user_status for row in rows if row.user_status)
+    return {
+        "info": info,
+        "started": _utc(info.started_at),
+        "ended": _utc(info.ended_at),
+        "duration": format_duration(info.ended_at - info.started_at),
+        "sources": ", ".join(info.sources) or "dbfs, workspace",
+        "users": len(rows),
+        "by_status": [(name, statuses[name]) for name in (SUCCESS, EMPTY, ERROR)],
+        "by_user_status": [(name, user_statuses[name]) for name in USER_STATUSES]
+        if info.statuses_known else [],
+        "files": sum(row.file_count for row in rows),
+        "bytes": sum(row.total_size for row in rows),
+        "per_fs": [("DBFS", sum(row.dbfs_files for row in rows),
+                    sum(row.dbfs_bytes for row in rows)),
+                   ("Workspace", sum(row.workspace_files for row in rows),
+                    sum(row.workspace_bytes for row in rows))],
+        "left": left,
+        "left_bytes": sum(row.total_size for row in left),
+        "stale": stale,
+        "stale_days": STALE_DAYS,
+        "errors": [row for row in rows if row.status == ERROR],
+        "rows": rows,
+        "charts": _charts(info, rows, end_ms),
+    }
+
+
+def table_data(ctx: dict) -> dict:
+    """Rows once, as compact records, and each table as columns plus row numbers; the
+    page draws the tables from this (a page at a time), sorts and filters them."""
+    rows = ctx["rows"]
+    number = {row.username: i for i, row in enumerate(rows)}
+
+    def table(key: str, columns: list[str], chosen) -> dict:
+        return {"id": key, "columns": [[label, *_COLUMNS[label]] for label in columns],
+                "rows": None if chosen is None else [number[row.username] for row in chosen]}
+
+    return {"page": PAGE_ROWS, "records": [_record(row) for row in rows], "tables": [
+        table("left-table", ["user", "user status", "files", "size", "DBFS", "Workspace",
+                             "last modified"], ctx["left"]),
+        table("stale-table", ["user", "user status", "last modified", "files", "size"],
+              ctx["stale"]),
+        table("error-table", ["user", "error", "files", "size"], ctx["errors"]),
+        table("results-table", list(_COLUMNS), None)]}
+
+
+def _record(row: UserResult) -> list:
+    return [row.username, row.user_status, row.status, row.file_count, row.total_size,
+            format_size(row.total_size), row.dbfs_bytes, format_size(row.dbfs_bytes),
+            row.workspace_bytes, format_size(row.workspace_bytes), row.file_source,
+            iso_utc(row.last_modified_ms), row.error]
+
+
+def _charts(info: RunInfo, rows: Sequence[UserResult], end_ms: int) -> list[dict]:
+    """(id, title, plotly figure as plain JSON data) for each chart, in page order."""
+    charts = [("top-users", f"Top {TOP_USERS} users by bytes", _top_users(rows)),
+              ("bytes-per-user", "Bytes per user (log scale)", _distribution(rows))]
+    if info.statuses_known:
+        charts.append(("left-behind", "Data by user status: who has left",
+                       _by_user_status(rows)))
+    charts.append(("home-age", "Homes by age of their newest file", _ages(rows, end_ms)))
+    return [{"id": key, "title": title, "figure": json.loads(figure.to_json())}
+            for key, title, figure in charts]
+
+
+def _figure(traces, **layout):
+    import plotly.graph_objects as go
+
+    figure = go.Figure(traces)
+    figure.update_layout(template="plotly_white", margin={"l": 10, "r": 10, "t": 10,
+                                                          "b": 10},
+                         legend={"orientation": "h", "y": -0.15}, **layout)
+    return figure
+
+
+def _top_users(rows: Sequence[UserResult]):
+    import plotly.graph_objects as go
+
+    top = sorted(rows, key=lambda row: -row.total_size)[:TOP_USERS][::-1]  # largest on top
+    names = [row.username for row in top]
+    traces = [go.Bar(name=label, y=names, x=[getattr(row, attr) for row in top],
+                     orientation="h", marker_color=_COLORS[label],
+                     customdata=[format_size(getattr(row, attr)) for row in top],
+                     hovertemplate="%{y}<br>" + label + ": %{customdata}<extra></extra>")
+              for label, attr in (("DBFS", "dbfs_bytes"), ("Workspace", "workspace_bytes"))]
+    return _figure(traces, barmode="stack", height=max(300, 26 * len(top) + 80),
+                   xaxis={"title": "bytes"}, yaxis={"automargin": True})
+
+
+def _distribution(rows: Sequence[UserResult]):
+    import plotly.graph_objects as go
+
+    labels = ["0 B"] + [f"{format_size(low)} – {format_size(high)}"
+                        for low, high in zip(_BIN_EDGES, _BIN_EDGES[1:])]
+    labels.append(f"≥ {format_size(_BIN_EDGES[-1])}")
+    counts = [0] * len(labels)
+    for row in rows:
+        if row.total_size <= 0:
+            counts[0] += 1
+        else:
+            counts[1 + min(len(_BIN_EDGES) - 1, int(math.log(row.total_size, 32)))] += 1
+    return _figure([go.Bar(x=labels, y=counts, marker_color="#1f77b4",
+                           hovertemplate="%{x}: %{y} users<extra></extra>")],
+                   height=320, xaxis={"title": "bytes held (each bin 32× the last)"},
+                   yaxis={"title": "users"})
+
+
+def _by_user_status(rows: Sequence[UserResult]):
+    import plotly.graph_objects as go
+
+    names = [name for name in USER_STATUSES]
+    size = {name: sum(row.total_size for row in rows if row.user_status == name)
+            for name in names}
+    users = {name: sum(1 for row in rows if row.user_status == name and row.file_count)
+             for name in names}
+    return _figure([go.Bar(x=names, y=[size[name] for name in names],
+                           marker_color=[_COLORS[name] for name in names],
+                           customdata=[[format_size(size[name]), users[name]]
+                                       for name in names],
+                           hovertemplate="%{x}: %{customdata[0]} held by "
+                                         "%{customdata[1]} users<extra></extra>")],
+                   height=320, yaxis={"title": "bytes"})
+
+
+def _ages(rows: Sequence[UserResult], end_ms: int):
+    import plotly.graph_objects as go
+
+    labels = [label for _, label in _AGE_BUCKETS] + ["no dated files"]
+    homes: Counter[str] = Counter()
+    for row in rows:
+        if not row.file_count:
+            continue
+        if not row.last_modified_ms:
+            homes[labels[-1]] += 1
+            continue
+        days = (end_ms - row.last_modified_ms) / DAY_MS
+        homes[next(label for limit, label in _AGE_BUCKETS
+                   if limit is None or days < limit)] += 1
+    return _figure([go.Bar(x=labels, y=[homes[label] for label in labels],
+                           marker_color="#8c564b",
+                           hovertemplate="%{x}: %{y} homes<extra></extra>")],
+                   height=320, yaxis={"title": "homes with files"})
+
+
+def _utc(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
