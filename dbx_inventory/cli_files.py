@@ -157,8 +157,9 @@ class Run:
         walkers = (DBFS,) if args.dbfs_only else (WORKSPACE,) if args.workspace_only \
             else (DBFS, WORKSPACE)
         # What changes a row: a resume with another scope is refused.
-        scope = {"sources": [walker.name for walker in walkers],
-                 "all_homes": bool(args.all_homes)}
+        scope: dict = {"sources": [walker.name for walker in walkers]}
+        if args.all_homes:
+            scope["all_homes"] = True
         retry = RetryPolicy(outage_limit_s=args.outage_timeout)
         config = replace(client_config(settings, args.concurrency, retry), max_rps=args.max_rps)
         outputs = self._outputs(settings, config)

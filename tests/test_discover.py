@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import TOKEN
+from dbx_inventory.auth import StaticToken
 from dbx_inventory.client import ApiClient, ClientConfig
 from dbx_inventory.clock import FakeClock
 from dbx_inventory.discover import (Directory, discover, left_behind_line, list_homes,
@@ -38,7 +39,7 @@ def workspace() -> Workspace:
 
 def client_for(server) -> ApiClient:
     return ApiClient(ClientConfig(host=server.url,
-                                  headers={"Authorization": f"Bearer {TOKEN}"}),
+                                  credentials=StaticToken(TOKEN)),
                      clock=FakeClock())
 
 
