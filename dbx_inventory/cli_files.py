@@ -63,10 +63,17 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code = run(lambda: Run(args, argv if argv is not None else sys.argv[1:]).execute())
+    # The resume command names the interpreter and script really used.
+    program = [sys.executable, sys.argv[0]] if argv is None else None
+    code = run(lambda: Run(args, argv if argv is not None else sys.argv[1:],
+                           program).execute())
     if "pyspark" in sys.modules and argv is None:
         # pyspark leaves non-daemon gRPC threads retrying a dead server, and Python
-        # would wait for them at exit. Everything we write is closed and fsynced by now.
+        # would wait for them at exit. Everything we write is closed and fsynced by now;
+        # the Spark session's release (its artifacts) gets a few seconds at most.
+        from .spark_session import settle
+
+        settle()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
@@ -80,9 +87,11 @@ class Run:
     scan (rows made durable as they arrive), finish (outputs and console).
     """
 
-    def __init__(self, args, argv: list[str]):
+    def __init__(self, args, argv: list[str], program: list[str] | None = None):
         self.args = args
         self.argv = argv
+        self.program = program or ["python", "databricks_user_files_simple.py"]
+        self.spark_failed = False  # then the resume hint also says how to finish locally
         self.started = time.monotonic()
         self.started_at = time.time()
 
@@ -117,6 +126,8 @@ class Run:
         if done is None:
             return None
         todo = [name for name in names if name not in done]
+        if mode.spark and not todo:
+            mode = Mode(False, "LOCAL (nothing left to scan: Spark not used)")
 
         banner("DATABRICKS USER FILES LISTING",
                [f"Start time: {now_text()}", f"Workspace: {settings.host}",
@@ -160,7 +171,7 @@ class Run:
             plan.writer.close()
             saved = len(plan.done) + plan.writer.recorded  # the journal, not the console
             fail(f"interrupted: {saved} of {len(plan.names)} users are saved in "
-                 f"{args.checkpoint}; resume with: {self._resume_command()}")
+                 f"{args.checkpoint}; resume with: {self._resume_hint()}")
             return None
         progress.close()
         return fresh
@@ -228,16 +239,16 @@ class Run:
             out(f"Processed: {len(received)}/{total} users before interruption "
                 "(saved in the checkpoint)")
             out(f"Last completed: {received[-1]}")
+        self.spark_failed = True
+        if self.args.no_fallback:  # the error line says it: once
+            raise SparkGaveUp(f"{exc}; resume with: {self._resume_hint()}")
         out(f"⚠ Spark: {exc}")
-        if self.args.no_fallback:
-            raise SparkGaveUp(f"{exc}; resume with: {self._resume_command()}")
         out(f"Scanning the remaining {total - len(received)} users from this machine")
         out()
 
     def _command_line(self) -> str:
         """This command as typed, without the token (for reports)."""
-        return " ".join(shlex.quote(w) for w in ["python", "databricks_user_files_simple.py"]
-                        + self._args_without_token())
+        return " ".join(shlex.quote(w) for w in self.program + self._args_without_token())
 
     def _args_without_token(self) -> list[str]:
         words, skip = [], False
@@ -253,13 +264,19 @@ class Run:
             words.append(word)
         return words
 
-    def _resume_command(self) -> str:
-        """This command again with --resume; never with the token."""
+    def _resume_hint(self) -> str:
+        """The resume command; after Spark failed, also how to finish without Spark."""
+        if not self.spark_failed:
+            return self._resume_command()
+        return (f"{self._resume_command()} (or finish locally: "
+                f"{self._resume_command(local=True)})")
+
+    def _resume_command(self, local: bool = False) -> str:
+        """This command again with --resume (and --no-parallel if local); never the token."""
         words = self._args_without_token()
-        if "--resume" not in words:
-            words.append("--resume")
-        return " ".join(shlex.quote(w) for w in ["python", "databricks_user_files_simple.py"]
-                        + words)
+        extra = ["--resume"] + (["--no-parallel"] if local else [])
+        words += [word for word in extra if word not in words]
+        return " ".join(shlex.quote(w) for w in self.program + words)
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """Where rows come from: Spark when the mode says so, this machine otherwise.
 
 A Spark failure hands the users Spark did not finish to the local scan (unless the
-caller's `on_spark_failure` raises), so a run never scans a user twice.
+caller's `on_spark_failure` raises), so a run never scans a user twice. The Spark
+runner has cancelled its jobs before the local scan starts, so the two never share
+the request budget.
 """
 
 from __future__ import annotations
@@ -9,23 +11,41 @@ from __future__ import annotations
 from typing import Callable, Iterator, Sequence
 
 from .client import ApiClient
+from .console import out
 from .modes import Mode
 from .results import UserResult
 from .scan import Scanner
+from .spark_events import SparkEvents
 
 # (the error, users Spark finished, users it was given) -> None; raise to stop the run.
 SparkFailureHandler = Callable[[Exception, list[str], int], None]
 
 
+class DistributingLine(SparkEvents):
+    """The one line a Spark run shows when no richer console is attached."""
+
+    def distributing(self, users, units: int, slots: int, in_flight: int) -> None:
+        def count(n: int, noun: str) -> str:
+            return f"{n} {noun}" + ("" if n == 1 else "s")
+        out(f"Distributing {count(len(users), 'user')} over {count(units, 'Spark job')} "
+            f"({slots} at a time, {count(in_flight, 'request')} in flight in all)")
+
+
 def scan_rows(mode: Mode, client: ApiClient, todo: Sequence[str], walkers, *,
-              debug: bool, on_spark_failure: SparkFailureHandler) -> Iterator[UserResult]:
-    """Rows for `todo` in completion order, from Spark or from this machine."""
+              debug: bool, on_spark_failure: SparkFailureHandler,
+              events: SparkEvents | None = None,
+              stats: dict | None = None) -> Iterator[UserResult]:
+    """Rows for `todo` in completion order, from Spark or from this machine.
+
+    `events` hears how the Spark run goes; `stats` receives its summed request counters.
+    """
     received: list[str] = []
     if mode.spark and todo:
         from .spark_runner import SparkFailure, run_on_spark
 
         try:
-            for row in run_on_spark(mode, client.config, list(todo), walkers, debug=debug):
+            for row in run_on_spark(mode, client.config, list(todo), walkers, debug=debug,
+                                    events=events or DistributingLine(), stats=stats):
                 received.append(row.username)
                 yield row
             return

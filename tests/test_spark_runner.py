@@ -1,38 +1,188 @@
-"""Pure parts of the Spark runner: task planning, the row schema, error scrubbing."""
+"""Pure parts of the Spark runner: units, budget shares, the job queue's arithmetic,
+the row schema, executor settings, error scrubbing. No Spark here (see test_spark_*)."""
 
 from __future__ import annotations
+
+import threading
+import time
 
 import pytest
 
 from conftest import TOKEN
-from dbx_inventory.modes import Mode
 from dbx_inventory.client import ClientConfig
+from dbx_inventory.modes import Mode
 from dbx_inventory.results import RESULT_FIELDS
-from dbx_inventory.spark_runner import _first_line, plan_tasks, result_schema, task_slots
+from dbx_inventory.spark_jobs import (MAX_UNIT_USERS, Budget, JobQueue, peak_overlap,
+                                      plan_units, shares)
+from dbx_inventory.spark_runner import add_stats
+from dbx_inventory.spark_session import first_line, task_slots
+from dbx_inventory.spark_task import REPORT_COLUMN, decode, executor_config, row_schema
 
 
 def names(n: int) -> list[str]:
     return [f"u{i}@x.com" for i in range(n)]
 
 
-@pytest.mark.parametrize("users, slots, tasks, largest", [
-    (300, 4, 16, 19),     # 4 tasks per slot: ceil(300 / 16) = 19 users each
-    (20_000, 8, 625, 32),  # capped at 32 users a task: 20000 / 32 = 625 tasks
-    (3, 8, 3, 1),          # never more tasks than users
-    (1, 1, 1, 1),
+@pytest.mark.parametrize("users, threads", [(300, 4), (20_000, 8), (3, 8), (1, 1), (40, 4)])
+def test_units_cover_every_user_once_in_order(users, threads):
+    units = plan_units(names(users), threads)
+    assert [u for unit in units for u in unit.users] == names(users)
+    assert [unit.number for unit in units] == list(range(len(units)))
+    assert max(len(unit.users) for unit in units) <= MAX_UNIT_USERS
+
+
+def test_units_first_wave_small_body_larger_tail_smaller():
+    units = plan_units(names(300), 4)
+    sizes = [len(unit.users) for unit in units]
+    assert sizes[:4] == [1, 1, 1, 1]       # one user each: first results come early
+    body = max(sizes)
+    assert body == 10                       # ceil(300 / (4 threads x 8 units))
+    assert sizes[-1] <= body // 2           # the tail is cut finer
+    assert len(units) >= 4 * 8
+
+
+@pytest.mark.parametrize("budget, threads, expected", [
+    (20, 8, [3, 3, 3, 3, 2, 2, 2, 2]),       # 20, not 16
+    (20, 4, [5, 5, 5, 5]),
+    (1, 1, [1]),
+    (7, 3, [3, 2, 2]),
 ])
-def test_plan_tasks_sizes(users, slots, tasks, largest):
-    plan = plan_tasks(names(users), slots)
-    assert len(plan) == tasks
-    assert max(len(t) for t in plan) == largest
-    # Every user once, in input order.
-    assert [u for t in plan for u in t] == names(users)
+def test_shares_sum_to_the_budget(budget, threads, expected):
+    assert shares(budget, threads) == expected
+    assert sum(shares(budget, threads)) == budget
 
 
-def test_schema_carries_every_result_field_and_nothing_else():
-    columns = [part.split()[0] for part in result_schema().split(", ")]
-    assert tuple(columns) == RESULT_FIELDS
-    assert "token" not in result_schema().lower()
+def test_budget_grows_shares_as_threads_retire_and_never_overspends():
+    budget = Budget(20, 8)
+    taken = {thread: budget.take(thread) for thread in range(8)}
+    assert sum(taken.values()) == 20
+    budget.give_back(taken[0])
+    budget.retire(0)                        # seven threads share 20 now
+    budget.give_back(taken[5])
+    again = budget.take(5)
+    assert again == 3                       # 20 over 7: six of 3, one of 2
+    assert budget.peak == 20
+    for thread in (1, 2, 3, 4, 6, 7):
+        budget.give_back(taken[thread])
+        budget.retire(thread)
+    budget.give_back(again)
+    assert budget.take(5) == 20             # the last job left gets the whole budget
+
+
+def test_budget_refuses_more_threads_than_requests():
+    with pytest.raises(ValueError):
+        Budget(2, 3)
+
+
+def test_job_queue_keeps_the_budget_exact_with_real_threads():
+    """Jobs held open until released: the shares running at once sum to the budget,
+    never more, and later jobs grow when threads run dry."""
+    units = plan_units(names(40), 8)
+    lock = threading.Lock()
+    running: list[int] = []
+    sums: list[int] = []
+    gate = threading.Semaphore(0)
+
+    def submit(unit, share, tag):
+        with lock:
+            running.append(share)
+            sums.append(sum(running))
+        gate.acquire()
+        with lock:
+            running.remove(share)
+        return [unit.users, share]
+
+    queue = JobQueue(units, 20, 8, submit, run_id="t", clock=time.time)
+    done = []
+
+    def release_all():
+        for _ in units:
+            gate.release()
+
+    releaser = threading.Thread(target=release_all, daemon=True)
+    results = queue.start().results()
+    # Let the eight first jobs start before releasing any.
+    deadline = time.monotonic() + 10
+    while len(sums) < 8 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sums[7] == 20                    # all eight running: exactly the budget
+    releaser.start()
+    for job in results:
+        done.append(job)
+    assert max(sums) <= 20
+    assert sorted(u for job in done for u in job.unit.users) == sorted(names(40))
+    assert queue.budget.peak == 20
+    assert queue.tag == "dbx-inventory-t"
+
+
+def test_job_queue_uses_fewer_threads_than_slots_when_the_budget_is_smaller():
+    queue = JobQueue(plan_units(names(10), 8), 3, 8, lambda *a: [], run_id="x",
+                     clock=time.time)
+    assert queue.threads == 3
+    assert shares(3, queue.threads) == [1, 1, 1]
+
+
+def test_job_queue_hands_a_failure_to_the_caller_and_starts_nothing_more():
+    started = []
+
+    def submit(unit, share, tag):
+        started.append(unit.number)
+        if unit.number == 0:
+            raise RuntimeError("worker crashed")
+        return []
+
+    queue = JobQueue(plan_units(names(50), 1), 20, 1, submit, run_id="x", clock=time.time)
+    with pytest.raises(RuntimeError, match="worker crashed"):
+        list(queue.start().results())
+    assert started == [0]
+
+
+def test_peak_overlap_counts_tasks_really_running_at_once():
+    assert peak_overlap([(0, 2), (1, 3), (2.5, 4), (5, 6)]) == 2
+    assert peak_overlap([(0, 10)] * 4) == 4
+    assert peak_overlap([]) == 0
+
+
+def test_queue_retires_threads_the_cluster_cannot_run():
+    queue = JobQueue(plan_units(names(80), 8), 16, 8, lambda *a: [], run_id="x",
+                     clock=time.time)
+    one_at_a_time = [(float(i), i + 0.9) for i in range(16)]
+    queue.measured(one_at_a_time)
+    assert queue.slots_seen == 1
+
+
+def test_schema_carries_every_result_field_and_the_report():
+    columns = [part.split()[0] for part in row_schema().split(", ")]
+    assert tuple(columns) == RESULT_FIELDS + (REPORT_COLUMN,)
+    assert "token" not in row_schema().lower()
+
+
+def test_report_row_decodes_to_a_dict_and_user_rows_to_results():
+    report = decode({**{name: None for name in RESULT_FIELDS},
+                     REPORT_COLUMN: '{"worker": "h/pid1", "stats": {"requests": 3}}'})
+    assert report == {"worker": "h/pid1", "stats": {"requests": 3}}
+    row = decode({"username": "a@x.com", "status": "empty", "file_count": 0,
+                  "total_size": 0, "file_source": "none", "error": "",
+                  "last_modified_ms": 5.0, REPORT_COLUMN: None})
+    assert row.username == "a@x.com" and row.last_modified_ms == 5
+
+
+def test_executor_config_carries_the_share_and_no_headers():
+    config = ClientConfig(host="https://x", headers={"Authorization": f"Bearer {TOKEN}"},
+                          max_in_flight=20)
+    job = executor_config(config, 3)
+    assert job.max_in_flight == 3 and job.host == "https://x"
+    assert dict(job.headers) == {}
+    assert executor_config(config, 0).max_in_flight == 1
+
+
+def test_stats_are_summed_in_one_place_nested_families_included():
+    total: dict = {}
+    add_stats(total, {"requests": 3, "throttled": 1, "families": {"dbfs": {"requests": 2}}})
+    add_stats(total, {"requests": 4, "families": {"dbfs": {"requests": 1},
+                                                  "workspace": {"requests": 5}}})
+    assert total == {"requests": 7, "throttled": 1,
+                     "families": {"dbfs": {"requests": 3}, "workspace": {"requests": 5}}}
 
 
 class _Conf:
@@ -66,6 +216,6 @@ def test_task_slots(values, flag, expected):
 def test_errors_lose_the_token():
     exc = RuntimeError(f'<_MultiThreadedRendezvous ... details = "handshake failed for '
                        f'sc://h:443/;token={TOKEN};x=1" ...> Bearer {TOKEN}')
-    line = _first_line(exc, CONFIG)
+    line = first_line(exc, CONFIG)
     assert TOKEN not in line
     assert line.startswith("RuntimeError: handshake failed")
