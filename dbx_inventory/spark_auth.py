@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 
 from .client import ClientConfig
 
@@ -23,12 +24,14 @@ class ExecutorCredentials:
         self._config = config
         self._out = out
         self._name: str | None = None
+        self._lock = threading.Lock()  # the runner's job threads ask at the same time
 
     def artifact_name(self) -> str:
         """Name of the artifact holding the current headers; ask again for every job."""
-        if self._name is None:
-            self._name = self._ship()
-        return self._name
+        with self._lock:
+            if self._name is None:
+                self._name = self._ship()
+            return self._name
 
     def close(self) -> None:
         """Nothing of ours to revoke: the session's release drops its artifacts."""

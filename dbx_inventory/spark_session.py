@@ -6,6 +6,7 @@ that could sit in pyspark's gRPC retry loop against a dead server is bounded her
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import threading
@@ -31,6 +32,8 @@ def connect(mode, config: ClientConfig):
     """A Spark Connect session for --spark-remote or --cluster-id, checked to answer."""
     # pyspark warns once per give-up; the SparkFailure raised then says it in one line.
     warnings.filterwarnings("ignore", message=r"\[RETRIES_EXCEEDED\]")
+    # gRPC's C core logs each failed handshake to stderr; our error says it in one line.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     try:
         if mode.remote:
             probe(endpoint(mode.remote))
