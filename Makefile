@@ -31,6 +31,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/bench_spark.py
 
 bench-scale: install
 	$(BIN)/python bench/bench.py --scale

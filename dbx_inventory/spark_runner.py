@@ -20,8 +20,8 @@ from .results import UserResult
 from .spark_auth import ExecutorCredentials
 from .spark_events import BatchReport, SparkEvents
 from .spark_jobs import JobDone, JobQueue, Unit, plan_units
-from .spark_session import (SparkFailure, connect, first_line, interrupt_all, release,
-                            task_slots)
+from .spark_session import (SparkFailure, cancel_running, connect, first_line,
+                            interrupt_all, release, task_slots)
 from .spark_task import EmptyRow, decode, executor_config, row_schema, unit_task
 
 __all__ = ["SparkFailure", "connect", "run_on_spark", "task_slots", "add_stats"]
@@ -39,12 +39,13 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
     events.connecting(f"cluster {mode.cluster_id}" if mode.cluster_id
                       else safe_remote(mode.remote or ""))
     started = time.monotonic()
-    spark = connect(mode, config)
+    spark = None
     credentials: ExecutorCredentials | None = None
     jobs: JobQueue | None = None
     received = 0
-    clean = False
+    settled = False  # nothing of ours left running on Spark
     try:
+        spark = connect(mode, config)
         _ship_package()
         credentials = ExecutorCredentials(spark, config)
         slots = task_slots(spark, mode)
@@ -72,21 +73,28 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
         except Exception as exc:  # gRPC, Spark and py4j errors share no base class
             raise SparkFailure(f"lost the Spark job after {received} users: "
                                f"{first_line(exc, config)}") from None
-        clean = True
+        settled = True
         events.finished(time.monotonic() - started)
     except SparkFailure as exc:
+        if jobs is not None:
+            jobs.stop()
+        if spark is not None:
+            # The caller may scan the rest locally next: nothing of ours may still run.
+            cancel_running(spark)
+        settled = True
         events.lost(str(exc), received, len(usernames))
         raise
     finally:
         if jobs is not None:
             jobs.stop()
-        if not clean:
-            # Jobs still running would overlap a local fallback beyond the budget, or
-            # outlive an interrupted client: cancel them, waiting a few seconds at most.
+        if spark is not None and not settled:
+            # Interrupted, or the consumer went away: jobs must not outlive the client.
+            # Bounded: with the server dead this must not hold up the exit.
             interrupt_all(spark)
         if credentials is not None:
             credentials.close()
-        release(spark)
+        if spark is not None:
+            release(spark)
 
 
 def add_stats(total: dict, more: dict) -> dict:

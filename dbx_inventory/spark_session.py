@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import threading
+import time
 import warnings
 from urllib.parse import urlsplit
 
@@ -96,6 +97,27 @@ def interrupt_all(spark, timeout_s: float = RELEASE_WAIT_S) -> bool:
 
     threading.Thread(target=interrupt, name="spark-interrupt", daemon=True).start()
     return done.wait(timeout_s)
+
+
+def cancel_running(spark) -> None:
+    """Cancel the session's jobs and wait until their Python workers are really gone.
+
+    An interrupted task's Python worker keeps running (its requests in flight) until
+    Spark kills it, spark.python.task.killTimeout (2 s) later: a local fallback started
+    sooner would overlap it beyond the request budget. A server that does not confirm
+    the interrupt is dead, and its workers with it.
+    """
+    if interrupt_all(spark):
+        time.sleep(_seconds(_conf(spark, "spark.python.task.killTimeout"), 2.0) + 0.5)
+
+
+def _seconds(text: str, default: float) -> float:
+    """A Spark duration ("2s", "500ms", "2") in seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*", text or "")
+    if not match:
+        return default
+    value = float(match.group(1))
+    return value / 1000 if match.group(2) == "ms" else value
 
 
 def _bound_retries(spark) -> None:
