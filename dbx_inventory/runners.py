@@ -27,7 +27,7 @@ class DistributingLine(SparkEvents):
     def distributing(self, users, units: int, slots: int, in_flight: int) -> None:
         def count(n: int, noun: str) -> str:
             return f"{n} {noun}" + ("" if n == 1 else "s")
-        out(f"Distributing {count(len(users), 'user')} over {count(units, 'Spark job')} "
+        out(f"Distributing {count(len(users), 'user')} over Spark jobs of a few seconds "
             f"({slots} at a time, {count(in_flight, 'request')} in flight in all)")
 
 

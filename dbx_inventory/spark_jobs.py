@@ -16,8 +16,8 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
-UNITS_PER_THREAD = 8      # enough units that threads balance as jobs free up
-MAX_UNIT_USERS = 16       # a job lasts seconds, and a dead client orphans little
+TARGET_JOB_S = 4.0        # a job lasts seconds: results stream, a dead client orphans little
+MAX_UNIT_USERS = 64
 JOB_TAG_PREFIX = "dbx-inventory-"
 
 
@@ -36,35 +36,60 @@ class JobDone:
     unit: Unit
     share: int
     submitted_at: float    # client clock, epoch seconds
+    returned_at: float
     rows: list
 
 
-def plan_units(usernames: Sequence[str], threads: int,
-               max_users: int = MAX_UNIT_USERS) -> list[Unit]:
-    """Users cut into units, in input order.
+class UnitCutter:
+    """Cuts the next unit when a thread asks, sized from how long jobs have taken.
 
-    The first wave has one user per unit so results reach the console early; the body
-    uses units that keep a job busy for seconds; the last stretch gets smaller units
-    again so no thread is left with a long job while the others have run dry.
+    The first wave has one user per unit so results reach the console early. After
+    it, a unit gets as many users as fill TARGET_JOB_S of client-measured job time
+    (Spark's per-job overhead included, so the size settles where a whole job lasts
+    that long). The last stretch is cut finer again so no thread is left with a long
+    job while the others have run dry. Thread-safe.
     """
-    names = list(usernames)
-    total = len(names)
-    size = max(1, min(max_users, math.ceil(total / max(1, threads * UNITS_PER_THREAD))))
-    cuts: list[tuple[str, ...]] = []
-    start = 0
-    first_wave = min(threads, total) if size > 1 else 0
-    for _ in range(first_wave):
-        cuts.append((names[start],))
-        start += 1
-    tail = max(start, total - threads * size)
-    while start < tail:
-        cuts.append(tuple(names[start:start + size]))
-        start += size
-    small = max(1, size // 2)
-    while start < total:
-        cuts.append(tuple(names[start:start + small]))
-        start += small
-    return [Unit(number, users) for number, users in enumerate(cuts)]
+
+    def __init__(self, usernames: Sequence[str], threads: int, *,
+                 target_s: float = TARGET_JOB_S, max_users: int = MAX_UNIT_USERS):
+        self._names = list(usernames)
+        self._threads = max(1, threads)
+        self._target_s = target_s
+        self._max_users = max_users
+        self._taken = 0
+        self._number = 0
+        self._per_user_s: float | None = None
+        self._lock = threading.Lock()
+
+    def next(self) -> Unit | None:
+        """The next unit, or None when every user has been handed out."""
+        with self._lock:
+            remaining = len(self._names) - self._taken
+            if remaining <= 0:
+                return None
+            size = 1
+            if self._number >= self._threads and self._per_user_s:
+                size = round(self._target_s / self._per_user_s)
+                size = min(size, math.ceil(remaining / (2 * self._threads)))
+            size = max(1, min(size, self._max_users, remaining))
+            unit = Unit(self._number, tuple(self._names[self._taken:self._taken + size]))
+            self._taken += size
+            self._number += 1
+            return unit
+
+    def observed(self, unit: Unit, seconds: float) -> None:
+        """A job of `unit` took `seconds` from submission to its rows."""
+        if unit.number < self._threads:
+            return  # the first wave also pays Spark's start-up: not a job's real cost
+        per_user = seconds / max(1, len(unit.users))
+        with self._lock:
+            previous = self._per_user_s
+            self._per_user_s = per_user if previous is None else (previous + per_user) / 2
+
+    @property
+    def handed_out(self) -> int:
+        with self._lock:
+            return self._number
 
 
 def shares(budget: int, threads: int) -> list[int]:
@@ -134,17 +159,15 @@ class JobQueue:
     cancel (by their tags).
     """
 
-    def __init__(self, units: Sequence[Unit], budget: int, threads: int,
+    def __init__(self, usernames: Sequence[str], budget: int, threads: int,
                  submit: Callable[[Unit, int, str], list], *, run_id: str,
                  clock: Callable[[], float]):
-        self.threads = max(1, min(threads, budget, len(units)))
+        self.threads = max(1, min(threads, budget, len(usernames)))
         self.budget = Budget(budget, self.threads)
         self.run_id = run_id
         self.tag = f"{JOB_TAG_PREFIX}{run_id}"
-        self._units: queue.SimpleQueue = queue.SimpleQueue()
-        for unit in units:
-            self._units.put(unit)
-        self._pending = len(units)
+        self.units = UnitCutter(usernames, self.threads)
+        self._pending = len(usernames)  # users not yet returned
         self._submit = submit
         self._clock = clock
         self._results: queue.SimpleQueue = queue.SimpleQueue()
@@ -168,23 +191,32 @@ class JobQueue:
             if isinstance(item, BaseException):
                 self._stop.set()
                 raise item
-            self._pending -= 1
+            self._pending -= len(item.unit.users)
             yield item
 
     def stop(self) -> None:
         """Start no more jobs (running ones are the caller's to cancel)."""
         self._stop.set()
 
-    def measured(self, intervals: Sequence[tuple[float, float]]) -> None:
-        """Executor-measured job times so far: fewer tasks ran at once than threads?
+    def measured(self, jobs: Sequence[tuple[float, float, float]]) -> None:
+        """(client seconds, executor start, executor end) of the jobs so far: did jobs
+        wait in Spark's queue because fewer tasks run at once than we have threads?
 
-        Then jobs wait in Spark's queue holding budget they cannot use: retire the
-        surplus threads so the running ones get it.
+        Then queued jobs hold budget they cannot use: retire the surplus threads so the
+        running ones get it. Evidence needed: fewer jobs ever ran side by side than
+        there are threads, and a typical job waited (beyond the least per-job overhead
+        seen) at least half as long as it ran: a slow client alone shows neither.
         """
-        if len(intervals) < 2 * self.threads:
+        if len(jobs) < 2 * self.threads:
             return  # not enough jobs yet to tell a full cluster from a slow start
-        seen = peak_overlap(intervals)
-        if 0 < seen < self.budget.active:
+        seen = peak_overlap([(start, end) for _, start, end in jobs])
+        if not 0 < seen < self.budget.active:
+            return
+        overheads = [client - (end - start) for client, start, end in jobs]
+        least = min(overheads)
+        waits = sorted(overhead - least for overhead in overheads)
+        runs = sorted(end - start for _, start, end in jobs)
+        if waits[len(waits) // 2] >= runs[len(runs) // 2] / 2:
             self._slots_seen = seen
 
     @property
@@ -204,9 +236,8 @@ class JobQueue:
             while not self._stop.is_set():
                 if self.budget.active > self._slots_seen and number >= self._slots_seen:
                     return  # the cluster runs fewer tasks at once than we have threads
-                try:
-                    unit = self._units.get_nowait()
-                except queue.Empty:
+                unit = self.units.next()
+                if unit is None:
                     return
                 share = self.budget.take(number)
                 submitted = self._clock()
@@ -218,6 +249,8 @@ class JobQueue:
                     return
                 finally:
                     self.budget.give_back(share)
-                self._results.put(JobDone(unit, share, submitted, rows))
+                returned = self._clock()
+                self.units.observed(unit, returned - submitted)
+                self._results.put(JobDone(unit, share, submitted, returned, rows))
         finally:
             self.budget.retire(number)

@@ -19,7 +19,7 @@ from .modes import safe_remote
 from .results import UserResult
 from .spark_auth import ExecutorCredentials
 from .spark_events import BatchReport, SparkEvents
-from .spark_jobs import JobDone, JobQueue, Unit, plan_units
+from .spark_jobs import JobDone, JobQueue, Unit
 from .spark_session import (SparkFailure, cancel_running, connect, first_line,
                             interrupt_all, release, task_slots)
 from .spark_task import EmptyRow, decode, executor_config, row_schema, unit_task
@@ -50,18 +50,19 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
         credentials = ExecutorCredentials(spark, config)
         slots = task_slots(spark, mode)
         threads = max(1, min(slots, config.max_in_flight, len(usernames)))
-        units = plan_units(usernames, threads)
         submit = _submitter(spark, config, credentials, tuple(walkers))
-        jobs = JobQueue(units, config.max_in_flight, threads, submit,
+        jobs = JobQueue(usernames, config.max_in_flight, threads, submit,
                         run_id=secrets.token_hex(6), clock=time.time)
-        events.distributing(usernames, len(units), jobs.threads, config.max_in_flight)
-        intervals: list[tuple[float, float]] = []
+        # Units are cut as the run goes (sized from measured job times): 0 = not known.
+        events.distributing(usernames, 0, jobs.threads, config.max_in_flight)
+        timings: list[tuple[float, float, float]] = []
         try:
             for done in jobs.start().results():
                 rows, report = _split(done)
-                intervals.append((report.started_at, report.ended_at))
+                timings.append((done.returned_at - done.submitted_at, report.started_at,
+                                report.ended_at))
                 add_stats(stats, report.stats)
-                jobs.measured(intervals)
+                jobs.measured(timings)
                 events.batch_finished(report)
                 for row in rows:
                     received += 1

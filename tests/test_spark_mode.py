@@ -180,10 +180,9 @@ def test_spark_tasks_splits_the_request_budget(tmp_path, serve, cli, spark_remot
     result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_remote.url,
                  "--spark-tasks", "4", "--concurrency", "8", "-o", "out.csv", server=server)
     assert result.code == 0, result.output[-3000:]
-    # The server runs local[4]: 4 jobs at once share the 8 requests; 10 users are cut
-    # into units of one (too few users for larger units).
-    assert ("Distributing 10 users over 10 Spark jobs (4 at a time, 8 requests in flight "
-            "in all)") in result.stdout
+    # The server runs local[4]: 4 jobs at once share the 8 requests.
+    assert ("Distributing 10 users over Spark jobs of a few seconds (4 at a time, "
+            "8 requests in flight in all)") in result.stdout
     assert server.stats.peak_in_flight <= 8
     assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
     bad = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_remote.url,

@@ -12,8 +12,8 @@ from conftest import TOKEN
 from dbx_inventory.client import ClientConfig
 from dbx_inventory.modes import Mode
 from dbx_inventory.results import RESULT_FIELDS
-from dbx_inventory.spark_jobs import (MAX_UNIT_USERS, Budget, JobQueue, peak_overlap,
-                                      plan_units, shares)
+from dbx_inventory.spark_jobs import (MAX_UNIT_USERS, Budget, JobQueue, UnitCutter,
+                                      peak_overlap, shares)
 from dbx_inventory.spark_runner import add_stats
 from dbx_inventory.spark_session import first_line, task_slots
 from dbx_inventory.spark_task import REPORT_COLUMN, decode, executor_config, row_schema
@@ -23,22 +23,43 @@ def names(n: int) -> list[str]:
     return [f"u{i}@x.com" for i in range(n)]
 
 
+def cut_all(cutter: UnitCutter, seconds_per_user: float | None = None) -> list:
+    units = []
+    while (unit := cutter.next()) is not None:
+        units.append(unit)
+        if seconds_per_user is not None:
+            cutter.observed(unit, seconds_per_user * len(unit.users))
+    return units
+
+
 @pytest.mark.parametrize("users, threads", [(300, 4), (20_000, 8), (3, 8), (1, 1), (40, 4)])
 def test_units_cover_every_user_once_in_order(users, threads):
-    units = plan_units(names(users), threads)
+    units = cut_all(UnitCutter(names(users), threads), seconds_per_user=0.01)
     assert [u for unit in units for u in unit.users] == names(users)
     assert [unit.number for unit in units] == list(range(len(units)))
     assert max(len(unit.users) for unit in units) <= MAX_UNIT_USERS
 
 
-def test_units_first_wave_small_body_larger_tail_smaller():
-    units = plan_units(names(300), 4)
+def test_units_first_wave_single_then_sized_to_the_target_then_finer():
+    cutter = UnitCutter(names(1000), 4, target_s=4.0)
+    units = cut_all(cutter, seconds_per_user=0.2)   # a whole job: 0.2 s per user
     sizes = [len(unit.users) for unit in units]
-    assert sizes[:4] == [1, 1, 1, 1]       # one user each: first results come early
-    body = max(sizes)
-    assert body == 10                       # ceil(300 / (4 threads x 8 units))
-    assert sizes[-1] <= body // 2           # the tail is cut finer
-    assert len(units) >= 4 * 8
+    assert sizes[:4] == [1, 1, 1, 1]                # results come early
+    assert 20 in sizes[4:10]                        # 4 s / 0.2 s per user
+    assert sizes[-1] == 1                           # the end is cut finer
+    assert max(sizes) == 20
+
+
+def test_first_wave_times_do_not_size_units():
+    """The first jobs also pay Spark's start-up: their times are not a job's cost."""
+    cutter = UnitCutter(names(100), 2, target_s=4.0)
+    first = [cutter.next(), cutter.next()]
+    for unit in first:
+        cutter.observed(unit, 30.0)                 # 30 s of warm-up
+    nxt = cutter.next()
+    assert len(nxt.users) == 1                      # nothing measured yet
+    cutter.observed(nxt, 0.5)
+    assert len(cutter.next().users) == 8            # 4 s / 0.5 s
 
 
 @pytest.mark.parametrize("budget, threads, expected", [
@@ -77,7 +98,7 @@ def test_budget_refuses_more_threads_than_requests():
 def test_job_queue_keeps_the_budget_exact_with_real_threads():
     """Jobs held open until released: the shares running at once sum to the budget,
     never more, and later jobs grow when threads run dry."""
-    units = plan_units(names(40), 8)
+    users = names(40)
     lock = threading.Lock()
     running: list[int] = []
     sums: list[int] = []
@@ -92,11 +113,11 @@ def test_job_queue_keeps_the_budget_exact_with_real_threads():
             running.remove(share)
         return [unit.users, share]
 
-    queue = JobQueue(units, 20, 8, submit, run_id="t", clock=time.time)
+    queue = JobQueue(users, 20, 8, submit, run_id="t", clock=time.time)
     done = []
 
     def release_all():
-        for _ in units:
+        for _ in users:  # at most one job per user
             gate.release()
 
     releaser = threading.Thread(target=release_all, daemon=True)
@@ -116,7 +137,7 @@ def test_job_queue_keeps_the_budget_exact_with_real_threads():
 
 
 def test_job_queue_uses_fewer_threads_than_slots_when_the_budget_is_smaller():
-    queue = JobQueue(plan_units(names(10), 8), 3, 8, lambda *a: [], run_id="x",
+    queue = JobQueue(names(10), 3, 8, lambda *a: [], run_id="x",
                      clock=time.time)
     assert queue.threads == 3
     assert shares(3, queue.threads) == [1, 1, 1]
@@ -131,7 +152,7 @@ def test_job_queue_hands_a_failure_to_the_caller_and_starts_nothing_more():
             raise RuntimeError("worker crashed")
         return []
 
-    queue = JobQueue(plan_units(names(50), 1), 20, 1, submit, run_id="x", clock=time.time)
+    queue = JobQueue(names(50), 20, 1, submit, run_id="x", clock=time.time)
     with pytest.raises(RuntimeError, match="worker crashed"):
         list(queue.start().results())
     assert started == [0]
@@ -144,11 +165,20 @@ def test_peak_overlap_counts_tasks_really_running_at_once():
 
 
 def test_queue_retires_threads_the_cluster_cannot_run():
-    queue = JobQueue(plan_units(names(80), 8), 16, 8, lambda *a: [], run_id="x",
-                     clock=time.time)
-    one_at_a_time = [(float(i), i + 0.9) for i in range(16)]
-    queue.measured(one_at_a_time)
+    """8 threads, but jobs ran one at a time, each waiting for the one before."""
+    queue = JobQueue(names(80), 16, 8, lambda *a: [], run_id="x", clock=time.time)
+    queued = [(1.0 + i, float(i), i + 0.9) for i in range(16)]  # waited i seconds
+    queue.measured(queued)
     assert queue.slots_seen == 1
+
+
+def test_queue_keeps_its_threads_when_jobs_did_not_wait():
+    """Jobs rarely overlapped because Spark's per-job overhead is large, not because
+    they queued: no thread is retired."""
+    queue = JobQueue(names(80), 16, 4, lambda *a: [], run_id="x", clock=time.time)
+    spaced = [(3.0, 3.0 * i, 3.0 * i + 1.0) for i in range(8)]  # 2 s overhead each
+    queue.measured(spaced)
+    assert queue.slots_seen == 4
 
 
 def test_schema_carries_every_result_field_and_the_report():
