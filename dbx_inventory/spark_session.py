@@ -20,7 +20,7 @@ from .scrub import scrub
 
 DEFAULT_TASK_SLOTS = 8     # when the cluster does not say how many tasks run at once
 PROBE_TIMEOUT_S = 5.0
-RELEASE_WAIT_S = 3.0       # a live server releases a session in ~0.2 s
+RELEASE_WAIT_S = 2.0       # a live server releases a session or interrupts in ~0.2 s
 
 _releases: list[threading.Thread] = []
 
