@@ -128,6 +128,8 @@ def _bound_retries(spark) -> None:
     (0.2 + 0.4 + 0.8 + 1.6 + 2 s) still cover a brief network hiccup.
     """
     client = getattr(spark, "client", None) or getattr(spark, "_client", None)
+    if client is None:
+        return
     try:
         from pyspark.sql.connect.client.retries import DefaultPolicy
 
