@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 TARGET_JOB_S = 4.0        # a job lasts seconds: results stream, a dead client orphans little
+OVERHEAD_SHARE = 5        # ...and at least 5 x Spark's per-job overhead, so that stays small
 MAX_UNIT_USERS = 64
 JOB_TAG_PREFIX = "dbx-inventory-"
 
@@ -44,10 +45,11 @@ class UnitCutter:
     """Cuts the next unit when a thread asks, sized from how long jobs have taken.
 
     The first wave has one user per unit so results reach the console early. After
-    it, a unit gets as many users as fill TARGET_JOB_S of client-measured job time
-    (Spark's per-job overhead included, so the size settles where a whole job lasts
-    that long). The last stretch is cut finer again so no thread is left with a long
-    job while the others have run dry. Thread-safe.
+    it, a unit gets as many users as keep an executor busy for TARGET_JOB_S, or for
+    OVERHEAD_SHARE times Spark's per-job overhead (client time less executor time)
+    when that is longer: on a loaded server a job costs seconds before it starts.
+    The last stretch is cut finer again so no thread is left with a long job while
+    the others have run dry. Thread-safe.
     """
 
     def __init__(self, usernames: Sequence[str], threads: int, *,
@@ -58,7 +60,8 @@ class UnitCutter:
         self._max_users = max_users
         self._taken = 0
         self._number = 0
-        self._per_user_s: float | None = None
+        self._per_user_s: float | None = None   # executor seconds per user
+        self._overhead_s = 0.0                  # client seconds a job costs beyond that
         self._lock = threading.Lock()
 
     def next(self) -> Unit | None:
@@ -69,7 +72,8 @@ class UnitCutter:
                 return None
             size = 1
             if self._number >= self._threads and self._per_user_s:
-                size = round(self._target_s / self._per_user_s)
+                run_s = max(self._target_s, OVERHEAD_SHARE * self._overhead_s)
+                size = round(run_s / self._per_user_s)
                 size = min(size, math.ceil(remaining / (2 * self._threads)))
             size = max(1, min(size, self._max_users, remaining))
             unit = Unit(self._number, tuple(self._names[self._taken:self._taken + size]))
@@ -77,14 +81,19 @@ class UnitCutter:
             self._number += 1
             return unit
 
-    def observed(self, unit: Unit, seconds: float) -> None:
-        """A job of `unit` took `seconds` from submission to its rows."""
+    def observed(self, unit: Unit, client_s: float, executor_s: float | None) -> None:
+        """A job of `unit` took client_s from submission to its rows, executor_s of
+        which its executor ran (None when unknown: all of it)."""
         if unit.number < self._threads:
             return  # the first wave also pays Spark's start-up: not a job's real cost
-        per_user = seconds / max(1, len(unit.users))
+        ran = client_s if executor_s is None else max(0.0, min(executor_s, client_s))
+        per_user = max(ran, 1e-3) / max(1, len(unit.users))
         with self._lock:
             previous = self._per_user_s
             self._per_user_s = per_user if previous is None else (previous + per_user) / 2
+            overhead = client_s - ran
+            self._overhead_s = overhead if previous is None \
+                else (self._overhead_s + overhead) / 2
 
     @property
     def handed_out(self) -> int:
@@ -153,14 +162,16 @@ def peak_overlap(intervals: Sequence[tuple[float, float]]) -> int:
 class JobQueue:
     """Runs units on `threads` client threads; yields JobDone as jobs end.
 
-    submit(unit, share, tag) runs one job in the calling thread and returns its rows.
+    submit(unit, share, tag) runs one job in the calling thread and returns its rows
+    and the seconds its executor ran (None if unknown).
     A job that raises stops the queue: no new job starts, and the error is raised
     from the iterator once the jobs still running have been left to the caller to
     cancel (by their tags).
     """
 
     def __init__(self, usernames: Sequence[str], budget: int, threads: int,
-                 submit: Callable[[Unit, int, str], list], *, run_id: str,
+                 submit: Callable[[Unit, int, str], tuple[list, float | None]], *,
+                 run_id: str,
                  clock: Callable[[], float]):
         self.threads = max(1, min(threads, budget, len(usernames)))
         self.budget = Budget(budget, self.threads)
@@ -242,7 +253,7 @@ class JobQueue:
                 share = self.budget.take(number)
                 submitted = self._clock()
                 try:
-                    rows = self._submit(unit, share, self.tag)
+                    rows, executor_s = self._submit(unit, share, self.tag)
                 except BaseException as exc:  # noqa: BLE001 - handed to the main thread
                     self._stop.set()
                     self._results.put(exc)
@@ -250,7 +261,7 @@ class JobQueue:
                 finally:
                     self.budget.give_back(share)
                 returned = self._clock()
-                self.units.observed(unit, returned - submitted)
+                self.units.observed(unit, returned - submitted, executor_s)
                 self._results.put(JobDone(unit, share, submitted, returned, rows))
         finally:
             self.budget.retire(number)

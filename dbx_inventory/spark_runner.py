@@ -10,6 +10,7 @@ and the session is released.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from typing import Iterator
@@ -22,7 +23,8 @@ from .spark_events import BatchReport, SparkEvents
 from .spark_jobs import JobDone, JobQueue, Unit
 from .spark_session import (SparkFailure, cancel_running, connect, first_line,
                             interrupt_all, release, task_slots)
-from .spark_task import EmptyRow, decode, executor_config, row_schema, unit_task
+from .spark_task import (REPORT_COLUMN, EmptyRow, decode, executor_config, row_schema,
+                         unit_task)
 
 __all__ = ["SparkFailure", "connect", "run_on_spark", "task_slots", "add_stats"]
 
@@ -110,7 +112,8 @@ def add_stats(total: dict, more: dict) -> dict:
 
 
 def _submitter(spark, config: ClientConfig, credentials: ExecutorCredentials, walkers):
-    """submit(unit, share, tag) -> rows: one tagged one-partition job, run to its end."""
+    """submit(unit, share, tag) -> (rows, executor seconds): one tagged one-partition
+    job, run to its end."""
     schema = row_schema()
 
     def submit(unit: Unit, share: int, tag: str) -> list:
@@ -119,8 +122,18 @@ def _submitter(spark, config: ClientConfig, credentials: ExecutorCredentials, wa
         task = unit_task(executor_config(config, share), credentials.artifact_name(),
                          walkers, unit.users)
         frame = spark.range(0, 1, 1, 1).mapInPandas(task, schema)
-        return [row.asDict() for row in frame.collect()]
+        rows = [row.asDict() for row in frame.collect()]
+        return rows, _executor_seconds(rows)
     return submit
+
+
+def _executor_seconds(rows: list) -> float | None:
+    """How long the job's executor ran, from its trailing report row."""
+    for data in reversed(rows):
+        if data.get(REPORT_COLUMN):
+            report = json.loads(data[REPORT_COLUMN])
+            return report["ended_at"] - report["started_at"]
+    return None
 
 
 def _split(done: JobDone) -> tuple[list[UserResult], BatchReport]:

@@ -28,7 +28,7 @@ def cut_all(cutter: UnitCutter, seconds_per_user: float | None = None) -> list:
     while (unit := cutter.next()) is not None:
         units.append(unit)
         if seconds_per_user is not None:
-            cutter.observed(unit, seconds_per_user * len(unit.users))
+            cutter.observed(unit, seconds_per_user * len(unit.users), None)
     return units
 
 
@@ -55,11 +55,21 @@ def test_first_wave_times_do_not_size_units():
     cutter = UnitCutter(names(100), 2, target_s=4.0)
     first = [cutter.next(), cutter.next()]
     for unit in first:
-        cutter.observed(unit, 30.0)                 # 30 s of warm-up
+        cutter.observed(unit, 30.0, 1.0)            # 29 s of warm-up
     nxt = cutter.next()
     assert len(nxt.users) == 1                      # nothing measured yet
-    cutter.observed(nxt, 0.5)
+    cutter.observed(nxt, 0.5, 0.5)
     assert len(cutter.next().users) == 8            # 4 s / 0.5 s
+
+
+def test_units_grow_when_spark_overhead_dominates():
+    """A loaded server: each job costs 3 s before its executor runs 0.1 s a user. Jobs
+    run 5 x 3 s, so the overhead stays a sixth of the time, not three quarters."""
+    cutter = UnitCutter(names(1000), 2, target_s=4.0)
+    cutter.next(), cutter.next()
+    nxt = cutter.next()
+    cutter.observed(nxt, 3.1, 0.1)
+    assert len(cutter.next().users) == min(150, MAX_UNIT_USERS)  # 15 s / 0.1 s
 
 
 @pytest.mark.parametrize("budget, threads, expected", [
@@ -111,7 +121,7 @@ def test_job_queue_keeps_the_budget_exact_with_real_threads():
         gate.acquire()
         with lock:
             running.remove(share)
-        return [unit.users, share]
+        return [unit.users, share], None
 
     queue = JobQueue(users, 20, 8, submit, run_id="t", clock=time.time)
     done = []
@@ -137,7 +147,7 @@ def test_job_queue_keeps_the_budget_exact_with_real_threads():
 
 
 def test_job_queue_uses_fewer_threads_than_slots_when_the_budget_is_smaller():
-    queue = JobQueue(names(10), 3, 8, lambda *a: [], run_id="x",
+    queue = JobQueue(names(10), 3, 8, lambda *a: ([], None), run_id="x",
                      clock=time.time)
     assert queue.threads == 3
     assert shares(3, queue.threads) == [1, 1, 1]
@@ -150,7 +160,7 @@ def test_job_queue_hands_a_failure_to_the_caller_and_starts_nothing_more():
         started.append(unit.number)
         if unit.number == 0:
             raise RuntimeError("worker crashed")
-        return []
+        return [], None
 
     queue = JobQueue(names(50), 20, 1, submit, run_id="x", clock=time.time)
     with pytest.raises(RuntimeError, match="worker crashed"):
@@ -166,7 +176,7 @@ def test_peak_overlap_counts_tasks_really_running_at_once():
 
 def test_queue_retires_threads_the_cluster_cannot_run():
     """8 threads, but jobs ran one at a time, each waiting for the one before."""
-    queue = JobQueue(names(80), 16, 8, lambda *a: [], run_id="x", clock=time.time)
+    queue = JobQueue(names(80), 16, 8, lambda *a: ([], None), run_id="x", clock=time.time)
     queued = [(1.0 + i, float(i), i + 0.9) for i in range(16)]  # waited i seconds
     queue.measured(queued)
     assert queue.slots_seen == 1
@@ -175,7 +185,7 @@ def test_queue_retires_threads_the_cluster_cannot_run():
 def test_queue_keeps_its_threads_when_jobs_did_not_wait():
     """Jobs rarely overlapped because Spark's per-job overhead is large, not because
     they queued: no thread is retired."""
-    queue = JobQueue(names(80), 16, 4, lambda *a: [], run_id="x", clock=time.time)
+    queue = JobQueue(names(80), 16, 4, lambda *a: ([], None), run_id="x", clock=time.time)
     spaced = [(3.0, 3.0 * i, 3.0 * i + 1.0) for i in range(8)]  # 2 s overhead each
     queue.measured(spaced)
     assert queue.slots_seen == 4
