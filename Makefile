@@ -49,6 +49,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_spark.py
 
 bench-scale: install
 	$(BIN)/python bench/bench.py --scale

@@ -6,7 +6,7 @@ import argparse
 import logging
 import shlex
 import sys
-from typing import Callable
+from typing import Callable, Sequence
 
 from . import __version__, scrub
 from . import settings as settings_mod
@@ -63,13 +63,14 @@ def _looks_secret(flag: str) -> bool:
 
 
 def command_line(parser: argparse.ArgumentParser, args: argparse.Namespace,
-                 prog: str, *, extra: tuple[str, ...] = ()) -> str:
+                 program: str | Sequence[str], *, extra: tuple[str, ...] = ()) -> str:
     """The command rebuilt from parsed arguments: no secret flag, URL credentials masked.
 
     Built from what argparse understood, not by filtering argv, so no spelling of a
     flag can carry a secret through.
     """
-    words = ["python", prog]
+    # The interpreter and script as given, or "python SCRIPT" for a script name alone.
+    words = ["python", program] if isinstance(program, str) else list(program)
     for action in parser._actions:
         if isinstance(action, argparse._HelpAction):
             continue

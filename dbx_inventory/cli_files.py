@@ -27,7 +27,7 @@ from .errors import (ConfigError, InventoryError, JournalWriteError, NotAWorkspa
 from .progress import Progress, print_summary
 from .modes import Mode, choose_mode
 from .outputs import CsvOutput, Output, RunInfo, write_outputs
-from .politeness import print_politeness
+from .politeness import print_politeness, sum_stats
 from .report import iso_utc
 from .report_html import HtmlReport
 from .results import UserResult
@@ -98,10 +98,16 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    code = run(lambda: Run(args, parser).execute())
+    # The resume command names the interpreter and script really used.
+    program = [sys.executable, sys.argv[0]] if argv is None else None
+    code = run(lambda: Run(args, parser, program).execute())
     if "pyspark" in sys.modules and argv is None:
         # pyspark leaves non-daemon gRPC threads retrying a dead server, and Python
-        # would wait for them at exit. Everything we write is closed and fsynced by now.
+        # would wait for them at exit. Everything we write is closed and fsynced by now;
+        # the Spark session's release (its artifacts) gets a few seconds at most.
+        from .spark_session import settle
+
+        settle()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
@@ -116,9 +122,13 @@ class Run:
     checkpoint is locked for the whole run.
     """
 
-    def __init__(self, args, parser: argparse.ArgumentParser):
+    def __init__(self, args, parser: argparse.ArgumentParser,
+                 program: list[str] | None = None):
         self.args = args
         self.parser = parser
+        self.program = program or ["python", PROG]
+        self.spark_failed = False  # then the resume hint also says how to finish locally
+        self.spark_stats: dict = {}   # request counters summed over the Spark jobs
         self.started = time.monotonic()
         self.started_at = time.time()
         self.workers = WorkerNames()  # Executor-N names, shared by every console part
@@ -172,6 +182,8 @@ class Run:
             names = list(resumed.users)  # continue the recorded list: no rediscovery
         done = self._resume_state(journal, settings.host, names, scope) if names else {}
         todo = [name for name in names if name not in done]
+        if mode.spark and not todo:
+            mode = Mode(False, "LOCAL (nothing left to scan: Spark not used)")
 
         banner("DATABRICKS USER FILES LISTING",
                [f"Start time: {now_text()}", f"Workspace: {settings.host}",
@@ -257,7 +269,7 @@ class Run:
             if plan.mode.spark else None
         rows = scan_rows(plan.mode, client, plan.todo, plan.walkers, debug=args.debug,
                          on_spark_failure=self._report_spark_failure, events=events,
-                         notice=self._notice)
+                         notice=self._notice, stats=self.spark_stats)
         then = ""
         try:
             for row in rows:
@@ -281,7 +293,7 @@ class Run:
         # Users in flight are not recorded; what the journal holds is what is saved.
         saved = len(plan.done) + writer.recorded
         fail(f"{reason}. {saved} of {len(plan.names)} users are saved in "
-             f"{args.checkpoint}; {then}resume with: {self._resume_command()}")
+             f"{args.checkpoint}; {then}resume with: {self._resume_hint()}")
         return None
 
     def _finish(self, plan: "_Plan", fresh: dict[str, UserResult]) -> int:
@@ -306,7 +318,7 @@ class Run:
                 str(exc) if isinstance(exc, JournalWriteError) else \
                 f"cannot write {exc.filename or 'an output'}: {exc.strerror or exc}"
             fail(f"{reason}. All {len(plan.names)} users are saved in "
-                 f"{self.args.checkpoint}; resume with: {self._resume_command()}")
+                 f"{self.args.checkpoint}; resume with: {self._resume_hint()}")
             return EXIT_FAILED
         finally:
             if plan.writer is not None:
@@ -319,8 +331,8 @@ class Run:
                                        if not self.workers.is_local(row.worker)))
         where = self._where(plan, fresh)
         print_summary(rows, where, notes=_summary_notes(rows, plan.meta))
-        if plan.client is not None:
-            print_politeness(plan.client.stats.as_dict())
+        if plan.client is not None:  # this machine's requests and every Spark job's
+            print_politeness(sum_stats([plan.client.stats.as_dict(), self.spark_stats]))
         out()
         for line in written:
             out(line)
@@ -412,9 +424,10 @@ class Run:
             out(f"Processed: {len(received)}/{total} users before interruption "
                 "(saved in the checkpoint)")
             out(f"Last completed: {received[-1]}")
+        self.spark_failed = True
+        if self.args.no_fallback:  # the error line says it: once
+            raise SparkGaveUp(f"{exc}; resume with: {self._resume_hint()}")
         out(f"⚠ Spark: {exc}")
-        if self.args.no_fallback:
-            raise SparkGaveUp(f"{exc}; resume with: {self._resume_command()}")
         self.fell_back = True
         # A mode change, announced like the banner announced the first mode.
         emit(["", RULE, "Mode: LOCAL (fallback: Spark failed; this machine, up to "
@@ -424,11 +437,19 @@ class Run:
 
     def _command_line(self) -> str:
         """This command as typed, without secrets (for reports)."""
-        return command_line(self.parser, self.args, PROG)
+        return command_line(self.parser, self.args, self.program)
 
-    def _resume_command(self) -> str:
-        """This command again with --resume; never with a secret."""
-        return command_line(self.parser, self.args, PROG, extra=("--resume",))
+    def _resume_hint(self) -> str:
+        """The resume command; after Spark failed, also how to finish without Spark."""
+        if not self.spark_failed:
+            return self._resume_command()
+        return (f"{self._resume_command()} (or finish locally: "
+                f"{self._resume_command(local=True)})")
+
+    def _resume_command(self, local: bool = False) -> str:
+        """This command again with --resume (and --no-parallel if local); never a secret."""
+        extra = ("--resume",) + (("--no-parallel",) if local else ())
+        return command_line(self.parser, self.args, self.program, extra=extra)
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """Where rows come from: Spark when the mode says so, this machine otherwise.
 
 A Spark failure hands the users Spark did not finish to the local scan (unless the
-caller's `on_spark_failure` raises), so a run never scans a user twice.
+caller's `on_spark_failure` raises), so a run never scans a user twice. The Spark
+runner has cancelled its jobs before the local scan starts, so the two never share
+the request budget.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from .client import ApiClient
 from .modes import Mode
 from .results import UserResult
 from .scan import Scanner
+from .spark_events import SparkEvents
 
 # (the error, users Spark finished, users it was given) -> None; raise to stop the run.
 SparkFailureHandler = Callable[[Exception, list[str], int], None]
@@ -19,16 +22,21 @@ SparkFailureHandler = Callable[[Exception, list[str], int], None]
 
 def scan_rows(mode: Mode, client: ApiClient, todo: Sequence[str], walkers, *,
               debug: bool, on_spark_failure: SparkFailureHandler,
-              events=None, notice: Callable[[str], None] | None = None
-              ) -> Iterator[UserResult]:
-    """Rows for `todo` in completion order, from Spark or from this machine."""
+              events: SparkEvents | None = None,
+              notice: Callable[[str], None] | None = None,
+              stats: dict | None = None) -> Iterator[UserResult]:
+    """Rows for `todo` in completion order, from Spark or from this machine.
+
+    `events` hears how the Spark run goes; `stats` receives its summed request counters;
+    `notice` hears the local scan's warnings (a stall).
+    """
     received: list[str] = []
     if mode.spark and todo:
         from .spark_runner import SparkFailure, run_on_spark
 
         try:
             for row in run_on_spark(mode, client.config, list(todo), walkers, debug=debug,
-                                    events=events):
+                                    events=events, stats=stats):
                 received.append(row.username)
                 yield row
             return

@@ -45,8 +45,9 @@ class SparkConsole(SparkEvents):
                       *(f"  {number}. {name}" for number, name in enumerate(users, 1)), ""]
         lines += ["Distributing work to cluster workers...",
                   f"Distributing {plural(len(users), 'user')} over "
-                  f"{plural(units, 'Spark task')} ({slots} at a time, "
-                  f"{plural(in_flight, 'request')} in flight each)"]
+                  + (f"{plural(units, 'Spark job')}" if units else
+                     "Spark jobs of a few seconds")
+                  + f" ({slots} at a time, {plural(in_flight, 'request')} in flight in all)"]
         if self.debug:
             lines.append("Processing users across workers (showing results as they complete)...")
         emit(lines)

@@ -21,6 +21,7 @@ class BatchReport:
     started_at: float              # epoch seconds, measured on the executor
     ended_at: float
     stats: dict = field(default_factory=dict)  # request counters of that executor's client
+    rates: dict = field(default_factory=dict)  # requests/s per API family it was held to
 
 
 class SparkEvents:

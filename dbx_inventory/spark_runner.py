@@ -1,228 +1,185 @@
-"""Parallel mode: the same Scanner, run inside Spark tasks over Spark Connect.
+"""Parallel mode: the same Scanner, run in small Spark jobs fed by this client.
 
-Spark Connect has no RDD API, so the work ships as a mapInPandas function over a
-DataFrame of partition numbers; each task looks up its slice of users in the closure
-and scans it with its share of the request budget. The closure (not any row, column or
-conf) carries the auth headers. Rows stream back through toLocalIterator in partition
-order while later partitions still run. Imports of pyspark stay inside this module, so
-local mode works without it.
+How the pieces meet: spark_session.py reaches the server and lets go of it,
+spark_jobs.py runs the queue of units under one request budget, spark_task.py is what
+an executor runs, spark_auth.py gets the auth headers to executors. Here they are
+wired into one run: rows are yielded as each job ends, and whatever way the run ends
+(done, failed, interrupted, the consumer gone) nothing of ours keeps running on Spark
+and the session is released.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import os
-import re
 import secrets
-import shutil
-import socket
-import tempfile
+import threading
 import time
-import warnings
-from typing import Iterator, Sequence
-from urllib.parse import urlsplit
+from typing import Iterator
 
-from .auth import StaticToken
-from .client import ApiClient, ClientConfig
-from .errors import ApiError, InventoryError
+from .client import ClientConfig
+from .politeness import sum_stats
 from .modes import safe_remote
-from .results import RESULT_FIELDS, UserResult
+from .results import UserResult
+from .spark_auth import ExecutorCredentials
 from .spark_events import BatchReport, SparkEvents
-# Module-level on purpose: pickled by value with the function, so executors need
-# no copy of this package (an import inside the function would look for one).
-from .scan import Scanner
-from .scrub import scrub
+from .spark_jobs import JobDone, JobQueue, Unit
+from .spark_session import (SparkFailure, cancel_running, connect, first_line,
+                            interrupt_all, release, task_slots)
+from .spark_task import (REPORT_COLUMN, EmptyRow, decode, executor_config, row_schema,
+                         unit_task)
 
-USERS_PER_TASK = 32       # at most: results come back task by task
-TASKS_PER_SLOT = 4        # enough tasks that a slow one does not leave a slot idle long
-DEFAULT_TASK_SLOTS = 8    # when the cluster does not say how many tasks run at once
-_LONG = {"file_count", "total_size", "dbfs_files", "dbfs_bytes", "workspace_files",
-         "workspace_bytes", "last_modified_ms", "listings"}
-_DOUBLE = {"started_at", "ended_at"}
-
-
-class SparkFailure(InventoryError):
-    """Spark could not start the job or lost it; the caller may scan locally."""
-
-
-def result_schema() -> str:
-    """DDL of the rows tasks send back: every UserResult field, nothing else."""
-    def ddl(name: str) -> str:
-        kind = "bigint" if name in _LONG else "double" if name in _DOUBLE else "string"
-        return f"{name} {kind}"
-    return ", ".join(ddl(name) for name in RESULT_FIELDS)
-
-
-def plan_tasks(usernames: Sequence[str], slots: int, users_per_task: int = USERS_PER_TASK
-               ) -> list[list[str]]:
-    """Users cut into slices, one per task: a few tasks per slot, none too large.
-
-    Larger tasks keep their share of the request budget busy (a task's last user
-    leaves slots idle); more tasks stream results back sooner.
-    """
-    wanted = max(slots * TASKS_PER_SLOT, math.ceil(len(usernames) / users_per_task))
-    count = max(1, min(len(usernames), wanted))
-    size = math.ceil(len(usernames) / count)
-    return [list(usernames[i:i + size]) for i in range(0, len(usernames), size)]
-
-
-def scan_task(host: str, max_in_flight: int, retry, credentials: str, walkers,
-              slices: list[list[str]]):
-    """The function Spark runs per partition: scan that partition's slice of users.
-
-    The auth headers are not in this closure: the plan (closure included) shows in
-    the server's log, so they come from a session file artifact named `credentials`.
-    No dataclasses.replace/asdict here: databricks-connect's older cloudpickle breaks
-    field introspection of classes pickled by value.
-    """
-    def run(batches):
-        import json
-
-        import pandas as pd  # present on executors, as on Databricks Runtime
-        from pyspark import SparkFiles
-
-        with open(SparkFiles.get(credentials), encoding="utf-8") as handle:
-            headers = json.load(handle)
-        token = StaticToken(headers["Authorization"].removeprefix("Bearer "))
-        config = ClientConfig(host=host, credentials=token, max_in_flight=max_in_flight,
-                              retry=retry)
-        for batch in batches:
-            for task_number in batch["id"]:
-                with ApiClient(config) as client:
-                    for row in Scanner(client, walkers=walkers).scan(slices[int(task_number)]):
-                        yield pd.DataFrame([row.to_dict()])
-    return run
+__all__ = ["SparkFailure", "connect", "run_on_spark", "task_slots", "add_stats"]
 
 
 def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
-                 debug: bool = False, out=print,
-                 events: SparkEvents | None = None) -> Iterator[UserResult]:
-    """Scan on Spark; yields results as they arrive. SparkFailure when Spark fails.
+                 debug: bool = False, events: SparkEvents | None = None,
+                 stats: dict | None = None) -> Iterator[UserResult]:
+    """Scan on Spark; yields results as jobs end. SparkFailure when Spark fails.
 
-    `events` hears how the run goes (the console's parallel block); `out` and `debug`
-    are no longer used here: what is printed is the console's business.
+    `stats`, when given, receives the request counters summed over every job.
     """
     events = events or SparkEvents()
-    events.connecting(safe_remote(mode.remote) if mode.remote else f"cluster {mode.cluster_id}")
+    stats = {} if stats is None else stats
+    events.connecting(f"cluster {mode.cluster_id}" if mode.cluster_id
+                      else safe_remote(mode.remote or ""))
     started = time.monotonic()
+    spark = None
+    credentials: ExecutorCredentials | None = None
+    jobs: JobQueue | None = None
     received = 0
+    settled = False  # nothing of ours left running on Spark
     try:
         spark = connect(mode, config)
-    except SparkFailure as exc:
-        events.lost(str(exc), received, len(usernames))
-        raise
-    try:
-        slots = task_slots(spark, mode)
-        slices = plan_tasks(usernames, slots)
-        # The budget is for the whole cluster: each running task gets its share.
-        per_task = max(1, config.max_in_flight // min(slots, len(slices)))
         _ship_package()
-        credentials = _ship_credentials(spark, config)
-        events.distributing(usernames, len(slices), slots, per_task)
-        frame = spark.range(0, len(slices), 1, len(slices)).mapInPandas(
-            scan_task(config.host, per_task, config.retry, credentials, tuple(walkers), slices),
-            result_schema())
-        unit, batch = 0, []
+        credentials = ExecutorCredentials(spark, config)
+        slots = task_slots(spark, mode)
+        threads = max(1, min(slots, config.max_in_flight, len(usernames)))
+        pace = ClusterPace(config)
+        submit = _submitter(spark, config, credentials, tuple(walkers), pace)
+        jobs = JobQueue(usernames, config.max_in_flight, threads, submit,
+                        run_id=secrets.token_hex(6), clock=time.time)
+        # Units are cut as the run goes (sized from measured job times): 0 = not known.
+        events.distributing(usernames, 0, jobs.threads, config.max_in_flight)
+        timings: list[tuple[float, float, float]] = []
         try:
-            for row in frame.toLocalIterator():
-                batch.append(_from_row(row.asDict()))
-                # A task's rows arrive together and in task order: report it, then its rows.
-                if len(batch) == len(slices[unit]):
-                    events.batch_finished(_batch_report(unit, slices[unit], batch))
-                    for result in batch:
-                        received += 1
-                        yield result
-                    unit, batch = unit + 1, []
+            for done in jobs.start().results():
+                rows, report = _split(done)
+                if done.unit.number >= jobs.threads:  # the first wave also paid start-up
+                    timings.append((done.returned_at - done.submitted_at,
+                                    report.started_at, report.ended_at))
+                add_stats(stats, report.stats)
+                pace.learned(report.rates, jobs.threads)
+                jobs.measured(timings)
+                events.batch_finished(report)
+                for row in rows:
+                    received += 1
+                    yield row
         except SparkFailure:
             raise
+        except EmptyRow as exc:
+            raise SparkFailure(str(exc)) from None
         except Exception as exc:  # gRPC, Spark and py4j errors share no base class
             raise SparkFailure(f"lost the Spark job after {received} users: "
-                               f"{_first_line(exc, config)}") from None
+                               f"{first_line(exc, config)}") from None
+        settled = True
         events.finished(time.monotonic() - started)
     except SparkFailure as exc:
+        if jobs is not None:
+            jobs.stop()
+        if spark is not None:
+            # The caller may scan the rest locally next: nothing of ours may still run.
+            cancel_running(spark)
+        settled = True
         events.lost(str(exc), received, len(usernames))
         raise
     finally:
-        try:
-            spark.stop()
-        except Exception:
-            pass
+        if jobs is not None:
+            jobs.stop()
+        if spark is not None and not settled:
+            # Interrupted, or the consumer went away: jobs must not outlive the client.
+            # Bounded: with the server dead this must not hold up the exit.
+            interrupt_all(spark)
+        if credentials is not None:
+            credentials.close()
+        if spark is not None:
+            release(spark)
 
 
-def _batch_report(unit: int, users: list[str], rows: list[UserResult]) -> BatchReport:
-    """What one task recorded: its worker and the span of its users' scans."""
-    return BatchReport(unit=unit, worker=rows[0].worker, users=tuple(users),
-                       started_at=min(row.started_at for row in rows),
-                       ended_at=max(row.ended_at for row in rows))
+def add_stats(total: dict, more: dict) -> dict:
+    """One job's per-family request counters added into the run's (in place)."""
+    merged = sum_stats([total, more])
+    total.clear()
+    total.update(merged)
+    return total
 
 
-def connect(mode, config: ClientConfig):
-    """A Spark Connect session for --spark-remote or --cluster-id, checked to answer."""
-    # pyspark warns once per give-up; the SparkFailure raised then says it in one line.
-    warnings.filterwarnings("ignore", message=r"\[RETRIES_EXCEEDED\]")
-    try:
-        if mode.remote:
-            _probe(mode.remote)
-            builder = _builder().remote(mode.remote)
-        else:
-            _check_cluster(config, mode.cluster_id)
-            builder = _cluster_builder(config, mode.cluster_id)
-        spark = builder.getOrCreate()
-        _bound_retries(spark)
-        spark.range(1).collect()  # the server really runs jobs
-        return spark
-    except SparkFailure:
-        raise
-    except ImportError as exc:
-        raise SparkFailure(f"the Spark Connect client is not installed ({exc.name}); "
-                           "run make install, or pip install -r requirements-spark.txt"
-                           ) from None
-    except Exception as exc:
-        raise SparkFailure(f"cannot start Spark: {_first_line(exc, config)}") from None
+class ClusterPace:
+    """The workspace's rate per API family as the cluster learns it, shared out by budget.
 
-
-def _bound_retries(spark) -> None:
-    """Give up on a dead server in about a minute instead of pyspark's 10+ minutes.
-
-    The default gRPC retry policy waits out an unreachable server for over ten minutes
-    (measured here: a killed local server hung the client for more than 25 minutes);
-    a lost session is better handed to the local fallback, which loses nothing.
+    A job's executor learns the pace it was held to; times the jobs running side by
+    side, that is the cluster's. Each new job starts from its share of what the cluster
+    has learned (and of --max-rps), so later jobs do not pay the learning again.
     """
-    client = getattr(spark, "client", None) or getattr(spark, "_client", None)
-    try:
-        from pyspark.sql.connect.client.retries import DefaultPolicy
 
-        client.set_retry_policies([DefaultPolicy(
-            max_retries=6, backoff_multiplier=2.0, initial_backoff=200, max_backoff=5_000,
-            max_server_retry_delay=30_000)])
-    except (AttributeError, ImportError, TypeError):
-        pass  # another client build: keep its own policy
+    def __init__(self, config: ClientConfig):
+        self.budget = config.max_in_flight
+        self.rates: dict[str, float] = {}
+        self._lock = threading.Lock()
 
+    def learned(self, job_rates: dict, jobs_running: int) -> None:
+        with self._lock:
+            for family, rate in job_rates.items():
+                if isinstance(rate, (int, float)) and rate > 0:
+                    self.rates[family] = float(rate) * max(1, jobs_running)
 
-def task_slots(spark, mode) -> int:
-    """How many tasks the cluster runs at once: --spark-tasks, else what it tells."""
-    if getattr(mode, "tasks", None):
-        return mode.tasks
-    parallelism = _conf(spark, "spark.default.parallelism")
-    if parallelism.isdigit():
-        return max(1, int(parallelism))
-    master = _conf(spark, "spark.master")
-    local = re.fullmatch(r"local\[(\d+)(?:,\d+)?\]", master)
-    if local:
-        return int(local.group(1))
-    cluster = re.fullmatch(r"local-cluster\[(\d+),\s*(\d+),\s*\d+\]", master)
-    if cluster:
-        return int(cluster.group(1)) * int(cluster.group(2))
-    return DEFAULT_TASK_SLOTS
+    def share(self, share: int) -> dict[str, float]:
+        """Starting paces for a job holding `share` of the in-flight budget."""
+        with self._lock:
+            return {family: rate * share / self.budget for family, rate in self.rates.items()}
 
 
-def _conf(spark, key: str) -> str:
-    """A Spark conf value, or "" when unset or not readable over this connection."""
-    try:
-        return str(spark.conf.get(key, None) or "")
-    except Exception:  # Connect servers may refuse to show some keys
-        return ""
+def _submitter(spark, config: ClientConfig, credentials: ExecutorCredentials, walkers,
+               pace: ClusterPace):
+    """submit(unit, share, tag) -> (rows, executor seconds): one tagged one-partition
+    job, run to its end."""
+    schema = row_schema()
+
+    def submit(unit: Unit, share: int, tag: str) -> list:
+        # Tags are per client thread: every job this thread runs carries the run's tag.
+        spark.addTag(tag)
+        task = unit_task(executor_config(config, share, pace.share(share)),
+                         credentials.artifact_name(), walkers, unit.users)
+        frame = spark.range(0, 1, 1, 1).mapInPandas(task, schema)
+        rows = [row.asDict() for row in frame.collect()]
+        return rows, _executor_seconds(rows)
+    return submit
+
+
+def _executor_seconds(rows: list) -> float | None:
+    """How long the job's executor ran, from its trailing report row."""
+    for data in reversed(rows):
+        if data.get(REPORT_COLUMN):
+            report = json.loads(data[REPORT_COLUMN])
+            return report["ended_at"] - report["started_at"]
+    return None
+
+
+def _split(done: JobDone) -> tuple[list[UserResult], BatchReport]:
+    """A job's user rows, and its trailing report as a BatchReport."""
+    rows: list[UserResult] = []
+    report: dict | None = None
+    for data in done.rows:
+        item = decode(data)
+        if isinstance(item, UserResult):
+            rows.append(item)
+        else:
+            report = item
+    if report is None:
+        raise SparkFailure(f"a Spark job ended without its report (unit {done.unit.number})")
+    return rows, BatchReport(unit=done.unit.number, worker=report["worker"],
+                             users=done.unit.users, started_at=report["started_at"],
+                             ended_at=report["ended_at"], stats=report.get("stats", {}),
+                             rates=report.get("rates", {}))
 
 
 def _ship_package() -> None:
@@ -231,93 +188,3 @@ def _ship_package() -> None:
     from pyspark import cloudpickle
 
     cloudpickle.register_pickle_by_value(dbx_inventory)
-
-
-def _ship_credentials(spark, config: ClientConfig) -> str:
-    """Send the auth headers as a session-scoped file artifact; returns its name."""
-    folder = tempfile.mkdtemp(prefix="dbx-inventory-")
-    name = f"dbx-inventory-auth-{secrets.token_hex(8)}.json"
-    path = os.path.join(folder, name)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(config.credentials.headers(), handle)
-        spark.addArtifacts(path, file=True)
-    except Exception as exc:
-        raise SparkFailure("could not send credentials to the cluster as a session file "
-                           f"({_first_line(exc, config)})") from None
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    return name
-
-
-def _builder():
-    try:
-        from databricks.connect import DatabricksSession  # its own pyspark, if installed
-        return DatabricksSession.builder
-    except ImportError:
-        from pyspark.sql import SparkSession
-        return SparkSession.builder
-
-
-def _cluster_builder(config: ClientConfig, cluster_id: str):
-    token, _ = config.credentials.access_token()
-    host = urlsplit(config.host).hostname
-    try:
-        from databricks.connect import DatabricksSession
-        return DatabricksSession.builder.remote(host=config.host, token=token,
-                                                cluster_id=cluster_id)
-    except ImportError:
-        from pyspark.sql import SparkSession
-        return SparkSession.builder.remote(
-            f"sc://{host}:443/;token={token};x-databricks-cluster-id={cluster_id}")
-
-
-def _check_cluster(config: ClientConfig, cluster_id: str) -> None:
-    """Say plainly when the cluster is not running, before any gRPC retry loop."""
-    with ApiClient(config) as client:
-        try:
-            info = client.get("/api/2.0/clusters/get", {"cluster_id": cluster_id},
-                              subject=f"cluster {cluster_id}")
-        except ApiError as exc:
-            raise SparkFailure(f"cannot use cluster {cluster_id}: {exc.describe()}") from None
-    state = info.get("state", "UNKNOWN")
-    if state != "RUNNING":
-        raise SparkFailure(f"cluster {cluster_id} is {state}, not RUNNING; start it "
-                           f"(databricks clusters start {cluster_id}, or the Compute page) "
-                           "and run again")
-
-
-def _probe(remote: str) -> None:
-    """Fail in seconds, not minutes of gRPC retries, when nothing listens."""
-    parts = urlsplit(remote.split(";", 1)[0])
-    host, port = parts.hostname or "localhost", parts.port or 15002
-    try:
-        socket.create_connection((host, port), timeout=5).close()
-    except OSError as exc:
-        raise SparkFailure(f"no Spark Connect server at {host}:{port} "
-                           f"({exc.strerror or exc})") from None
-
-
-def _from_row(data: dict) -> UserResult:
-    if not data.get("username") or not data.get("status"):
-        raise SparkFailure("a Spark task sent back an empty result row "
-                           "(client and cluster Python libraries disagree?)")
-    if data.get("last_modified_ms") is not None:
-        data["last_modified_ms"] = int(data["last_modified_ms"])
-    return UserResult.from_dict(data)
-
-
-def _first_line(exc: BaseException, config: ClientConfig) -> str:
-    """One line of a Spark error, with any credential in it blanked out."""
-    text = str(exc).strip()
-    # gRPC errors print as "<_MultiThreadedRendezvous ...>"; their details say what broke.
-    details = re.search(r'details = "([^"]*)"', text)
-    lines = text.splitlines()
-    line = f"{type(exc).__name__}: " + (details.group(1) if details
-                                        else lines[0] if lines else "")
-    for value in config.credentials.headers().values():
-        secret = value.split()[-1] if value else ""
-        if len(secret) >= 4:
-            line = line.replace(secret, "****")
-    return scrub(re.sub(r"token=[^;/\s]+", "token=****", line))[:300]

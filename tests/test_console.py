@@ -171,13 +171,13 @@ def test_parallel_block_prints_each_line_when_it_becomes_true(capsys):
     names = WorkerNames(local="me/pid1")
     events = SparkConsole(3, names, debug=True, monotonic=iter([10.0, 12.0]).__next__)
     events.connecting("cluster 0101-abc")
-    events.distributing(["a@x", "b@x", "c@x"], units=2, slots=2, in_flight=1)
+    events.distributing(["a@x", "b@x", "c@x"], units=0, slots=2, in_flight=1)
     before = capsys.readouterr().out
     assert "PARALLEL PROCESSING 3 USERS USING SPARK CLUSTER" in before
     assert "Connecting to cluster: 0101-abc" in before.splitlines()
     assert "  2. b@x" in before.splitlines()
-    assert "Distributing 3 users over 2 Spark tasks (2 at a time, 1 request in flight each)" \
-        in before.splitlines()
+    assert "Distributing 3 users over Spark jobs of a few seconds (2 at a time, 1 request "\
+        "in flight in all)" in before.splitlines()
     assert "Collecting results" not in before  # nothing has arrived yet
     for unit, (worker, users) in enumerate([("h/pid7", ("a@x", "b@x")),
                                             ("h/pid9", ("c@x",))]):

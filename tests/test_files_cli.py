@@ -786,7 +786,8 @@ def test_interrupt_exit_1_says_how_to_resume(tmp_path, gen, clean_csv, signum):
         assert said in (saved, saved - 1)
         # Run exactly the command it printed (the token comes from the environment).
         command = shlex.split(stderr.split("resume with: ", 1)[1].strip().splitlines()[0])
-        assert command[:2] == ["python", SCRIPT] and "--token" not in command
+        assert command[:2] == [sys.executable, str(ROOT / SCRIPT)]  # as really run
+        assert "--token" not in command
         result = run_script(SCRIPT, *command[2:],
                             env=clean_env(tmp_path, DATABRICKS_HOST=server.url,
                                           DATABRICKS_TOKEN=TOKEN), cwd=tmp_path)

@@ -189,10 +189,9 @@ def test_spark_tasks_splits_the_request_budget(tmp_path, serve, cli, spark_remot
     result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_remote.url,
                  "--spark-tasks", "4", "--concurrency", "8", "-o", "out.csv", server=server)
     assert result.code == 0, result.output[-3000:]
-    # The server runs local[4]: 4 tasks at once share the 8 requests, 2 each. (Telling it
-    # fewer slots than the cluster has would over-spend the budget: measured 16 with 2.)
-    # 4 slots x 4 tasks a slot = 16 wanted, but never more tasks than the 10 users.
-    assert "over 10 Spark tasks (4 at a time, 2 requests in flight each)" in result.stdout
+    # The server runs local[4]: 4 jobs at once share the 8 requests.
+    assert ("Distributing 10 users over Spark jobs of a few seconds (4 at a time, "
+            "8 requests in flight in all)") in result.stdout
     assert server.stats.peak_in_flight <= 8
     assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
     bad = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_remote.url,
@@ -250,15 +249,14 @@ def test_dataframe_rows_carry_only_partition_numbers(tmp_path, serve, spark_remo
     monkeypatch.delenv("SPARK_REMOTE", raising=False)
     config = ClientConfig(host=server.url, credentials=StaticToken(TOKEN))
     mode = Mode(True, "test", remote=spark_remote.url)
-    rows = list(spark_runner.run_on_spark(mode, config, names, (DBFS, WORKSPACE),
-                                          out=lambda line: None))
+    rows = list(spark_runner.run_on_spark(mode, config, names, (DBFS, WORKSPACE)))
     assert sorted(row.username for row in rows) == sorted(names)
-    assert len(inputs) == 1
-    frame = inputs[0]
-    assert [(f.name, f.dataType.simpleString()) for f in frame.schema.fields] == \
-        [("id", "bigint")]
-    plan_text = str(frame._plan.print())  # the input relation: a Range, no literals
-    assert TOKEN not in plan_text
+    assert len(inputs) > 1  # one job per unit of users
+    for frame in inputs:
+        assert [(f.name, f.dataType.simpleString()) for f in frame.schema.fields] == \
+            [("id", "bigint")]
+        plan_text = str(frame._plan.print())  # the input relation: a Range, no literals
+        assert TOKEN not in plan_text
     for row in rows:
         assert TOKEN not in repr(row)
 
@@ -315,7 +313,8 @@ def test_unreachable_server_no_fallback_exits_1_with_one_line(tmp_path, serve, c
     err = result.stderr.strip().splitlines()
     assert len(err) == 1, result.stderr
     assert err[0].startswith(f"Error: no Spark Connect server at 127.0.0.1:{port}")
-    assert "resume with: python databricks_user_files_simple.py" in err[0]
+    assert f"resume with: {sys.executable} {ROOT / SCRIPT} " in err[0]
+    assert "--no-parallel" in err[0]  # how to finish without the dead server
     assert not (tmp_path / "out.csv").exists()
 
 
@@ -383,7 +382,7 @@ def test_server_killed_mid_run(tmp_path, serve, cli, own_spark, no_fallback):
         lines = [line for line in err.splitlines() if line.startswith("Error:")]
         assert len(lines) == 1, err
         assert "lost the Spark job" in lines[0]
-        assert "resume with: python databricks_user_files_simple.py " in lines[0]
+        assert f"resume with: {sys.executable} {ROOT / SCRIPT} " in lines[0]
         assert " --resume" in lines[0]
         assert not (tmp_path / "out.csv").exists()
         resumed = cli(SCRIPT, *args, "--resume", "--no-parallel", server=server)

@@ -1,39 +1,233 @@
-"""Pure parts of the Spark runner: task planning, the row schema, error scrubbing."""
+"""Pure parts of the Spark runner: units, budget shares, the job queue's arithmetic,
+the row schema, executor settings, error scrubbing. No Spark here (see test_spark_*)."""
 
 from __future__ import annotations
+
+import threading
+import time
 
 import pytest
 
 from conftest import TOKEN
-from dbx_inventory.modes import Mode
 from dbx_inventory.auth import StaticToken
 from dbx_inventory.client import ClientConfig
+from dbx_inventory.modes import Mode
 from dbx_inventory.results import RESULT_FIELDS
-from dbx_inventory.spark_runner import _first_line, plan_tasks, result_schema, task_slots
+from dbx_inventory.spark_jobs import (MAX_UNIT_USERS, Budget, JobQueue, UnitCutter,
+                                      peak_overlap, shares)
+from dbx_inventory.spark_runner import add_stats
+from dbx_inventory.spark_session import first_line, task_slots
+from dbx_inventory.spark_task import REPORT_COLUMN, decode, executor_config, row_schema
 
 
 def names(n: int) -> list[str]:
     return [f"u{i}@x.com" for i in range(n)]
 
 
-@pytest.mark.parametrize("users, slots, tasks, largest", [
-    (300, 4, 16, 19),     # 4 tasks per slot: ceil(300 / 16) = 19 users each
-    (20_000, 8, 625, 32),  # capped at 32 users a task: 20000 / 32 = 625 tasks
-    (3, 8, 3, 1),          # never more tasks than users
-    (1, 1, 1, 1),
+def cut_all(cutter: UnitCutter, seconds_per_user: float | None = None) -> list:
+    units = []
+    while (unit := cutter.next()) is not None:
+        units.append(unit)
+        if seconds_per_user is not None:
+            cutter.observed(unit, seconds_per_user * len(unit.users), None)
+    return units
+
+
+@pytest.mark.parametrize("users, threads", [(300, 4), (20_000, 8), (3, 8), (1, 1), (40, 4)])
+def test_units_cover_every_user_once_in_order(users, threads):
+    units = cut_all(UnitCutter(names(users), threads), seconds_per_user=0.01)
+    assert [u for unit in units for u in unit.users] == names(users)
+    assert [unit.number for unit in units] == list(range(len(units)))
+    assert max(len(unit.users) for unit in units) <= MAX_UNIT_USERS
+
+
+def test_units_first_wave_single_then_sized_to_the_target_then_finer():
+    cutter = UnitCutter(names(1000), 4, target_s=4.0)
+    units = cut_all(cutter, seconds_per_user=0.2)   # a whole job: 0.2 s per user
+    sizes = [len(unit.users) for unit in units]
+    assert sizes[:4] == [1, 1, 1, 1]                # results come early
+    assert 20 in sizes[4:10]                        # 4 s / 0.2 s per user
+    assert sizes[-1] == 1                           # the end is cut finer
+    assert max(sizes) == 20
+
+
+def test_first_wave_times_do_not_size_units():
+    """The first jobs also pay Spark's start-up: their times are not a job's cost."""
+    cutter = UnitCutter(names(100), 2, target_s=4.0)
+    first = [cutter.next(), cutter.next()]
+    for unit in first:
+        cutter.observed(unit, 30.0, 1.0)            # 29 s of warm-up
+    nxt = cutter.next()
+    assert len(nxt.users) == 1                      # nothing measured yet
+    cutter.observed(nxt, 0.5, 0.5)
+    assert len(cutter.next().users) == 8            # 4 s / 0.5 s
+
+
+def test_units_grow_when_spark_overhead_dominates():
+    """A loaded server: each job costs 3 s before its executor runs 0.1 s a user. Jobs
+    run 5 x 3 s, so the overhead stays a sixth of the time, not three quarters."""
+    cutter = UnitCutter(names(1000), 2, target_s=4.0)
+    cutter.next(), cutter.next()
+    nxt = cutter.next()
+    cutter.observed(nxt, 3.1, 0.1)
+    assert len(cutter.next().users) == min(150, MAX_UNIT_USERS)  # 15 s / 0.1 s
+
+
+@pytest.mark.parametrize("budget, threads, expected", [
+    (20, 8, [3, 3, 3, 3, 2, 2, 2, 2]),       # 20, not 16
+    (20, 4, [5, 5, 5, 5]),
+    (1, 1, [1]),
+    (7, 3, [3, 2, 2]),
 ])
-def test_plan_tasks_sizes(users, slots, tasks, largest):
-    plan = plan_tasks(names(users), slots)
-    assert len(plan) == tasks
-    assert max(len(t) for t in plan) == largest
-    # Every user once, in input order.
-    assert [u for t in plan for u in t] == names(users)
+def test_shares_sum_to_the_budget(budget, threads, expected):
+    assert shares(budget, threads) == expected
+    assert sum(shares(budget, threads)) == budget
 
 
-def test_schema_carries_every_result_field_and_nothing_else():
-    columns = [part.split()[0] for part in result_schema().split(", ")]
-    assert tuple(columns) == RESULT_FIELDS
-    assert "token" not in result_schema().lower()
+def test_budget_grows_shares_as_threads_retire_and_never_overspends():
+    budget = Budget(20, 8)
+    taken = {thread: budget.take(thread) for thread in range(8)}
+    assert sum(taken.values()) == 20
+    budget.give_back(taken[0])
+    budget.retire(0)                        # seven threads share 20 now
+    budget.give_back(taken[5])
+    again = budget.take(5)
+    assert again == 3                       # 20 over 7: six of 3, one of 2
+    assert budget.peak == 20
+    for thread in (1, 2, 3, 4, 6, 7):
+        budget.give_back(taken[thread])
+        budget.retire(thread)
+    budget.give_back(again)
+    assert budget.take(5) == 20             # the last job left gets the whole budget
+
+
+def test_budget_refuses_more_threads_than_requests():
+    with pytest.raises(ValueError):
+        Budget(2, 3)
+
+
+def test_job_queue_keeps_the_budget_exact_with_real_threads():
+    """Jobs held open until released: the shares running at once sum to the budget,
+    never more, and later jobs grow when threads run dry."""
+    users = names(40)
+    lock = threading.Lock()
+    running: list[int] = []
+    sums: list[int] = []
+    gate = threading.Semaphore(0)
+
+    def submit(unit, share, tag):
+        with lock:
+            running.append(share)
+            sums.append(sum(running))
+        gate.acquire()
+        with lock:
+            running.remove(share)
+        return [unit.users, share], None
+
+    queue = JobQueue(users, 20, 8, submit, run_id="t", clock=time.time)
+    done = []
+
+    def release_all():
+        for _ in users:  # at most one job per user
+            gate.release()
+
+    releaser = threading.Thread(target=release_all, daemon=True)
+    results = queue.start().results()
+    # Let the eight first jobs start before releasing any.
+    deadline = time.monotonic() + 10
+    while len(sums) < 8 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sums[7] == 20                    # all eight running: exactly the budget
+    releaser.start()
+    for job in results:
+        done.append(job)
+    assert max(sums) <= 20
+    assert sorted(u for job in done for u in job.unit.users) == sorted(names(40))
+    assert queue.budget.peak == 20
+    assert queue.tag == "dbx-inventory-t"
+
+
+def test_job_queue_uses_fewer_threads_than_slots_when_the_budget_is_smaller():
+    queue = JobQueue(names(10), 3, 8, lambda *a: ([], None), run_id="x",
+                     clock=time.time)
+    assert queue.threads == 3
+    assert shares(3, queue.threads) == [1, 1, 1]
+
+
+def test_job_queue_hands_a_failure_to_the_caller_and_starts_nothing_more():
+    started = []
+
+    def submit(unit, share, tag):
+        started.append(unit.number)
+        if unit.number == 0:
+            raise RuntimeError("worker crashed")
+        return [], None
+
+    queue = JobQueue(names(50), 20, 1, submit, run_id="x", clock=time.time)
+    with pytest.raises(RuntimeError, match="worker crashed"):
+        list(queue.start().results())
+    assert started == [0]
+
+
+def test_peak_overlap_counts_tasks_really_running_at_once():
+    assert peak_overlap([(0, 2), (1, 3), (2.5, 4), (5, 6)]) == 2
+    assert peak_overlap([(0, 10)] * 4) == 4
+    assert peak_overlap([]) == 0
+
+
+def test_queue_retires_threads_the_cluster_cannot_run():
+    """8 threads, but jobs ran one at a time, each waiting for the one before."""
+    queue = JobQueue(names(80), 16, 8, lambda *a: ([], None), run_id="x", clock=time.time)
+    queued = [(1.0 + i, float(i), i + 0.9) for i in range(16)]  # waited i seconds
+    queue.measured(queued)
+    assert queue.slots_seen == 1
+
+
+def test_queue_keeps_its_threads_when_jobs_did_not_wait():
+    """Jobs rarely overlapped because Spark's per-job overhead is large, not because
+    they queued: no thread is retired."""
+    queue = JobQueue(names(80), 16, 4, lambda *a: ([], None), run_id="x", clock=time.time)
+    spaced = [(3.0, 3.0 * i, 3.0 * i + 1.0) for i in range(8)]  # 2 s overhead each
+    queue.measured(spaced)
+    assert queue.slots_seen == 4
+
+
+def test_schema_carries_every_result_field_and_the_report():
+    columns = [part.split()[0] for part in row_schema().split(", ")]
+    assert tuple(columns) == RESULT_FIELDS + (REPORT_COLUMN,)
+    assert "token" not in row_schema().lower()
+
+
+def test_report_row_decodes_to_a_dict_and_user_rows_to_results():
+    report = decode({**{name: None for name in RESULT_FIELDS},
+                     REPORT_COLUMN: '{"worker": "h/pid1", "stats": {"requests": 3}}'})
+    assert report == {"worker": "h/pid1", "stats": {"requests": 3}}
+    row = decode({"username": "a@x.com", "status": "empty", "file_count": 0,
+                  "total_size": 0, "file_source": "none", "error": "",
+                  "last_modified_ms": 5.0, REPORT_COLUMN: None})
+    assert row.username == "a@x.com" and row.last_modified_ms == 5
+
+
+def test_executor_config_carries_the_share_and_no_headers():
+    config = ClientConfig(host="https://x", headers={"Authorization": f"Bearer {TOKEN}"},
+                          max_in_flight=20)
+    job = executor_config(config, 3)
+    assert job.max_in_flight == 3 and job.host == "https://x"
+    assert dict(job.headers) == {}
+    assert executor_config(config, 0).max_in_flight == 1
+
+
+def test_stats_are_summed_in_one_place_per_api_family():
+    total: dict = {}
+    add_stats(total, {"dbfs": {"requests": 2, "throttled": 1, "retries": 1,
+                               "first_at": 10.0, "last_at": 12.0}})
+    add_stats(total, {"dbfs": {"requests": 1, "throttled": 0, "retries": 0,
+                               "first_at": 9.0, "last_at": 11.0},
+                      "workspace": {"requests": 5, "throttled": 0, "retries": 0,
+                                    "first_at": 9.5, "last_at": 13.0}})
+    assert total["dbfs"] == {"requests": 3, "throttled": 1, "retries": 1,
+                             "first_at": 9.0, "last_at": 12.0}
+    assert total["workspace"]["requests"] == 5
 
 
 class _Conf:
@@ -67,7 +261,7 @@ def test_task_slots(values, flag, expected):
 def test_errors_lose_the_token():
     exc = RuntimeError(f'<_MultiThreadedRendezvous ... details = "handshake failed for '
                        f'sc://h:443/;token={TOKEN};x=1" ...> Bearer {TOKEN}')
-    line = _first_line(exc, CONFIG)
+    line = first_line(exc, CONFIG)
     assert TOKEN not in line
     assert line.startswith("RuntimeError: handshake failed")
 
