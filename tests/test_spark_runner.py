@@ -208,13 +208,25 @@ def test_report_row_decodes_to_a_dict_and_user_rows_to_results():
     assert row.username == "a@x.com" and row.last_modified_ms == 5
 
 
-def test_executor_config_carries_the_share_and_no_headers():
-    config = ClientConfig(host="https://x", headers={"Authorization": f"Bearer {TOKEN}"},
-                          max_in_flight=20)
-    job = executor_config(config, 3)
+def test_executor_config_carries_the_share_and_no_credentials():
+    config = ClientConfig(host="https://x", credentials=StaticToken(TOKEN), max_in_flight=20,
+                          max_rps=10.0)
+    job = executor_config(config, 3, {"dbfs": 6.0})
     assert job.max_in_flight == 3 and job.host == "https://x"
-    assert dict(job.headers) == {}
+    assert TOKEN not in repr(vars(job)) and job.credentials.headers() == {
+        "Authorization": "Bearer "}
+    assert job.max_rps == 1.5 and dict(job.family_rates) == {"dbfs": 6.0}
     assert executor_config(config, 0).max_in_flight == 1
+
+
+def test_cluster_pace_shares_what_the_cluster_learned_by_budget():
+    from dbx_inventory.spark_runner import ClusterPace
+
+    pace = ClusterPace(ClientConfig(host="https://x", credentials=StaticToken(TOKEN),
+                                    max_in_flight=20))
+    assert pace.share(5) == {}
+    pace.learned({"dbfs": 7.5, "workspace": 0}, jobs_running=4)  # 4 jobs at 7.5/s: 30/s
+    assert pace.share(5) == {"dbfs": 7.5} and pace.share(20) == {"dbfs": 30.0}
 
 
 def test_stats_are_summed_in_one_place_per_api_family():
@@ -271,7 +283,7 @@ def test_spark_error_text_goes_through_the_one_scrubber():
 
     scrub.remember("client-secret-XYZ-123")
     config = ClientConfig(host="https://h", credentials=StaticToken(TOKEN))
-    line = _first_line(RuntimeError("auth failed for client-secret-XYZ-123"), config)
+    line = first_line(RuntimeError("auth failed for client-secret-XYZ-123"), config)
     assert "client-secret-XYZ-123" not in line and "****" in line
 
 
