@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from . import __version__
@@ -52,7 +53,7 @@ class ClientStats:
 
 
 class ApiClient:
-    """GET JSON from a workspace, retrying what is transient and nothing else."""
+    """GET (and POST) JSON to a workspace, retrying what is transient and nothing else."""
 
     def __init__(self, config: ClientConfig, *, clock: Clock | None = None,
                  throttle: Throttle | None = None, session: requests.Session | None = None,
@@ -96,18 +97,33 @@ class ApiClient:
 
         `subject` names what is being read (a path, a user) in errors and logs.
         """
+        return self._call("GET", api_path, params, None, subject or api_path, True)
+
+    def post(self, api_path: str, body: Mapping[str, Any], *, idempotent: bool,
+             subject: str | None = None) -> dict:
+        """POST a JSON body; the parsed JSON answer.
+
+        A POST that is not idempotent (one that creates something) is retried only when
+        the workspace cannot have acted on it (429, or no connection made): a retry after
+        a lost answer could create a second object nobody knows about.
+        """
+        return self._call("POST", api_path, None, body, subject or api_path, idempotent)
+
+    def _call(self, method: str, api_path: str, params, json_body, subject: str,
+              idempotent: bool) -> dict:
         url = self.host + api_path
-        subject = subject or api_path
         started = self.clock.monotonic()
         attempt = 0
         while True:
             attempt += 1
-            body, failure = self._attempt(url, params, subject)
+            body, failure = self._attempt(method, url, params, json_body, subject)
             if failure is None:
                 return body
             status, error = failure.status, failure.error
             transient = isinstance(error, NetworkError) or (
                 status is not None and self.retry.should_retry_status(status))
+            if not idempotent:
+                transient = status == 429 or failure.unsent
             if not transient:
                 raise error
             if isinstance(error, NetworkError) and not self._answered:
@@ -130,16 +146,18 @@ class ApiClient:
                       _reason(status, error), subject, wait, attempt, self.retry.attempts)
             self.clock.sleep(wait)
 
-    def _attempt(self, url: str, params, subject: str) -> tuple[dict, "_Failure | None"]:
+    def _attempt(self, method: str, url: str, params, json_body, subject: str
+                 ) -> tuple[dict, "_Failure | None"]:
         """One request: the parsed body, or what went wrong."""
         timeout = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
         with self.throttle.slot() as slot:
             self.stats.add(requests=1)
             try:
-                response = self._session.get(url, params=params, headers=self._headers,
-                                             timeout=timeout)
+                response = self._session.request(method, url, params=params, json=json_body,
+                                                 headers=self._headers, timeout=timeout)
             except requests.RequestException as exc:
-                return {}, _Failure(None, None, NetworkError(_network_reason(exc), path=subject))
+                return {}, _Failure(None, None, NetworkError(_network_reason(exc), path=subject),
+                                    unsent=_never_sent(exc))
             self._answered = True
             if response.status_code == 429:
                 slot.throttled()
@@ -161,6 +179,7 @@ class _Failure:
     status: int | None       # None when no HTTP answer came
     retry_after: str | None
     error: ApiError
+    unsent: bool = False     # no connection was made: the server cannot have acted
 
 
 def parse_error(status: int, text: str, subject: str | None = None) -> ApiError:
@@ -189,6 +208,14 @@ def _reason(status: int | None, error: ApiError) -> str:
     if status is not None:
         return f"Server error ({status})"
     return f"Request error ({error.message})"
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when no connection was made, so the request cannot have reached the server."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def _network_reason(exc: requests.RequestException) -> str:

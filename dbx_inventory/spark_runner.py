@@ -10,24 +10,20 @@ local mode works without it.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import re
-import secrets
-import shutil
 import socket
-import tempfile
 import warnings
 from typing import Iterator, Sequence
 from urllib.parse import urlsplit
 
 from .client import ApiClient, ClientConfig
-from .errors import ApiError, InventoryError
+from .errors import ApiError, SparkFailure
 from .results import RESULT_FIELDS, UserResult
 # Module-level on purpose: pickled by value with the function, so executors need
 # no copy of this package (an import inside the function would look for one).
 from .scan import Scanner
+from .spark_auth import ExecutorCredentials
 
 USERS_PER_TASK = 32       # at most: results come back task by task
 TASKS_PER_SLOT = 4        # enough tasks that a slow one does not leave a slot idle long
@@ -35,10 +31,6 @@ DEFAULT_TASK_SLOTS = 8    # when the cluster does not say how many tasks run at 
 _LONG = {"file_count", "total_size", "dbfs_files", "dbfs_bytes", "workspace_files",
          "workspace_bytes", "last_modified_ms", "listings"}
 _DOUBLE = {"started_at", "ended_at"}
-
-
-class SparkFailure(InventoryError):
-    """Spark could not start the job or lost it; the caller may scan locally."""
 
 
 def result_schema() -> str:
@@ -93,13 +85,14 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
                  debug: bool = False, out=print) -> Iterator[UserResult]:
     """Scan on Spark; yields results as they arrive. SparkFailure when Spark fails."""
     spark = connect(mode, config)
+    credentials = ExecutorCredentials(spark, config, out)
     try:
         slots = task_slots(spark, mode)
         slices = plan_tasks(usernames, slots)
         # The budget is for the whole cluster: each running task gets its share.
         per_task = max(1, config.max_in_flight // min(slots, len(slices)))
         _ship_package()
-        credentials = _ship_credentials(spark, config)
+        artifact = credentials.artifact_name()
         out(f"Distributing {len(usernames)} users over {len(slices)} Spark tasks "
             f"({slots} at a time, {per_task} requests in flight each)")
         if debug:
@@ -107,7 +100,7 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
                 out(f"  [task {number}] {len(names)} user(s): {', '.join(names[:3])}"
                     + (", ..." if len(names) > 3 else ""))
         frame = spark.range(0, len(slices), 1, len(slices)).mapInPandas(
-            scan_task(config.host, per_task, config.retry, credentials, tuple(walkers), slices),
+            scan_task(config.host, per_task, config.retry, artifact, tuple(walkers), slices),
             result_schema())
         received = 0
         try:
@@ -119,9 +112,12 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
                                f"{_first_line(exc, config)}") from None
     finally:
         try:
-            spark.stop()
-        except Exception:
-            pass
+            credentials.close()  # before stop: it deletes the executors' copies
+        finally:
+            try:
+                spark.stop()
+            except Exception:
+                pass
 
 
 def connect(mode, config: ClientConfig):
@@ -198,24 +194,6 @@ def _ship_package() -> None:
     from pyspark import cloudpickle
 
     cloudpickle.register_pickle_by_value(dbx_inventory)
-
-
-def _ship_credentials(spark, config: ClientConfig) -> str:
-    """Send the auth headers as a session-scoped file artifact; returns its name."""
-    folder = tempfile.mkdtemp(prefix="dbx-inventory-")
-    name = f"dbx-inventory-auth-{secrets.token_hex(8)}.json"
-    path = os.path.join(folder, name)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(dict(config.headers), handle)
-        spark.addArtifacts(path, file=True)
-    except Exception as exc:
-        raise SparkFailure("could not send credentials to the cluster as a session file "
-                           f"({_first_line(exc, config)})") from None
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    return name
 
 
 def _builder():

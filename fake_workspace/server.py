@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .api import ROUTES, Reply, error, request_path
 from .faults import Faults, Stats, TokenBucket
 from .model import Workspace
+from .tokens import TokenStore
 
 LISTING_ENDPOINTS = frozenset({"workspace/list", "dbfs/list"})
 PATH_ENDPOINTS = LISTING_ENDPOINTS | {"workspace/get-status", "dbfs/get-status"}
@@ -73,6 +74,7 @@ class FakeWorkspaceServer:
         self.host = host
         self.port = port
         self._auth = f"Bearer {token}"
+        self.tokens = TokenStore()  # the Token API: tokens created through it authenticate too
         self._bucket = TokenBucket()
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
@@ -123,7 +125,8 @@ class FakeWorkspaceServer:
     def _serve(self, h: _Handler) -> None:
         url = urlsplit(h.path)
         route = ROUTES.get(url.path) if h.command == "GET" else None
-        endpoint = route[0] if route else "other"
+        endpoint = route[0] if route else url.path.removeprefix("/api/2.0/") \
+            if url.path.startswith("/api/2.0/token/") else "other"
         body = self._read_body(h)
         n_in_flight = self.stats.enter()
         reply, headers, injected = None, None, False
@@ -155,7 +158,8 @@ class FakeWorkspaceServer:
             time.sleep(delay)
         if faults.chance(faults.reset_rate):
             return None, None, False
-        if h.headers.get("Authorization") != self._auth:
+        if h.headers.get("Authorization") != self._auth \
+                and not self.tokens.valid(h.headers.get("Authorization")):
             return error(401, "UNAUTHENTICATED", "Invalid access token."), None, False
         reply, injected = self._reply(h, query, body, route, faults)
         return reply, None, injected
@@ -163,9 +167,10 @@ class FakeWorkspaceServer:
     def _reply(self, h: _Handler, query: str, body: bytes, route, faults: Faults
                ) -> tuple[Reply, bool]:
         """The Reply for an authenticated request and whether it was an injected fault."""
-        if route is None:
+        api_path = urlsplit(h.path).path
+        if route is None and not api_path.startswith("/api/2.0/token/"):
             return error(404, "ENDPOINT_NOT_FOUND",
-                         f"No API found for '{h.command} {urlsplit(h.path).path}'"), False
+                         f"No API found for '{h.command} {api_path}'"), False
         params = dict(parse_qsl(query, keep_blank_values=True))
         if body:
             try:
@@ -175,6 +180,8 @@ class FakeWorkspaceServer:
             if isinstance(extra, dict):
                 for k, v in extra.items():
                     params.setdefault(k, v)
+        if route is None:
+            return self.tokens.serve(h.command, api_path, params), False
         endpoint, handler, fs = route
         if endpoint in PATH_ENDPOINTS:
             fault = self._path_fault(endpoint, fs, params, faults)
