@@ -38,7 +38,7 @@ log = logging.getLogger("dbx_inventory.spark_auth")
 # good for at least 30 more minutes, far longer than a job of a few users runs.
 LIFETIME_S = 3600
 PREFIX = "dbx-inventory-auth-"
-SWEEP_TIMEOUT_S = 15.0   # an interrupted run must still end within seconds
+SWEEP_TIMEOUT_S = 20.0   # bounds an interrupted run's exit (a second Ctrl-C skips it)
 RETRY_RENEWAL_S = 60.0   # after a failed renewal, keep the current token this long
 CREATE, LIST, DELETE = "/api/2.0/token/create", "/api/2.0/token/list", "/api/2.0/token/delete"
 
