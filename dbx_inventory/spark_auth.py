@@ -162,10 +162,11 @@ class ExecutorCredentials:
                 return token, deadline, None
         value = answer.get("token_value")
         token_id = (answer.get("token_info") or {}).get("token_id")
+        if token_id:
+            self._created.append(str(token_id))  # revoked at the end, whatever comes next
         if not isinstance(value, str) or not value or not token_id:
             raise ApiError("token/create answered without a token", path="token/create")
         scrub.remember(value)
-        self._created.append(str(token_id))
         log.debug("created the executors' token %s, valid %d s", token_id, self._lifetime_s)
         return value, started + self._lifetime_s, str(token_id)
 

@@ -17,11 +17,11 @@ import pytest
 from conftest import ROOT, TOKEN, clean_env
 from dbx_inventory.client import ApiClient, ClientConfig
 from dbx_inventory.clock import FakeClock
-from dbx_inventory.errors import SparkFailure, Throttled
+from dbx_inventory.errors import SparkFailure, Throttled, WorkspaceUnreachable
 from dbx_inventory.retry import RetryPolicy
 from dbx_inventory.spark_auth import LIFETIME_S, ExecutorCredentials
 from fake_workspace import api, generate_workspace
-from helpers import csv_rows, expected_rows, users_file
+from helpers import closed_port, csv_rows, expected_rows, users_file
 from localspark import LocalSparkConnect
 
 SCRIPT = "databricks_user_files_simple.py"
@@ -186,6 +186,17 @@ def test_a_throttled_create_is_retried_the_workspace_did_not_act(serve):
         client.post("/api/2.0/token/create", {"lifetime_seconds": 60}, idempotent=False)
     assert server.stats.by_endpoint["token/create"] == retry.attempts
     assert server.tokens.created == []
+
+
+def test_a_create_that_never_connected_is_retried():
+    """Connection refused: nothing reached a server, so trying again cannot duplicate."""
+    clock = FakeClock()
+    client = ApiClient(ClientConfig(host=f"http://127.0.0.1:{closed_port()}",
+                                    headers={"Authorization": f"Bearer {TOKEN}"}),
+                       clock=clock)
+    with pytest.raises(WorkspaceUnreachable):
+        client.post("/api/2.0/token/create", {"lifetime_seconds": 60}, idempotent=False)
+    assert client.stats.requests > 1 and clock.sleeps
 
 
 # -- whole runs: nothing left on the server --------------------------------------------
