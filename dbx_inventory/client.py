@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import requests
+import urllib3
 
 from . import __version__
 from . import scrub
@@ -103,9 +104,22 @@ class ApiClient:
 
         `subject` names what is being read (a path, a user) in errors and logs.
         """
+        return self._call("GET", api_path, params, None, subject or api_path, True)
+
+    def post(self, api_path: str, body: Mapping[str, Any], *, idempotent: bool,
+             subject: str | None = None) -> dict:
+        """POST a JSON body; the parsed JSON answer.
+
+        A POST that is not idempotent (one that creates something) is retried only when
+        the workspace cannot have acted on it (429, or no connection made): a retry after
+        a lost answer could create a second object nobody knows about.
+        """
+        return self._call("POST", api_path, None, body, subject or api_path, idempotent)
+
+    def _call(self, method: str, api_path: str, params, json_body, subject: str,
+              idempotent: bool) -> dict:
         url = self.host + api_path
         family = family_of(api_path)
-        subject = subject or api_path
         started = self.clock.monotonic()
         attempt = 0
         renewed = False
@@ -114,7 +128,7 @@ class ApiClient:
             if watch_outage:
                 self.outage.wait_while_down()  # no attempt is spent on an outage
             attempt += 1
-            body, failure = self._attempt(url, params, subject, family)
+            body, failure = self._attempt(method, url, params, json_body, subject, family)
             if failure is None:
                 return self._checked(api_path, body, subject)
             status, error = failure.status, failure.error
@@ -126,6 +140,8 @@ class ApiClient:
                 continue
             transient = isinstance(error, NetworkError) or (
                 status is not None and self.retry.should_retry_status(status))
+            if not idempotent:
+                transient = status == 429 or failure.unsent
             if not transient:
                 raise error
             if isinstance(error, NetworkError) and not self._answered:
@@ -153,7 +169,7 @@ class ApiClient:
                       f"{wait:.1f}".removesuffix(".0"), attempt, self.retry.attempts)
             self.clock.sleep(wait)
 
-    def _attempt(self, url: str, params, subject: str,
+    def _attempt(self, method: str, url: str, params, json_body, subject: str,
                  family: str) -> tuple[dict, "_Failure | None"]:
         """One request: the parsed body, or what went wrong."""
         # Until the workspace first answers, the first-contact bound is the deadline.
@@ -166,12 +182,14 @@ class ApiClient:
             headers = self._credentials.headers()  # per request: tokens renew mid-run
             try:
                 with deadline:
-                    response = self._session.get(url, params=params, headers=headers,
-                                                 timeout=timeout)
+                    response = self._session.request(method, url, params=params,
+                                                     json=json_body, headers=headers,
+                                                     timeout=timeout)
             except requests.RequestException as exc:
                 reason = f"no complete answer within {limit:g} s" if deadline.fired \
                     else _network_reason(exc)
-                return {}, _Failure(None, None, NetworkError(reason, path=subject))
+                return {}, _Failure(None, None, NetworkError(reason, path=subject),
+                                    unsent=_never_sent(exc))
             self._answered = True
             throttled = response.status_code == 429
             # A 429 at a level of requests in flight not yet proven is the in-flight
@@ -202,7 +220,7 @@ class ApiClient:
 
     def _workspace_answers(self) -> bool:
         """One probe, no retries: any HTTP answer below 500 means the workspace is up."""
-        _, failure = self._attempt(self.host + PROBE_PATH, None, "outage probe",
+        _, failure = self._attempt("GET", self.host + PROBE_PATH, None, None, "outage probe",
                                    family_of(PROBE_PATH))
         return failure is None or (failure.status is not None and failure.status < 500)
 
@@ -213,6 +231,7 @@ class _Failure:
     retry_after: str | None
     error: ApiError
     used: Mapping[str, str] | None = field(default=None, repr=False)  # the auth sent
+    unsent: bool = False     # no connection was made: the server cannot have acted
 
 
 def _has(body: dict, key: str) -> bool:
@@ -256,6 +275,14 @@ def _reason(status: int | None, error: ApiError, subject: str) -> str:
     if status is not None:
         return f"{where}Server error {status} on {path}"
     return f"{where}Request error ({error.message}) on {path}"
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when no connection was made, so the request cannot have reached the server."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def _network_reason(exc: requests.RequestException) -> str:

@@ -104,3 +104,7 @@ def error_for_status(status: int) -> type[ApiError]:
     if status >= 500:
         return ServerError
     return _BY_STATUS.get(status, ApiError)
+
+
+class SparkFailure(InventoryError):
+    """Spark could not start the job or lost it; the caller may scan locally."""

@@ -15,7 +15,7 @@ import warnings
 from urllib.parse import urlsplit
 
 from .client import ApiClient, ClientConfig
-from .errors import ApiError, InventoryError
+from .errors import ApiError, SparkFailure
 from .scrub import scrub
 
 DEFAULT_TASK_SLOTS = 8     # when the cluster does not say how many tasks run at once
@@ -23,10 +23,6 @@ PROBE_TIMEOUT_S = 5.0
 RELEASE_WAIT_S = 2.0       # a live server releases a session or interrupts in ~0.2 s
 
 _releases: list[threading.Thread] = []
-
-
-class SparkFailure(InventoryError):
-    """Spark could not start the job or lost it; the caller may scan locally."""
 
 
 def connect(mode, config: ClientConfig):

@@ -15,6 +15,7 @@ from .api import ROUTES, Reply, error, request_path
 from .faults import Faults, Stats, TokenBucket
 from .model import Workspace
 from .oidc import OAuthIssuer
+from .tokens import TokenStore
 
 LISTING_ENDPOINTS = frozenset({"workspace/list", "dbfs/list"})
 PATH_ENDPOINTS = LISTING_ENDPOINTS | {"workspace/get-status", "dbfs/get-status"}
@@ -75,6 +76,7 @@ class FakeWorkspaceServer:
         self.port = port
         self._auth = f"Bearer {token}"
         self.oauth = OAuthIssuer()  # register service principals on it for OAuth M2M
+        self.tokens = TokenStore()  # the Token API: tokens created through it authenticate too
         self._bucket = TokenBucket()
         self._family_buckets: dict[str, TokenBucket] = {}
         self._httpd: _HttpServer | None = None
@@ -132,7 +134,8 @@ class FakeWorkspaceServer:
                                            self._read_body(h), self.url))
             return
         route = ROUTES.get(url.path) if h.command == "GET" else None
-        endpoint = route[0] if route else "other"
+        endpoint = route[0] if route else url.path.removeprefix("/api/2.0/") \
+            if url.path.startswith("/api/2.0/token/") else "other"
         body = self._read_body(h)
         n_in_flight = self.stats.enter()
         reply, headers, injected = None, None, False
@@ -176,7 +179,8 @@ class FakeWorkspaceServer:
         if faults.chance(faults.reset_rate):
             return None, None, False
         header = h.headers.get("Authorization")
-        if header != self._auth and not self.oauth.accepts(header):
+        if header != self._auth and not self.oauth.accepts(header) \
+                and not self.tokens.valid(header):
             return error(401, "UNAUTHENTICATED", "Invalid access token."), None, False
         reply, injected = self._reply(h, query, body, route, faults)
         if faults.echo_auth and reply.status >= 400 and isinstance(reply.body, dict):
@@ -190,9 +194,10 @@ class FakeWorkspaceServer:
     def _reply(self, h: _Handler, query: str, body: bytes, route, faults: Faults
                ) -> tuple[Reply, bool]:
         """The Reply for an authenticated request and whether it was an injected fault."""
-        if route is None:
+        api_path = urlsplit(h.path).path
+        if route is None and not api_path.startswith("/api/2.0/token/"):
             return error(404, "ENDPOINT_NOT_FOUND",
-                         f"No API found for '{h.command} {urlsplit(h.path).path}'"), False
+                         f"No API found for '{h.command} {api_path}'"), False
         params = dict(parse_qsl(query, keep_blank_values=True))
         if body:
             try:
@@ -202,6 +207,8 @@ class FakeWorkspaceServer:
             if isinstance(extra, dict):
                 for k, v in extra.items():
                     params.setdefault(k, v)
+        if route is None:
+            return self.tokens.serve(h.command, api_path, params), False
         endpoint, handler, fs = route
         if endpoint in PATH_ENDPOINTS:
             fault = self._path_fault(endpoint, fs, params, faults)
