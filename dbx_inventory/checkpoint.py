@@ -195,7 +195,7 @@ class CheckpointWriter:
             _cut_torn_tail(self.path)
             if grown:
                 _replace_header(self.path, header)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         else:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             self._append(header)
@@ -225,13 +225,16 @@ class CheckpointWriter:
     def _append(self, line: str) -> None:
         # os.write may write part of the line (disk full, quota): finish it or say so.
         view = memoryview(line.encode("utf-8"))
+        fd = self._fd
+        if fd is None:
+            raise JournalWriteError(str(self.path), "the journal is already closed")
         try:
             while view:
-                written = os.write(self._fd, view)
+                written = os.write(fd, view)
                 if written <= 0:
                     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
                 view = view[written:]
-            os.fsync(self._fd)
+            os.fsync(fd)
         except OSError as exc:
             raise JournalWriteError(str(self.path), exc.strerror or str(exc)) from None
 

@@ -33,7 +33,7 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
-    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+    def parse_args(self, args=None, namespace=None):
         words = list(sys.argv[1:] if args is None else args)
         remember_secret_args(words)
         return super().parse_args(words, namespace)

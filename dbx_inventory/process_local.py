@@ -9,6 +9,7 @@ executor starts with its own state.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 
 class ProcessLocal:
@@ -19,6 +20,13 @@ class ProcessLocal:
 
     def __reduce__(self):
         return (type(self), ())
+
+    # Attributes are set at run time; these two say so to type checkers.
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
 
 
 class ThreadLocal(threading.local):

@@ -186,7 +186,7 @@ def _distribution(rows: Sequence[UserResult]):
     import plotly.graph_objects as go
 
     labels = ["0 B"] + [f"{format_size(low)} – {format_size(high)}"
-                        for low, high in zip(_BIN_EDGES, _BIN_EDGES[1:])]
+                        for low, high in zip(_BIN_EDGES, _BIN_EDGES[1:], strict=False)]
     labels.append(f"≥ {format_size(_BIN_EDGES[-1])}")
     counts = [0] * len(labels)
     for row in rows:

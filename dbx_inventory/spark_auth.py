@@ -121,7 +121,7 @@ class ExecutorCredentials:
         now = self._clock.monotonic()
         if now < self._retry_at:
             return False
-        if shipped.token_id is not None:
+        if shipped.token_id is not None and shipped.deadline is not None:
             return shipped.deadline - now < self._lifetime_s / 2
         # The client's own token: stale once its credentials renewed it (OAuth).
         return client_token(self._config, self._clock)[0] != shipped.token
@@ -195,7 +195,7 @@ class ExecutorCredentials:
 
     def _sweep(self, names: list[str]) -> None:
         """Delete the executors' fetched copies; bounded in time, never raises."""
-        done: list[object] = []
+        done: list = []
 
         def run() -> None:
             try:

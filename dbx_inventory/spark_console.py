@@ -33,7 +33,8 @@ class SparkConsole(SparkEvents):
 
     def connecting(self, target: str) -> None:
         self._started = self._monotonic()
-        emit(["", RULE, f"PARALLEL PROCESSING {plural(self.total, 'USER', 'USERS')} USING SPARK CLUSTER",
+        users = plural(self.total, "USER", "USERS")
+        emit(["", RULE, f"PARALLEL PROCESSING {users} USING SPARK CLUSTER",
               RULE, f"Parallel start time: {now_text()}", "",
               f"Connecting to cluster: {target.removeprefix('cluster ')}"])
 

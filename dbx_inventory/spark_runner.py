@@ -144,7 +144,7 @@ def _submitter(spark, config: ClientConfig, credentials: ExecutorCredentials, wa
     job, run to its end."""
     schema = row_schema()
 
-    def submit(unit: Unit, share: int, tag: str) -> list:
+    def submit(unit: Unit, share: int, tag: str) -> tuple[list, float | None]:
         # Tags are per client thread: every job this thread runs carries the run's tag.
         spark.addTag(tag)
         task = unit_task(executor_config(config, share, pace.share(share)),

@@ -462,7 +462,8 @@ def _walk(tree: Tree, home: str, t: Truth, newest: list[int]) -> tuple[bool, int
         if timed is None:
             newest.append(max(f.mtimes))
         else:
-            m = max((ts for k, ts in zip(f.kinds, f.mtimes) if k in timed), default=None)
+            m = max((ts for k, ts in zip(f.kinds, f.mtimes, strict=True) if k in timed),
+                    default=None)
             if m is not None:
                 newest.append(m)
     return True, files, size

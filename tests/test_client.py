@@ -350,7 +350,8 @@ def test_network_error_after_first_contact_is_not_unreachable(serve):
 # --- query-string encoding ----------------------------------------------------------
 
 ODD_NAMES = ["with space", "hash#tag", "plus+sign", "o'neil", "100% done", "a&b",
-             "what?x=1", "café élève", "数据目录", "rocket 🚀", "mix #1 + 'q' é 数据 🚀 50% a&b?c=d"]
+             "what?x=1", "café élève", "数据目录", "rocket 🚀",
+             "mix #1 + 'q' é 数据 🚀 50% a&b?c=d"]
 
 
 @pytest.mark.parametrize("name", ODD_NAMES)
@@ -359,7 +360,7 @@ def test_odd_directory_names_round_trip(serve, name):
     folder = f"/Users/é+o'neil@x.com/{name}"
     ws.dbfs.add_file(f"{folder}/f {name}.txt", size=3, mtime_ms=5)
     ws.dbfs.add_file(f"{folder}/plain.txt", size=4, mtime_ms=6)
-    ws.dbfs.add_file(f"/Users/é+o'neil@x.com/decoy/x.txt", size=1)
+    ws.dbfs.add_file("/Users/é+o'neil@x.com/decoy/x.txt", size=1)
     server = serve(ws)
     with make_client(server.url) as client:
         body = client.get(DBFS_LIST, {"path": folder})

@@ -120,7 +120,7 @@ def check_error(cell: str, want) -> None:
 
 def check_rows(rows: list[list[str]], expected=EXPECTED) -> None:
     assert [r[0] for r in rows] == [e[0] for e in expected]
-    for row, (name, files, size, gb, status, source, err) in zip(rows, expected):
+    for row, (name, files, size, gb, status, source, err) in zip(rows, expected, strict=True):
         assert row[1:6] == [str(files), str(size), gb, status, source], name
         check_error(row[6], err)
 
@@ -166,7 +166,7 @@ def test_console_lines_and_summary(cli, tmp_path, hand):
     assert result.code == 0, result.output
     lines = result.stdout.splitlines()
     numbers = []
-    for name, files, size, gb, status, source, err in EXPECTED:
+    for name, files, _size, _gb, status, _source, _err in EXPECTED:
         heads = [i for i, line in enumerate(lines)
                  if re.fullmatch(rf"\[(\d+)/10\] {re.escape(name)}", line)]
         assert len(heads) == 1, name
@@ -496,7 +496,8 @@ def test_resume_skips_done_rescans_errors_keeps_input_order(cli, tmp_path, hand)
 def test_resume_with_grown_list_accepted(cli, tmp_path, hand):
     _, server = hand
     path = tmp_path / ".checkpoint_progress.json"
-    with CheckpointWriter(path, scope=FULL, host=server.url, users=["empty@x.com", "zed.both@x.com"]) as w:
+    with CheckpointWriter(path, scope=FULL, host=server.url,
+                          users=["empty@x.com", "zed.both@x.com"]) as w:
         w.record(fake_row("zed.both@x.com", files=777))
     grown = ["ghost@x.com", "zed.both@x.com", "dbfs.only@x.com", "empty@x.com"]
     result = cli(SCRIPT, *grown, "--resume", server=server)
@@ -513,7 +514,8 @@ def test_resume_with_grown_list_accepted(cli, tmp_path, hand):
 def test_resume_refuses_other_user_list(cli, tmp_path, hand):
     _, server = hand
     path = tmp_path / ".checkpoint_progress.json"
-    with CheckpointWriter(path, scope=FULL, host=server.url, users=["empty@x.com", "zed.both@x.com"]) as w:
+    with CheckpointWriter(path, scope=FULL, host=server.url,
+                          users=["empty@x.com", "zed.both@x.com"]) as w:
         w.record(fake_row("zed.both@x.com"))
     before = path.read_bytes()
     (tmp_path / "results.csv").write_text("previous\n")

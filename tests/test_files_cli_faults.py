@@ -142,7 +142,7 @@ def test_transient_error_rows_are_rescanned_even_after_a_finished_run(cli, tmp_p
                        "DBFS: 503 unavailable (gave up after 8 attempts)",
                        error_kind="transient")
     with CheckpointWriter(path, host=server.url, users=USERS, scope=FULL) as writer:
-        for name, want in zip(USERS[1:], EXPECTED[1:]):
+        for name, want in zip(USERS[1:], EXPECTED[1:], strict=True):
             writer.record(UserResult(name, want[4], want[1], want[2], want[5],
                                      "denied" if want[4] == "error" else "",
                                      error_kind="final" if want[4] == "error" else ""))

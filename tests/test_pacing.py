@@ -114,7 +114,7 @@ def test_start_rates_pace_from_the_first_request():
     clock = FakeClock()
     pacer = Pacer(clock, start_rates={"scim": 4.0})
     times = [pacer.admit("scim").sent_at for _ in range(5)]
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert gaps == pytest.approx([0.25] * 4)
     assert clock.sleeps == pytest.approx([0.25] * 4)   # one computed sleep per wait
 
@@ -129,7 +129,7 @@ def test_max_rps_holds_across_families():
         ticket = pacer.admit(family)
         times.append(ticket.sent_at)
         pacer.answered(ticket)
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert min(gaps) >= 0.1 - 1e-9
     assert clock.monotonic() - t0 == pytest.approx(5.9)
     # Waiting is one sleep per request, of exactly the computed time: no polling.
