@@ -151,6 +151,36 @@ def test_work_handed_out_later_carries_the_renewed_token(spark, spark_server, se
     assert leaks(spark_server, [old.value, new.value]) == []
 
 
+def test_oauth_executors_get_the_current_access_token_and_never_the_secret(
+        spark, spark_server, serve):
+    """OAuth M2M: executors get the access token the client holds now, renewed as the
+    client renews it (on a fake clock: deterministic), never the client secret."""
+    from dbx_inventory.auth import OAuthM2M
+
+    server = serve(generate_workspace(2, seed=1))
+    secret = "dose-EXECUTOR-M2M-SECRET-9e8d"
+    server.oauth.register("sp-inventory", secret)
+    clock = FakeClock()
+    start = time.time()
+    oauth = OAuthM2M(server.url, "sp-inventory", secret, clock=clock,
+                     wall=lambda: start + clock.now)
+    config = ClientConfig(host=server.url, credentials=oauth, retry=RetryPolicy())
+    credentials = ExecutorCredentials(spark, config, lambda line: None, clock=clock)
+    first = credentials.artifact_name()
+    assert server.oauth.minted == 1 and server.tokens.created == []  # no PAT for OAuth
+    [token1] = list(server.oauth._tokens)
+    assert what_tasks_see(spark, server.url, first) == (digest(token1), 200)
+    clock.now += 2000  # 1,600 s of its hour left: not yet renewed (under 20 min is)
+    assert credentials.artifact_name() == first and server.oauth.minted == 1
+    clock.now += 500   # 1,100 s left: the client renews, later work carries the new one
+    second = credentials.artifact_name()
+    assert second != first and server.oauth.minted == 2
+    token2 = next(t for t in server.oauth._tokens if t != token1)
+    assert what_tasks_see(spark, server.url, second) == (digest(token2), 200)
+    end_of_run(credentials, spark)
+    assert leaks(spark_server, [secret, token1, token2]) == []
+
+
 def test_refused_creation_ships_the_users_token_and_says_so(spark, spark_server, serve):
     server = serve(generate_workspace(2, seed=1))
     server.tokens.refuse_create = True
@@ -318,3 +348,28 @@ def test_interrupted_run_leaves_no_credential(tmp_path, serve, spark_server, mon
     assert "interrupted" in err and "--resume" in err
     assert not (tmp_path / "out.csv").exists()
     assert_nothing_left(spark_server, server)
+
+
+def test_m2m_spark_run_is_exact_and_leaves_no_secret_on_the_cluster(
+        tmp_path, serve, cli, spark_server):
+    """OAuth M2M in Spark mode: executors get short-lived access tokens minted on the
+    client, renewed as the run goes; the client secret never leaves this machine."""
+    client_id, secret = "7a2c-sp-spark", "dose-SPARK-M2M-SECRET-55aa"
+    ws = generate_workspace(12, seed=24)
+    server = serve(ws, latency_s=0.01)
+    server.oauth.register(client_id, secret)
+    # Expiry mid-run is covered on a fake clock above; here: the whole path, end to end.
+    names = users_file(tmp_path, ws)
+    env = {"DATABRICKS_HOST": server.url, "DATABRICKS_CLIENT_ID": client_id,
+           "DATABRICKS_CLIENT_SECRET": secret}
+    # --no-fallback: an executor refused for an expired token would fail the run here.
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_server.url,
+                 "--concurrency", "2", "--no-fallback", "-o", "out.csv", env=env)
+    assert result.code == 0, result.output[-3000:]
+    assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
+    assert server.oauth.minted >= 1 and server.oauth.expired_used == 0
+    assert server.tokens.values() == []  # OAuth: no personal access token was created
+    minted = list(server.oauth._tokens)
+    assert leaks(spark_server, [secret, *minted]) == []
+    for text in (result.output, (tmp_path / "out.csv").read_text("utf-8")):
+        assert secret not in text and not any(token in text for token in minted)
