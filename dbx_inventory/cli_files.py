@@ -27,7 +27,7 @@ from .errors import (ConfigError, InventoryError, JournalWriteError, NotAWorkspa
 from .progress import Progress, print_summary
 from .modes import Mode, choose_mode
 from .outputs import CsvOutput, Output, RunInfo, write_outputs
-from .politeness import print_politeness, sum_stats
+from .politeness import politeness_lines, sum_stats
 from .report import iso_utc
 from .report_html import HtmlReport
 from .results import UserResult
@@ -330,9 +330,11 @@ class Run:
                                        for row in fresh.values()
                                        if not self.workers.is_local(row.worker)))
         where = self._where(plan, fresh)
+        if plan.client is not None:  # how polite: this machine's requests and every job's
+            polite = politeness_lines(sum_stats([plan.client.stats.as_dict(),
+                                                 self.spark_stats]))
+            where = where + ([""] if where else []) + polite
         print_summary(rows, where, notes=_summary_notes(rows, plan.meta))
-        if plan.client is not None:  # this machine's requests and every Spark job's
-            print_politeness(sum_stats([plan.client.stats.as_dict(), self.spark_stats]))
         out()
         for line in written:
             out(line)

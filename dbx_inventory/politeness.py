@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
-from .console import out
 
 
 @dataclass
@@ -94,12 +93,6 @@ def politeness_lines(stats: Mapping[str, Mapping]) -> list[str]:
                      + (f" at {rate:.1f}/s" if rate is not None else "")
                      + f", 429: {c.get('throttled', 0):,}, retries: {c.get('retries', 0):,}")
     return lines
-
-
-def print_politeness(stats: Mapping[str, Mapping]) -> None:
-    """Print politeness_lines() to the console."""
-    for line in politeness_lines(stats):
-        out(line)
 
 
 def _share(part: int, whole: int) -> str:

@@ -44,14 +44,6 @@ _FILTER = re.compile(r'^\s*userName\s+eq\s+"(.*)"\s*$', re.IGNORECASE)
 
 
 def scim_users(ws: Workspace, params: dict, max_page: int | None = None) -> Reply:
-    try:
-        start = max(1, _int_param(params, "startIndex", 1))
-        count = _int_param(params, "count", None)
-    except ValueError:
-        return _scim_error(400, "startIndex and count must be integers", "invalidValue")
-    attrs = params.get("attributes")
-    attributes = (frozenset(a.strip() for a in str(attrs).split(",") if a.strip())
-                  if attrs else None)
     users = ws.users
     flt = params.get("filter")
     if flt:
@@ -60,23 +52,18 @@ def scim_users(ws: Workspace, params: dict, max_page: int | None = None) -> Repl
             return _scim_error(400, f"Unsupported filter: {flt}", "invalidFilter")
         user = ws.users_by_name.get(m.group(1))
         users = [user] if user is not None else []
-    total = len(users)
-    take = total if count is None else max(0, count)
-    if max_page is not None:
-        take = min(take, max_page)
-    page = users[start - 1:start - 1 + take]
-    return Reply(200, {
-        "schemas": [SCIM_LIST],
-        "totalResults": total,
-        "itemsPerPage": len(page),
-        "startIndex": start,
-        "Resources": [u.to_scim(attributes) for u in page],
-    })
+    return _scim_page(users, params, max_page)
 
 
 def scim_service_principals(ws: Workspace, params: dict,
                             max_page: int | None = None) -> Reply:
     """The ServicePrincipals list, paged like Users (no filter support)."""
+    return _scim_page(ws.service_principals, params, max_page)
+
+
+def _scim_page(resources, params: dict, max_page: int | None) -> Reply:
+    """One SCIM list page: startIndex is 1-based, a page holds at most count (and
+    max_page) resources, each showing only the attributes asked for."""
     try:
         start = max(1, _int_param(params, "startIndex", 1))
         count = _int_param(params, "count", None)
@@ -85,17 +72,16 @@ def scim_service_principals(ws: Workspace, params: dict,
     attrs = params.get("attributes")
     attributes = (frozenset(a.strip() for a in str(attrs).split(",") if a.strip())
                   if attrs else None)
-    principals = ws.service_principals
-    take = len(principals) if count is None else max(0, count)
+    take = len(resources) if count is None else max(0, count)
     if max_page is not None:
         take = min(take, max_page)
-    page = principals[start - 1:start - 1 + take]
+    page = resources[start - 1:start - 1 + take]
     return Reply(200, {
         "schemas": [SCIM_LIST],
-        "totalResults": len(principals),
+        "totalResults": len(resources),
         "itemsPerPage": len(page),
         "startIndex": start,
-        "Resources": [sp.to_scim(attributes) for sp in page],
+        "Resources": [r.to_scim(attributes) for r in page],
     })
 
 
