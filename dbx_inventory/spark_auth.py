@@ -39,7 +39,8 @@ log = logging.getLogger("dbx_inventory.spark_auth")
 # good for at least 30 more minutes, far longer than a job of a few users runs.
 LIFETIME_S = 3600
 PREFIX = "dbx-inventory-auth-"
-SWEEP_TIMEOUT_S = 20.0   # bounds an interrupted run's exit (a second Ctrl-C skips it)
+SWEEP_TIMEOUT_S = 20.0   # bounds a finished run's exit (a second Ctrl-C skips it)
+QUICK_SWEEP_S = 2.0      # after a failure or an interrupt: the exit must not wait
 RETRY_RENEWAL_S = 60.0   # after a failed renewal, keep the current token this long
 CREATE, LIST, DELETE = "/api/2.0/token/create", "/api/2.0/token/list", "/api/2.0/token/delete"
 
@@ -99,8 +100,9 @@ class ExecutorCredentials:
                 self._current = self._renew(self._current)
             return self._current.name
 
-    def close(self) -> None:
-        """Delete the executors' copies, then revoke every token this run created.
+    def close(self, sweep_s: float = SWEEP_TIMEOUT_S) -> None:
+        """Delete the executors' copies (waiting at most sweep_s), then revoke every token
+        this run created: a copy the deletion misses holds a revoked token.
 
         Call it before the session is stopped (the deletion runs as a Spark job).
         """
@@ -110,8 +112,8 @@ class ExecutorCredentials:
             self._closed = True
             names = list(self._names)
         try:
-            if names:
-                self._sweep(names)
+            if names and sweep_s > 0:  # 0: the server is gone, nothing could run there
+                self._sweep(names, sweep_s)
         finally:
             self._revoke()
 
@@ -193,7 +195,7 @@ class ExecutorCredentials:
         self._names.append(name)
         return _Shipped(name, token, deadline, token_id)
 
-    def _sweep(self, names: list[str]) -> None:
+    def _sweep(self, names: list[str], timeout_s: float) -> None:
         """Delete the executors' fetched copies; bounded in time, never raises."""
         done: list = []
 
@@ -212,8 +214,8 @@ class ExecutorCredentials:
 
         worker = threading.Thread(target=run, name="dbx-inventory-sweep", daemon=True)
         worker.start()
-        worker.join(SWEEP_TIMEOUT_S)
-        outcome = done[0] if done else TimeoutError(f"no answer in {SWEEP_TIMEOUT_S:.0f} s")
+        worker.join(timeout_s)
+        outcome = done[0] if done else TimeoutError(f"no answer in {timeout_s:.0f} s")
         if isinstance(outcome, Exception):
             held = "your own token" if self._refused else "the run's token, revoked now"
             self._out(f"Note: could not delete the credential file from the Spark executors "

@@ -20,11 +20,11 @@ from .client import ClientConfig
 from .politeness import sum_stats
 from .modes import safe_remote
 from .results import UserResult
-from .spark_auth import ExecutorCredentials
+from .spark_auth import QUICK_SWEEP_S, SWEEP_TIMEOUT_S, ExecutorCredentials
 from .spark_events import BatchReport, SparkEvents
 from .spark_jobs import JobDone, JobQueue, Unit
 from .spark_session import (SparkFailure, cancel_running, connect, first_line,
-                            interrupt_all, release, task_slots)
+                            interrupt_all, release, server_listens, task_slots)
 from .spark_task import (REPORT_COLUMN, EmptyRow, decode, executor_config, row_schema,
                          unit_task)
 
@@ -48,6 +48,7 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
     jobs: JobQueue | None = None
     received = 0
     settled = False  # nothing of ours left running on Spark
+    completed = False  # every unit came back: the credential clean-up may take its time
     try:
         spark = connect(mode, config)
         _ship_package()
@@ -81,7 +82,7 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
         except Exception as exc:  # gRPC, Spark and py4j errors share no base class
             raise SparkFailure(f"lost the Spark job after {received} users: "
                                f"{first_line(exc, config)}") from None
-        settled = True
+        settled = completed = True
         events.finished(time.monotonic() - started)
     except SparkFailure as exc:
         if jobs is not None:
@@ -100,7 +101,11 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
             # Bounded: with the server dead this must not hold up the exit.
             interrupt_all(spark)
         if credentials is not None:
-            credentials.close()
+            # After a failure or an interrupt the exit must not wait on a sick server;
+            # a dead one cannot run the clean-up at all.
+            alive = server_listens(mode, config)
+            credentials.close(sweep_s=0.0 if not alive else
+                              SWEEP_TIMEOUT_S if completed else QUICK_SWEEP_S)
         if spark is not None:
             release(spark)
 

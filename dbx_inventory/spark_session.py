@@ -220,6 +220,16 @@ def probe(address: tuple[str, int]) -> None:
                            f"({exc.strerror or exc})") from None
 
 
+def server_listens(mode, config: ClientConfig, timeout_s: float = 1.0) -> bool:
+    """Does the Spark Connect endpoint still accept connections? (A quick look, no gRPC.)"""
+    host, port = endpoint(mode.remote) if mode.remote else _cluster_endpoint(config)
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+        return True
+    except OSError:
+        return False
+
+
 def first_line(exc: BaseException, config: ClientConfig) -> str:
     """One line of a Spark error, with any credential in it blanked out."""
     text = str(exc).strip()

@@ -48,8 +48,12 @@ def run_script(script: str, *args: str, env: dict[str, str], cwd: Path,
 
 # Marks by what a test needs, so `make test-fast` can leave the slow kinds out.
 _FILE_MARKS = {"test_spark_mode.py": ("spark",), "test_dbconnect.py": ("spark", "venv"),
-               "test_files_cli.py": ("cli",), "test_user_list_cli.py": ("cli",),
-               "test_oauth_cli.py": ("cli",)}
+               "test_spark_hostile.py": ("spark", "cli"), "test_spark_auth.py": ("spark",),
+               "test_table_output.py": ("spark",), "test_console_docs.py": ("spark", "cli"),
+               "test_files_cli.py": ("cli",), "test_files_cli_faults.py": ("cli",),
+               "test_user_list_cli.py": ("cli",), "test_oauth_cli.py": ("cli",),
+               "test_all_homes.py": ("cli",), "test_politeness.py": ("cli",),
+               "test_report_html.py": ("browser", "cli")}
 _FIXTURE_MARKS = {"spark_remote": "spark", "cli": "cli"}
 
 

@@ -28,7 +28,7 @@ class Hold:
         self._lock = threading.Lock()
         decide = server._decide
 
-        def held_decide(h, query, body, route, n_in_flight):
+        def held_decide(h, query, body, route, n_in_flight, *rest):
             user = _user_of(h.path)
             with self._lock:
                 self.requests_by_phase[self.phase] = \
@@ -40,7 +40,7 @@ class Hold:
                     self.sender_port = h.client_address[1]
                     self.arrived.set()
                 self._released.wait(300)
-            return decide(h, query, body, route, n_in_flight)
+            return decide(h, query, body, route, n_in_flight, *rest)
 
         server._decide = held_decide
 

@@ -419,5 +419,5 @@ def test_token_revoked_mid_run_says_how_many_are_saved_and_how_to_resume(tmp_pat
     assert len(stderr.strip().splitlines()) == 1, stderr
     assert "refused the token" in stderr
     assert f"{len(saved_results(tmp_path))} of {len(USERS)} users are saved" in stderr
-    assert "fix the token, then resume with: python" in stderr and "--resume" in stderr
+    assert f"fix the token, then resume with: {sys.executable} " in stderr and "--resume" in stderr
     assert TOKEN not in stderr
