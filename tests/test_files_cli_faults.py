@@ -241,7 +241,7 @@ def test_full_disk_stops_with_one_line_and_no_user_shown_unsaved(tmp_path, hand)
     saved = saved_results(tmp_path)
     assert 0 < len(saved) < len(USERS)
     assert f"{len(saved)} of {len(USERS)} users are saved" in stderr
-    assert "make room, then resume with: python" in stderr
+    assert f"make room, then resume with: {sys.executable} " in stderr
     shown = re.findall(r"^\[\d+/10\] (.+)$", stdout_of(tmp_path), re.M)
     assert shown == [r["username"] for r in saved]  # nobody printed beyond the journal
     assert not (tmp_path / "results.csv").exists()
