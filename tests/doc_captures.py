@@ -109,15 +109,28 @@ _VARYING: list[tuple[re.Pattern, str]] = [
     (re.compile(r"[^\s/\[]+/pid\d+"), "<HOST>/pid<PID>"),
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:<PORT>"),
     (re.compile(r"\[\d+/(\d+)\]"), r"[n/\1]"),
+    # Which Python worker gets which user, and what each deleted, varies by run.
+    (re.compile(r"Executor-\d+"), "Executor-<N>"),
+    (re.compile(r"(credential files deleted on executors: ).*"), r"\1<LIST>"),
+    (re.compile(r"(executors' token )[0-9a-f]+"), r"\1<ID>"),
+    # Request counters: a retry on a busy machine adds one.
+    (re.compile(r"^(API requests: |  \w+: )\d+( requests?)( at [\d.]+/s)?(, 429: )\d+"),
+     r"\1<N>\2\4<N>"),
+    (re.compile(r"(answered 429: )\d+ \([\d.]+%\)(, retries: )\d+"), r"\1<N>\2<N>"),
+    (re.compile(r"(, retries: )\d+$"), r"\1<N>"),
 ]
 _HEAD = re.compile(r"^(\[n/\d+\] |  \[n/\d+\] |\[WORKER COMPLETE\] )")
 _MORE = re.compile(r"^(  [✓⊘✗] |      ↳ )")
-_LOOSE = re.compile(r"^  \[debug\] ")   # printed by scan threads: order varies
+# Printed by scan threads, or per Spark batch as batches come back: order varies.
+_LOOSE = re.compile(r"^(  \[debug\] |\[EXECUTOR\] |\[WORKER BATCH\] )")
 
 
 def normalise(lines: list[str]) -> list[str]:
     """Varying values replaced; each run of user blocks put in one (sorted) order."""
     fixed = []
+    lines = list(lines)
+    while lines and not lines[-1].strip():  # how a capture ends is no part of it
+        lines.pop()
     for line in lines:
         for pattern, replacement in _VARYING:
             line = pattern.sub(replacement, line)
@@ -136,6 +149,9 @@ def normalise(lines: list[str]) -> list[str]:
             while index < len(fixed) and _MORE.match(fixed[index]):
                 index += 1
             items.append(("user",) + tuple(fixed[start:index]))
+        elif fixed[index] == "" and index + 1 < len(fixed) and _LOOSE.match(fixed[index + 1]):
+            items.append(("loose", "", fixed[index + 1]))  # a batch's blank line is its own
+            index += 2
         else:
             kind = "loose" if _LOOSE.match(fixed[index]) else "line"
             items.append((kind, fixed[index]))
