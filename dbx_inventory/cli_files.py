@@ -62,6 +62,9 @@ def build_parser() -> Parser:
     parser.add_argument("--spark-tasks", type=int, default=None,
                         help="Spark tasks that run at once (default: from the cluster's "
                              "spark.default.parallelism or master, else 8)")
+    parser.add_argument("--spark-only", action="store_true",
+                        help="scan on the cluster only (by default this machine scans "
+                             "users too until the executors are up)")
     parser.add_argument("-o", "--output", default="results.csv", help="results CSV")
     parser.add_argument("--no-parallel", action="store_true",
                         help="scan from this machine even if a cluster is configured")
@@ -355,8 +358,9 @@ class Run:
             lines.append(f"Scanned on Spark: {plural(len(on_spark), 'user')}"
                          + (f" ({plural(executors, 'executor')})" if executors else ""))
         if here:
-            lines.append(f"Scanned on this machine{' (fallback)' if self.fell_back else ''}: "
-                         f"{plural(here, 'user')}")
+            how = " (fallback)" if self.fell_back else \
+                " (while the executors started)" if plan.mode.spark else ""
+            lines.append(f"Scanned on this machine{how}: {plural(here, 'user')}")
         if plan.done:
             lines.append(f"Taken from the checkpoint: {plural(len(plan.done), 'user')}")
         return lines

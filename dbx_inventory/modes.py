@@ -17,6 +17,7 @@ class Mode:
     cluster_id: str | None = None
     remote: str | None = None
     tasks: int | None = None  # Spark tasks that run at once, when the user knows better
+    spark_only: bool = False  # this machine scans nothing while the executors start
 
 
 def choose_mode(args, cluster_id: str | None, env=os.environ) -> Mode:
@@ -27,10 +28,10 @@ def choose_mode(args, cluster_id: str | None, env=os.environ) -> Mode:
         return Mode(False, local + ", --no-parallel)")
     if remote:
         return Mode(True, f"PARALLEL (Spark Connect at {safe_remote(remote)})", remote=remote,
-                    tasks=args.spark_tasks)
+                    tasks=args.spark_tasks, spark_only=args.spark_only)
     if cluster_id:
         return Mode(True, f"PARALLEL (using cluster {cluster_id})", cluster_id=cluster_id,
-                    tasks=args.spark_tasks)
+                    tasks=args.spark_tasks, spark_only=args.spark_only)
     return Mode(False, local + ")")
 
 

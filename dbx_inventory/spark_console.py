@@ -39,7 +39,7 @@ class SparkConsole(SparkEvents):
               f"Connecting to cluster: {target.removeprefix('cluster ')}"])
 
     def distributing(self, users: Sequence[str], units: int, slots: int,
-                     in_flight: int) -> None:
+                     in_flight: int, *, client_starts: bool = False) -> None:
         lines = [f"Processing {plural(len(users), 'user')} across Spark workers..."]
         if self.debug:
             lines += ["", "Users to be distributed:",
@@ -49,6 +49,9 @@ class SparkConsole(SparkEvents):
                   + (f"{plural(units, 'Spark job')}" if units else
                      "Spark jobs of a few seconds")
                   + f" ({slots} at a time, {plural(in_flight, 'request')} in flight in all)"]
+        if client_starts:
+            lines.append("Until the executors are up, this machine scans users too "
+                         "(shown as local)")
         if self.debug:
             lines.append("Processing users across workers (showing results as they complete)...")
         emit(lines)

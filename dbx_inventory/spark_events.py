@@ -31,8 +31,9 @@ class SparkEvents:
         """About to connect: target is "cluster ID" or a Spark Connect URL (no params)."""
 
     def distributing(self, users: Sequence[str], units: int, slots: int,
-                     in_flight: int) -> None:
-        """Work is about to be handed out: units of work, tasks at once, request budget."""
+                     in_flight: int, *, client_starts: bool = False) -> None:
+        """Work is about to be handed out: units of work, tasks at once, request budget;
+        client_starts: this machine scans too until the executors are up."""
 
     def batch_finished(self, report: BatchReport) -> None:
         """A unit's rows have all reached the client (called before its rows are yielded)."""

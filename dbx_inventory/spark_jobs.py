@@ -1,11 +1,19 @@
 """The client-fed queue of Spark jobs: small units of users, a share of the budget each.
 
-K client threads each submit one-partition jobs, one unit at a time, and hand each
-unit's rows back the moment its job ends (toLocalIterator would hold them in partition
-order). The request budget (--concurrency) is a hard ceiling for the whole cluster:
-the shares of running jobs never sum past it, and a thread that retires leaves its
-share to the jobs started after it. Nothing here imports pyspark: the job itself is
-the `submit` callable.
+K client threads (Spark lanes) each submit one-partition jobs, one unit at a time, and
+hand each unit's rows back the moment its job ends (toLocalIterator would hold them in
+partition order). A lane's first job is a warm-up with no users: a cluster's first
+Python job costs seconds (10 s measured here) before its executors run anything.
+Meanwhile the client lane scans units on this machine with the budget the warming
+lanes do not use yet; each Spark lane joins the budget when its warm-up ends. Once
+every Spark lane has joined, the client lane keeps its share only while it scans a user
+with no more of the budget than a Spark job does (a client far from the workspace
+does not; one next to it, without Spark's per-job overhead, may).
+
+The request budget (--concurrency) is a hard ceiling for the whole cluster and the
+client: a job starts only when its lane's whole share is free, so the shares of running
+jobs never sum past it, and a lane that retires leaves its share to the others' next
+jobs. Nothing here imports pyspark: the jobs themselves are the `submit` callables.
 """
 
 from __future__ import annotations
@@ -14,17 +22,25 @@ import math
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Hashable, Iterator, Sequence
 
 TARGET_JOB_S = 4.0        # a job lasts seconds: results stream, a dead client orphans little
 OVERHEAD_SHARE = 5        # ...and at least 5 x Spark's per-job overhead, so that stays small
+CLIENT_UNIT_S = 1.5       # the client lane hands its share back this often
+MIN_TAIL_JOB_S = 1.0      # the last jobs are cut finer, down to this much work ...
+TAIL_OVERHEAD = 2         # ... or twice the per-job overhead, when that is more
 MAX_UNIT_USERS = 64
 JOB_TAG_PREFIX = "dbx-inventory-"
+CLIENT = "client"         # the lane that scans on this machine
+SPARK = "spark"
+
+# submit(unit, share, tag) -> (rows, seconds the unit's scan ran or None if unknown)
+Submit = Callable[["Unit", int, str], "tuple[list, float | None]"]
 
 
 @dataclass(frozen=True)
 class Unit:
-    """Users handed to one Spark job."""
+    """Users handed to one job; none for a Spark lane's warm-up."""
 
     number: int
     users: tuple[str, ...]
@@ -32,24 +48,32 @@ class Unit:
 
 @dataclass(frozen=True)
 class JobDone:
-    """One finished job: its unit, the share it ran with, and the rows it returned."""
+    """One finished job: its unit, lane, the share it ran with, and the rows it returned."""
 
     unit: Unit
     share: int
     submitted_at: float    # client clock, epoch seconds
     returned_at: float
     rows: list
+    lane: str = SPARK
+
+    @property
+    def warmup(self) -> bool:
+        return not self.unit.users
 
 
 class UnitCutter:
-    """Cuts the next unit when a thread asks, sized from how long jobs have taken.
+    """Cuts the next unit when a lane asks, sized from how long units have taken.
 
-    The first wave has one user per unit so results reach the console early. After
-    it, a unit gets as many users as keep an executor busy for TARGET_JOB_S, or for
-    OVERHEAD_SHARE times Spark's per-job overhead (client time less executor time)
-    when that is longer: on a loaded server a job costs seconds before it starts.
-    The last stretch is cut finer again so no thread is left with a long job while
-    the others have run dry. Thread-safe.
+    Sizes follow slot-seconds per user (seconds a user's scan takes times the requests
+    in flight it had), so one measure serves shares of any size. A Spark unit gets as
+    many users as keep its share busy for TARGET_JOB_S, or for OVERHEAD_SHARE times
+    Spark's per-job overhead (client time less executor time) when that is longer: on
+    a loaded server a job costs seconds before it starts. A client unit lasts about
+    CLIENT_UNIT_S and has at least as many users as requests in flight. The first unit
+    has one user, and the last stretch is cut finer so no lane is left with a long job
+    while the others have run dry, but not below MIN_TAIL_JOB_S of work or TAIL_OVERHEAD
+    times the per-job overhead. Thread-safe.
     """
 
     def __init__(self, usernames: Sequence[str], threads: int, *,
@@ -60,40 +84,63 @@ class UnitCutter:
         self._max_users = max_users
         self._taken = 0
         self._number = 0
-        self._per_user_s: float | None = None   # executor seconds per user
-        self._overhead_s = 0.0                  # client seconds a job costs beyond that
+        self._slot_s: float | None = None       # slot-seconds per user, scanning
+        self._held_s: dict[str, float] = {}     # ... per lane kind, share held (overhead in)
+        self._overhead_s = 0.0                  # client seconds a Spark job costs beyond
+        self._overhead_known = False
         self._lock = threading.Lock()
 
-    def next(self) -> Unit | None:
-        """The next unit, or None when every user has been handed out."""
+    def next(self, share: int = 1, lane: str = SPARK) -> Unit | None:
+        """The next unit for a job holding `share`, or None when every user is out."""
         with self._lock:
             remaining = len(self._names) - self._taken
             if remaining <= 0:
                 return None
             size = 1
-            if self._number >= self._threads and self._per_user_s:
-                run_s = max(self._target_s, OVERHEAD_SHARE * self._overhead_s)
-                size = round(run_s / self._per_user_s)
-                size = min(size, math.ceil(remaining / (2 * self._threads)))
+            if self._slot_s:
+                per_s = share / self._slot_s   # users a second at this share
+                tail = math.ceil(remaining / (2 * self._threads))
+                if lane == CLIENT:
+                    size = min(max(share, round(CLIENT_UNIT_S * per_s)), tail)
+                else:
+                    run_s = max(self._target_s, OVERHEAD_SHARE * self._overhead_s)
+                    # Finer at the end, but never so fine that the overhead dominates.
+                    least = round(max(MIN_TAIL_JOB_S, TAIL_OVERHEAD * self._overhead_s)
+                                  * per_s)
+                    size = min(round(run_s * per_s), max(least, tail))
             size = max(1, min(size, self._max_users, remaining))
             unit = Unit(self._number, tuple(self._names[self._taken:self._taken + size]))
             self._taken += size
             self._number += 1
             return unit
 
-    def observed(self, unit: Unit, client_s: float, executor_s: float | None) -> None:
-        """A job of `unit` took client_s from submission to its rows, executor_s of
-        which its executor ran (None when unknown: all of it)."""
-        if unit.number < self._threads:
-            return  # the first wave also pays Spark's start-up: not a job's real cost
+    def observed(self, unit: Unit, share: int, client_s: float, executor_s: float | None,
+                 lane: str = SPARK) -> None:
+        """A job of `unit` with `share` took client_s from submission to its rows,
+        executor_s of which its scan ran (None when unknown: all of it)."""
+        if not unit.users:
+            return  # a warm-up pays the cluster's start-up: not a job's real cost
         ran = client_s if executor_s is None else max(0.0, min(executor_s, client_s))
-        per_user = max(ran, 1e-3) / max(1, len(unit.users))
+        slot_s = max(ran, 1e-3) * max(1, share) / len(unit.users)
+        held_s = max(client_s, 1e-3) * max(1, share) / len(unit.users)
         with self._lock:
-            previous = self._per_user_s
-            self._per_user_s = per_user if previous is None else (previous + per_user) / 2
+            previous = self._slot_s
+            self._slot_s = slot_s if previous is None else (previous + slot_s) / 2
+            before = self._held_s.get(lane)
+            self._held_s[lane] = held_s if before is None else (before + held_s) / 2
+            if lane == CLIENT:
+                return
             overhead = client_s - ran
-            self._overhead_s = overhead if previous is None \
+            self._overhead_s = overhead if not self._overhead_known \
                 else (self._overhead_s + overhead) / 2
+            self._overhead_known = True
+
+    def client_pays(self) -> bool:
+        """Does the client lane scan a user with no more of the budget than a Spark job
+        (its overhead counted)? Unknown until both have been measured: yes."""
+        with self._lock:
+            client, spark = self._held_s.get(CLIENT), self._held_s.get(SPARK)
+        return client is None or spark is None or client <= spark
 
     @property
     def handed_out(self) -> int:
@@ -108,45 +155,82 @@ def shares(budget: int, threads: int) -> list[int]:
 
 
 class Budget:
-    """Requests in flight for the cluster, split between the threads still working.
+    """Requests in flight for the cluster and the client, split between the lanes.
 
-    A thread's entitlement only grows as others retire, so a job started on it never
-    pushes the sum of running shares past the budget.
+    Every Spark lane not retired has a share, the client lane (last) too while it runs;
+    a Spark lane still warming up lends its share to the client lane. A job starts only
+    when its lane's whole share is free: while lanes join or retire, the shares of
+    running jobs never sum past the total.
     """
 
-    def __init__(self, total: int, threads: int):
+    def __init__(self, total: int, threads: int, *, client: bool = False):
         if threads > total:
             raise ValueError("more threads than requests in the budget")
         self.total = total
-        self._active = list(range(threads))
+        self._lanes: list[Hashable] = list(range(threads)) + ([CLIENT] if client else [])
+        self._warming: set[Hashable] = set(range(threads))
         self._in_use = 0
         self.peak = 0
-        self._lock = threading.Lock()
+        self._closed = False
+        self._cond = threading.Condition()
 
-    def take(self, thread: int) -> int:
-        """The share for the next job of `thread`; give it back with give_back()."""
-        with self._lock:
-            position = self._active.index(thread)
-            share = shares(self.total, len(self._active))[position]
-            share = max(1, min(share, self.total - self._in_use))
-            self._in_use += share
-            self.peak = max(self.peak, self._in_use)
-            return share
+    def _share(self, lane: Hashable) -> int:
+        base = dict(zip(self._lanes, shares(self.total, len(self._lanes))))
+        lent = sum(base[other] for other in self._warming) if lane == CLIENT else 0
+        return base[lane] + lent
+
+    def take(self, lane: Hashable) -> int | None:
+        """Wait until the lane's share is free and take it; None when the lane has no
+        more to do (closed, retired, or left no share with every lane up)."""
+        with self._cond:
+            while True:
+                if self._closed or lane not in self._lanes or lane in self._warming:
+                    return None
+                share = self._share(lane)
+                if not share and not self._warming:
+                    return None  # more lanes than requests
+                if share and self.total - self._in_use >= share:
+                    self._in_use += share
+                    self.peak = max(self.peak, self._in_use)
+                    return share
+                self._cond.wait()
 
     def give_back(self, share: int) -> None:
-        with self._lock:
+        with self._cond:
             self._in_use -= share
+            self._cond.notify_all()
 
-    def retire(self, thread: int) -> None:
-        """`thread` runs no more jobs: its share goes to the others' next jobs."""
-        with self._lock:
-            if thread in self._active:
-                self._active.remove(thread)
+    def join(self, lane: Hashable) -> None:
+        """A warmed-up Spark lane takes its own share from now on."""
+        with self._cond:
+            self._warming.discard(lane)
+            self._cond.notify_all()
+
+    def retire(self, lane: Hashable) -> None:
+        """`lane` runs no more jobs: its share goes to the others' next jobs."""
+        with self._cond:
+            self._warming.discard(lane)
+            if lane in self._lanes:
+                self._lanes.remove(lane)
+            self._cond.notify_all()
+
+    @property
+    def warming(self) -> bool:
+        """Some Spark lane has not joined yet."""
+        with self._cond:
+            return bool(self._warming)
+
+    def close(self) -> None:
+        """Every waiting lane gives up."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
 
     @property
     def active(self) -> int:
-        with self._lock:
-            return len(self._active)
+        """Spark lanes not retired (warming or joined)."""
+        with self._cond:
+            return sum(1 for lane in self._lanes if lane != CLIENT)
 
 
 def peak_overlap(intervals: Sequence[tuple[float, float]]) -> int:
@@ -160,62 +244,90 @@ def peak_overlap(intervals: Sequence[tuple[float, float]]) -> int:
 
 
 class JobQueue:
-    """Runs units on `threads` client threads; yields JobDone as jobs end.
+    """Runs units on `threads` Spark lanes, and on a client lane when `local` is given;
+    yields JobDone as jobs end.
 
-    submit(unit, share, tag) runs one job in the calling thread and returns its rows
-    and the seconds its executor ran (None if unknown).
-    A job that raises stops the queue: no new job starts, and the error is raised
-    from the iterator once the jobs still running have been left to the caller to
-    cancel (by their tags).
+    submit(unit, share, tag) runs one Spark job in the calling thread; local(unit,
+    share, tag) scans one unit on this machine. Both return the unit's rows and the
+    seconds its scan ran (None if unknown). Every Spark lane's first job is a warm-up
+    (a unit with no users, holding no share: it sends no request). A job that raises
+    stops the queue: no new job starts, and the error is raised from the iterator;
+    Spark jobs still running are the caller's to cancel (by their tag).
     """
 
     def __init__(self, usernames: Sequence[str], budget: int, threads: int,
-                 submit: Callable[[Unit, int, str], tuple[list, float | None]], *,
-                 run_id: str,
-                 clock: Callable[[], float]):
+                 submit: Submit, *, run_id: str, clock: Callable[[], float],
+                 local: Submit | None = None):
         self.threads = max(1, min(threads, budget, len(usernames)))
-        self.budget = Budget(budget, self.threads)
+        self.budget = Budget(budget, self.threads, client=local is not None)
         self.run_id = run_id
         self.tag = f"{JOB_TAG_PREFIX}{run_id}"
         self.units = UnitCutter(usernames, self.threads)
         self._pending = len(usernames)  # users not yet returned
         self._submit = submit
+        self._local = local
         self._clock = clock
         self._results: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self._slots_seen = self.threads
+        self._spark_running = 0
+        self._running_lock = threading.Lock()
         self._workers: list[threading.Thread] = []
 
     def start(self) -> "JobQueue":
-        """Start the client threads; each submits its first job at once."""
-        for number in range(self.threads):
-            thread = threading.Thread(target=self._work, args=(number,),
-                                      name=f"spark-job-{number}", daemon=True)
+        """Start the lanes; each submits its first job at once."""
+        lanes: list = list(range(self.threads)) + ([CLIENT] if self._local else [])
+        for lane in lanes:
+            thread = threading.Thread(target=self._work, args=(lane,),
+                                      name=f"spark-lane-{lane}", daemon=True)
             thread.start()
             self._workers.append(thread)
         return self
 
     def results(self) -> Iterator[JobDone]:
-        """JobDone per finished job, in completion order; raises what a job raised."""
+        """JobDone per finished job (warm-ups too), in completion order, until every
+        user is in; raises what a job raised."""
         while self._pending:
             item = self._next()
             if isinstance(item, BaseException):
-                self._stop.set()
+                self.stop()
                 raise item
             self._pending -= len(item.unit.users)
             yield item
 
     def stop(self) -> None:
-        """Start no more jobs (running ones are the caller's to cancel)."""
+        """Start no more jobs (running Spark jobs are the caller's to cancel)."""
         self._stop.set()
+        self.budget.close()
+
+    def leftovers(self, timeout_s: float = 60.0) -> list[JobDone]:
+        """After stop(): jobs that ended but were not yet taken, once the client lane
+        has finished the unit it was scanning (bounded by timeout_s)."""
+        for thread in self._workers:
+            if thread.name == f"spark-lane-{CLIENT}":
+                thread.join(timeout_s)
+        found: list[JobDone] = []
+        while True:
+            try:
+                item = self._results.get_nowait()
+            except queue.Empty:
+                return found
+            if isinstance(item, JobDone) and item.unit.users:
+                found.append(item)
+
+    @property
+    def spark_running(self) -> int:
+        """Spark jobs submitted and not yet returned (warm-ups included)."""
+        with self._running_lock:
+            return self._spark_running
 
     def measured(self, jobs: Sequence[tuple[float, float, float]]) -> None:
-        """(client seconds, executor start, executor end) of the jobs so far: did jobs
-        wait in Spark's queue because fewer tasks run at once than we have threads?
+        """(client seconds, executor start, executor end) of the Spark jobs so far: did
+        jobs wait in Spark's queue because fewer tasks run at once than we have lanes?
 
-        Then queued jobs hold budget they cannot use: retire the surplus threads so the
+        Then queued jobs hold budget they cannot use: retire the surplus lanes so the
         running ones get it. Evidence needed: fewer jobs ever ran side by side than
-        there are threads, and a typical job waited (beyond the least per-job overhead
+        there are lanes, and a typical job waited (beyond the least per-job overhead
         seen) at least half as long as it ran: a slow client alone shows neither.
         """
         if len(jobs) < 2 * self.threads:
@@ -242,26 +354,51 @@ class JobQueue:
             except queue.Empty:
                 continue
 
-    def _work(self, number: int) -> None:
+    def _work(self, lane) -> None:
         try:
+            if lane != CLIENT:
+                if not self._run(lane, Unit(-1 - lane, ()), 0):
+                    return
+                self.budget.join(lane)
             while not self._stop.is_set():
-                if self.budget.active > self._slots_seen and number >= self._slots_seen:
-                    return  # the cluster runs fewer tasks at once than we have threads
-                unit = self.units.next()
-                if unit is None:
+                if lane != CLIENT and self.budget.active > self._slots_seen \
+                        and lane >= self._slots_seen:
+                    return  # the cluster runs fewer tasks at once than we have lanes
+                if lane == CLIENT and not self.budget.warming and \
+                        not self.units.client_pays():
+                    return  # the executors are up and use the budget better
+                share = self.budget.take(lane)
+                if share is None:
                     return
-                share = self.budget.take(number)
-                submitted = self._clock()
                 try:
-                    rows, executor_s = self._submit(unit, share, self.tag)
-                except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-                    self._stop.set()
-                    self._results.put(exc)
-                    return
+                    unit = self.units.next(share, SPARK if lane != CLIENT else CLIENT)
+                    if unit is None or not self._run(lane, unit, share):
+                        return
                 finally:
                     self.budget.give_back(share)
-                returned = self._clock()
-                self.units.observed(unit, returned - submitted, executor_s)
-                self._results.put(JobDone(unit, share, submitted, returned, rows))
         finally:
-            self.budget.retire(number)
+            self.budget.retire(lane)
+
+    def _run(self, lane, unit: Unit, share: int) -> bool:
+        """One job on `lane`; False when it failed (the error is handed on)."""
+        kind = CLIENT if lane == CLIENT else SPARK
+        run = self._local if kind == CLIENT else self._submit
+        assert run is not None
+        submitted = self._clock()
+        if kind == SPARK:
+            with self._running_lock:
+                self._spark_running += 1
+        try:
+            rows, executor_s = run(unit, max(1, share), self.tag)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            self.stop()
+            self._results.put(exc)
+            return False
+        finally:
+            if kind == SPARK:
+                with self._running_lock:
+                    self._spark_running -= 1
+        returned = self._clock()
+        self.units.observed(unit, share, returned - submitted, executor_s, kind)
+        self._results.put(JobDone(unit, share, submitted, returned, rows, kind))
+        return True

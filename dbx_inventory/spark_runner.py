@@ -2,14 +2,16 @@
 
 How the pieces meet: spark_session.py reaches the server and lets go of it,
 spark_jobs.py runs the queue of units under one request budget, spark_task.py is what
-an executor runs, spark_auth.py gets the auth headers to executors. Here they are
-wired into one run: rows are yielded as each job ends, and whatever way the run ends
-(done, failed, interrupted, the consumer gone) nothing of ours keeps running on Spark
-and the session is released.
+an executor runs (and what the client lane runs here while the executors start),
+spark_auth.py gets the auth headers to executors. Here they are wired into one run:
+rows are yielded as each job ends, and whatever way the run ends (done, failed,
+interrupted, the consumer gone) nothing of ours keeps running on Spark and the
+session is released.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import threading
@@ -22,11 +24,11 @@ from .modes import safe_remote
 from .results import UserResult
 from .spark_auth import QUICK_SWEEP_S, SWEEP_TIMEOUT_S, ExecutorCredentials
 from .spark_events import BatchReport, SparkEvents
-from .spark_jobs import JobDone, JobQueue, Unit
+from .spark_jobs import SPARK, JobDone, JobQueue, Unit
 from .spark_session import (SparkFailure, cancel_running, connect, first_line,
                             interrupt_all, release, server_listens, task_slots)
 from .spark_task import (REPORT_COLUMN, EmptyRow, decode, executor_config, row_schema,
-                         unit_task)
+                         scan_unit, unit_task)
 
 __all__ = ["SparkFailure", "connect", "run_on_spark", "task_slots", "add_stats"]
 
@@ -36,7 +38,8 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
                  stats: dict | None = None) -> Iterator[UserResult]:
     """Scan on Spark; yields results as jobs end. SparkFailure when Spark fails.
 
-    `stats`, when given, receives the request counters summed over every job.
+    `stats`, when given, receives the request counters summed over every job. Unless
+    mode.spark_only, this machine scans units too while the executors start.
     """
     events = events or SparkEvents()
     stats = {} if stats is None else stats
@@ -57,20 +60,24 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
         threads = max(1, min(slots, config.max_in_flight, len(usernames)))
         pace = ClusterPace(config)
         submit = _submitter(spark, config, credentials, tuple(walkers), pace)
+        local = None if mode.spark_only else _client_lane(config, tuple(walkers), pace)
         jobs = JobQueue(usernames, config.max_in_flight, threads, submit,
-                        run_id=secrets.token_hex(6), clock=time.time)
+                        run_id=secrets.token_hex(6), clock=time.time, local=local)
         # Units are cut as the run goes (sized from measured job times): 0 = not known.
-        events.distributing(usernames, 0, jobs.threads, config.max_in_flight)
+        events.distributing(usernames, 0, jobs.threads, config.max_in_flight,
+                            client_starts=local is not None)
         timings: list[tuple[float, float, float]] = []
         try:
             for done in jobs.start().results():
                 rows, report = _split(done)
-                if done.unit.number >= jobs.threads:  # the first wave also paid start-up
+                add_stats(stats, report.stats)
+                pace.learned(report.rates, done.share)
+                if done.warmup:
+                    continue  # an executor is up; it scanned nobody
+                if done.lane == SPARK:
                     timings.append((done.returned_at - done.submitted_at,
                                     report.started_at, report.ended_at))
-                add_stats(stats, report.stats)
-                pace.learned(report.rates, jobs.threads)
-                jobs.measured(timings)
+                    jobs.measured(timings)
                 events.batch_finished(report)
                 for row in rows:
                     received += 1
@@ -82,7 +89,9 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
         except Exception as exc:  # gRPC, Spark and py4j errors share no base class
             raise SparkFailure(f"lost the Spark job after {received} users: "
                                f"{first_line(exc, config)}") from None
-        settled = completed = True
+        completed = True
+        # The client lane may have scanned the last users while warm-ups still ran.
+        settled = not jobs.spark_running
         events.finished(time.monotonic() - started)
     except SparkFailure as exc:
         if jobs is not None:
@@ -91,6 +100,16 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
             # The caller may scan the rest locally next: nothing of ours may still run.
             cancel_running(spark)
         settled = True
+        # Units that ended meanwhile (the client lane's own, above all) are results:
+        # handing them over keeps the fallback from scanning them a second time.
+        for done in (jobs.leftovers() if jobs is not None else []):
+            try:
+                rows, _ = _split(done)
+            except (SparkFailure, EmptyRow):
+                continue
+            for row in rows:
+                received += 1
+                yield row
         events.lost(str(exc), received, len(usernames))
         raise
     finally:
@@ -121,9 +140,10 @@ def add_stats(total: dict, more: dict) -> dict:
 class ClusterPace:
     """The workspace's rate per API family as the cluster learns it, shared out by budget.
 
-    A job's executor learns the pace it was held to; times the jobs running side by
-    side, that is the cluster's. Each new job starts from its share of what the cluster
-    has learned (and of --max-rps), so later jobs do not pay the learning again.
+    A job's executor learns the pace it was held to; scaled from its share of the
+    budget to the whole budget, that is the cluster's. Each new job starts from its
+    share of what the cluster has learned (and of --max-rps), so later jobs do not pay
+    the learning again.
     """
 
     def __init__(self, config: ClientConfig):
@@ -131,11 +151,15 @@ class ClusterPace:
         self.rates: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def learned(self, job_rates: dict, jobs_running: int) -> None:
+    def learned(self, job_rates: dict, share: int) -> None:
+        """A job holding `share` of the budget was held to job_rates: the cluster's
+        pace is that times budget / share."""
+        if share <= 0:
+            return
         with self._lock:
             for family, rate in job_rates.items():
                 if isinstance(rate, (int, float)) and rate > 0:
-                    self.rates[family] = float(rate) * max(1, jobs_running)
+                    self.rates[family] = float(rate) * self.budget / share
 
     def share(self, share: int) -> dict[str, float]:
         """Starting paces for a job holding `share` of the in-flight budget."""
@@ -158,6 +182,17 @@ def _submitter(spark, config: ClientConfig, credentials: ExecutorCredentials, wa
         rows = [row.asDict() for row in frame.collect()]
         return rows, _executor_seconds(rows)
     return submit
+
+
+def _client_lane(config: ClientConfig, walkers, pace: ClusterPace):
+    """local(unit, share, tag) -> (rows, seconds): a unit scanned on this machine by
+    the same code and settings a job's executor uses, with the run's own credentials."""
+    def local(unit: Unit, share: int, tag: str) -> tuple[list, float | None]:
+        own = dataclasses.replace(executor_config(config, share, pace.share(share)),
+                                  credentials=config.credentials)
+        rows = list(scan_unit(own, walkers, unit.users))
+        return rows, _executor_seconds(rows)
+    return local
 
 
 def _executor_seconds(rows: list) -> float | None:

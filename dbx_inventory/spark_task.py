@@ -58,8 +58,27 @@ def client_counters(client: ApiClient) -> dict:
     return client.stats.as_dict()
 
 
+def scan_unit(config: ClientConfig, walkers, users: tuple[str, ...]):
+    """One unit's rows as dicts in the row schema: a row per user as it finishes, then
+    the report row. What a Spark task sends back, and what the client lane scans."""
+    started = time.time()
+    worker = worker_identity()
+    counters: dict = {}
+    rates: dict = {}
+    with ApiClient(config) as client:
+        for row in Scanner(client, walkers=walkers, worker=worker).scan(users):
+            yield {**row.to_dict(), REPORT_COLUMN: None}
+        counters = client_counters(client)
+        rates = client.learned_rates()
+    report = {"worker": worker, "started_at": started, "ended_at": time.time(),
+              "users": list(users), "stats": counters, "rates": rates}
+    yield {**{name: None for name in RESULT_FIELDS}, REPORT_COLUMN: json.dumps(report)}
+
+
 def unit_task(config: ClientConfig, credentials: str, walkers, users: tuple[str, ...]):
-    """The function Spark runs for one unit of users.
+    """The function Spark runs for one unit of users (none: a warm-up that sends no
+    request but starts the Python worker, unpickles this package and reads the
+    credentials like any job).
 
     No dataclasses.replace/asdict here: databricks-connect's older cloudpickle breaks
     field introspection of classes pickled by value.
@@ -70,7 +89,6 @@ def unit_task(config: ClientConfig, credentials: str, walkers, users: tuple[str,
         import pandas as pd  # present on executors, as on Databricks Runtime
         from pyspark import SparkFiles
 
-        started = time.time()
         for _ in batches:
             pass  # the one input row only triggers the task
         with open(SparkFiles.get(credentials), encoding="utf-8") as handle:
@@ -78,18 +96,9 @@ def unit_task(config: ClientConfig, credentials: str, walkers, users: tuple[str,
         own = copy.copy(config)
         token = headers.get("Authorization", "").removeprefix("Bearer ")
         object.__setattr__(own, "credentials", StaticToken(token))  # frozen, no replace()
-        worker = worker_identity()
-        counters: dict = {}
-        with ApiClient(own) as client:
-            for row in Scanner(client, walkers=walkers, worker=worker).scan(users):
-                yield pd.DataFrame([{**row.to_dict(), REPORT_COLUMN: None}])
-            counters = client_counters(client)
-            rates = client.learned_rates()
-        report = {"worker": worker, "started_at": started, "ended_at": time.time(),
-                  "users": list(users), "stats": counters, "rates": rates}
-        blank = {name: None for name in RESULT_FIELDS}
-        yield pd.DataFrame([{**blank, REPORT_COLUMN: json.dumps(report)}],
-                           columns=list(RESULT_FIELDS) + [REPORT_COLUMN])
+        columns = list(RESULT_FIELDS) + [REPORT_COLUMN]
+        for item in scan_unit(own, walkers, users):
+            yield pd.DataFrame([item], columns=columns)
     return run
 
 

@@ -13,8 +13,8 @@ from dbx_inventory.auth import StaticToken
 from dbx_inventory.client import ClientConfig
 from dbx_inventory.modes import Mode
 from dbx_inventory.results import RESULT_FIELDS
-from dbx_inventory.spark_jobs import (MAX_UNIT_USERS, Budget, JobQueue, UnitCutter,
-                                      peak_overlap, shares)
+from dbx_inventory.spark_jobs import (CLIENT, MAX_UNIT_USERS, SPARK, Budget, JobQueue,
+                                      Unit, UnitCutter, peak_overlap, shares)
 from dbx_inventory.spark_runner import add_stats
 from dbx_inventory.spark_session import first_line, task_slots
 from dbx_inventory.spark_task import REPORT_COLUMN, decode, executor_config, row_schema
@@ -24,12 +24,13 @@ def names(n: int) -> list[str]:
     return [f"u{i}@x.com" for i in range(n)]
 
 
-def cut_all(cutter: UnitCutter, seconds_per_user: float | None = None) -> list:
+def cut_all(cutter: UnitCutter, seconds_per_user: float | None = None, share: int = 1,
+            lane: str = SPARK) -> list:
     units = []
-    while (unit := cutter.next()) is not None:
+    while (unit := cutter.next(share, lane)) is not None:
         units.append(unit)
         if seconds_per_user is not None:
-            cutter.observed(unit, seconds_per_user * len(unit.users), None)
+            cutter.observed(unit, share, seconds_per_user * len(unit.users), None, lane)
     return units
 
 
@@ -41,36 +42,63 @@ def test_units_cover_every_user_once_in_order(users, threads):
     assert max(len(unit.users) for unit in units) <= MAX_UNIT_USERS
 
 
-def test_units_first_wave_single_then_sized_to_the_target_then_finer():
+def test_units_start_single_then_sized_to_the_target_then_finer():
     cutter = UnitCutter(names(1000), 4, target_s=4.0)
     units = cut_all(cutter, seconds_per_user=0.2)   # a whole job: 0.2 s per user
     sizes = [len(unit.users) for unit in units]
-    assert sizes[:4] == [1, 1, 1, 1]                # results come early
-    assert 20 in sizes[4:10]                        # 4 s / 0.2 s per user
-    assert sizes[-1] == 1                           # the end is cut finer
+    assert sizes[0] == 1                            # nothing measured yet
+    assert sizes[1] == 20                           # 4 s / 0.2 s per user
     assert max(sizes) == 20
+    assert sizes[-1] < 20                           # the end is cut finer ...
+    assert min(sizes[1:-1]) >= 5                    # ... down to 1 s of work
 
 
-def test_first_wave_times_do_not_size_units():
-    """The first jobs also pay Spark's start-up: their times are not a job's cost."""
+def test_unit_sizes_follow_the_share_a_job_holds():
+    """Measured at one share, sized for another: twice the requests, twice the users."""
+    cutter = UnitCutter(names(1000), 4, target_s=4.0)
+    first = cutter.next(2)
+    cutter.observed(first, 2, 0.2, 0.2)             # 0.4 slot-seconds a user
+    assert len(cutter.next(2).users) == 20          # 4 s x 2 / 0.4
+    assert len(cutter.next(4).users) == 40
+
+
+def test_warm_ups_do_not_size_units():
+    """A warm-up pays the cluster's start-up: its time is not a job's cost."""
     cutter = UnitCutter(names(100), 2, target_s=4.0)
-    first = [cutter.next(), cutter.next()]
-    for unit in first:
-        cutter.observed(unit, 30.0, 1.0)            # 29 s of warm-up
-    nxt = cutter.next()
-    assert len(nxt.users) == 1                      # nothing measured yet
-    cutter.observed(nxt, 0.5, 0.5)
-    assert len(cutter.next().users) == 8            # 4 s / 0.5 s
+    cutter.observed(Unit(-1, ()), 1, 30.0, 0.1)     # 30 s of start-up, nobody scanned
+    assert len(cutter.next().users) == 1            # nothing measured yet
 
 
 def test_units_grow_when_spark_overhead_dominates():
     """A loaded server: each job costs 3 s before its executor runs 0.1 s a user. Jobs
     run 5 x 3 s, so the overhead stays a sixth of the time, not three quarters."""
     cutter = UnitCutter(names(1000), 2, target_s=4.0)
-    cutter.next(), cutter.next()
     nxt = cutter.next()
-    cutter.observed(nxt, 3.1, 0.1)
+    cutter.observed(nxt, 1, 3.1, 0.1)
     assert len(cutter.next().users) == min(150, MAX_UNIT_USERS)  # 15 s / 0.1 s
+
+
+def test_client_units_are_short_and_fill_the_share():
+    cutter = UnitCutter(names(1000), 4, target_s=4.0)
+    first = cutter.next(20, CLIENT)
+    assert len(first.users) == 1                    # the first row comes at once
+    cutter.observed(first, 20, 0.2, 0.2, CLIENT)    # one user alone: 4 slot-seconds
+    assert len(cutter.next(20, CLIENT).users) == 20  # at least one user per request
+    for _ in range(8):                               # then 1 slot-second a user
+        cutter.observed(Unit(9, tuple(names(40))), 20, 2.0, 2.0, CLIENT)
+    assert 29 <= len(cutter.next(20, CLIENT).users) <= 30  # 1.5 s x 20 / 1
+
+
+def test_client_keeps_its_share_only_while_it_pays():
+    cutter = UnitCutter(names(1000), 4)
+    assert cutter.client_pays()                     # nothing known yet
+    cutter.observed(Unit(0, tuple(names(10))), 4, 1.0, 1.0, CLIENT)    # 0.4 slot-s
+    cutter.observed(Unit(1, tuple(names(10))), 4, 1.5, 1.0, SPARK)     # 0.6 with overhead
+    assert cutter.client_pays()
+    far = UnitCutter(names(1000), 4)
+    far.observed(Unit(0, tuple(names(10))), 4, 3.0, 3.0, CLIENT)       # far away: 1.2
+    far.observed(Unit(1, tuple(names(10))), 4, 1.5, 1.0, SPARK)
+    assert not far.client_pays()
 
 
 @pytest.mark.parametrize("budget, threads, expected", [
@@ -86,6 +114,8 @@ def test_shares_sum_to_the_budget(budget, threads, expected):
 
 def test_budget_grows_shares_as_threads_retire_and_never_overspends():
     budget = Budget(20, 8)
+    for thread in range(8):
+        budget.join(thread)
     taken = {thread: budget.take(thread) for thread in range(8)}
     assert sum(taken.values()) == 20
     budget.give_back(taken[0])
@@ -106,6 +136,44 @@ def test_budget_refuses_more_threads_than_requests():
         Budget(2, 3)
 
 
+def test_client_lane_has_the_budget_until_spark_lanes_join_and_waits_for_it():
+    """The client lane holds all 20 while two Spark lanes warm up (their shares lent
+    to it); a lane that joins waits until its whole share is free: the sum never
+    passes 20."""
+    budget = Budget(20, 2, client=True)
+    assert budget.take(CLIENT) == 20        # 6 of its own, 7 + 7 lent
+    budget.join(0)
+    got: list = []
+    waiter = threading.Thread(target=lambda: got.append(budget.take(0)))
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive() and not got    # nothing free: it waits, takes nothing
+    budget.give_back(20)
+    waiter.join(5)
+    assert got == [7]                       # 20 over three lanes: 7, 7, 6
+    assert budget.take(CLIENT) == 13        # 6 + 7 still lent by lane 1
+    assert budget.peak == 20
+    budget.close()
+    assert budget.take(1) is None
+
+
+def test_client_lane_gives_up_when_more_lanes_than_requests_are_up():
+    budget = Budget(2, 2, client=True)
+    budget.join(0)
+    budget.join(1)
+    assert budget.take(CLIENT) is None      # 2 requests, 2 Spark lanes: none for it
+    assert budget.take(0) == 1 and budget.take(1) == 1
+
+
+def warm_ups_pass(submit):
+    """A fake submit that answers warm-ups (no users) at once."""
+    def wrapped(unit, share, tag):
+        if not unit.users:
+            return [], 0.0
+        return submit(unit, share, tag)
+    return wrapped
+
+
 def test_job_queue_keeps_the_budget_exact_with_real_threads():
     """Jobs held open until released: the shares running at once sum to the budget,
     never more, and later jobs grow when threads run dry."""
@@ -124,7 +192,7 @@ def test_job_queue_keeps_the_budget_exact_with_real_threads():
             running.remove(share)
         return [unit.users, share], None
 
-    queue = JobQueue(users, 20, 8, submit, run_id="t", clock=time.time)
+    queue = JobQueue(users, 20, 8, warm_ups_pass(submit), run_id="t", clock=time.time)
     done = []
 
     def release_all():
@@ -147,6 +215,47 @@ def test_job_queue_keeps_the_budget_exact_with_real_threads():
     assert queue.tag == "dbx-inventory-t"
 
 
+def test_client_lane_scans_while_spark_warms_up_then_hands_over():
+    """Warm-ups held open: the client lane scans with the whole budget meanwhile.
+    Released, the Spark lanes take over; every user comes back once, and requests in
+    flight (client and Spark together) never pass the budget."""
+    lock = threading.Lock()
+    in_use: list[int] = []
+    peaks: list[int] = []
+    warm = threading.Event()
+    lanes_seen: list[str] = []
+
+    def job(kind):
+        def run(unit, share, tag):
+            if not unit.users:
+                warm.wait(10)
+                return [], 0.0
+            with lock:
+                in_use.append(share)
+                peaks.append(sum(in_use))
+                lanes_seen.append(kind)
+            time.sleep(0.01)
+            with lock:
+                in_use.remove(share)
+            return [unit.users], None
+        return run
+
+    queue = JobQueue(names(400), 20, 4, job("spark"), run_id="c", clock=time.time,
+                     local=job("client"))
+    done = []
+    for item in queue.start().results():
+        done.append(item)
+        if sum(len(d.unit.users) for d in done) > 100:
+            warm.set()
+    warm.set()
+    assert sorted(u for d in done for u in d.unit.users) == sorted(names(400))
+    assert max(peaks) <= 20
+    assert done[0].lane == CLIENT and done[0].share == 20
+    assert "spark" in lanes_seen               # Spark took over once warm
+    scanned = [d for d in done if not d.warmup]
+    assert all(d.lane == CLIENT for d in scanned[:3])  # until past 100 users: the client
+
+
 def test_job_queue_uses_fewer_threads_than_slots_when_the_budget_is_smaller():
     queue = JobQueue(names(10), 3, 8, lambda *a: ([], None), run_id="x",
                      clock=time.time)
@@ -163,10 +272,19 @@ def test_job_queue_hands_a_failure_to_the_caller_and_starts_nothing_more():
             raise RuntimeError("worker crashed")
         return [], None
 
-    queue = JobQueue(names(50), 20, 1, submit, run_id="x", clock=time.time)
+    queue = JobQueue(names(50), 20, 1, warm_ups_pass(submit), run_id="x", clock=time.time)
     with pytest.raises(RuntimeError, match="worker crashed"):
         list(queue.start().results())
     assert started == [0]
+
+
+def test_a_failed_warm_up_stops_the_queue():
+    def submit(unit, share, tag):
+        raise RuntimeError("no Python on the executors")
+
+    queue = JobQueue(names(5), 4, 2, submit, run_id="x", clock=time.time)
+    with pytest.raises(RuntimeError, match="no Python"):
+        list(queue.start().results())
 
 
 def test_peak_overlap_counts_tasks_really_running_at_once():
@@ -225,7 +343,8 @@ def test_cluster_pace_shares_what_the_cluster_learned_by_budget():
     pace = ClusterPace(ClientConfig(host="https://x", credentials=StaticToken(TOKEN),
                                     max_in_flight=20))
     assert pace.share(5) == {}
-    pace.learned({"dbfs": 7.5, "workspace": 0}, jobs_running=4)  # 4 jobs at 7.5/s: 30/s
+    pace.learned({"dbfs": 7.5, "workspace": 0}, share=5)  # a quarter of 20 at 7.5/s
+    pace.learned({"scim": 1.0}, share=0)                   # a warm-up's: nothing learned
     assert pace.share(5) == {"dbfs": 7.5} and pace.share(20) == {"dbfs": 30.0}
 
 
