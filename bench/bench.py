@@ -286,6 +286,43 @@ def check_sdk(path: Path, truths) -> tuple[bool, str]:
 
 # -- the runs ----------------------------------------------------------------------------
 
+class JournalWatch:
+    """How soon results reach the user: samples how many results the run's checkpoint
+    journal holds (a row is journaled just before it is shown), every 50 ms."""
+
+    def __init__(self, path: Path, every_s: float = 0.05):
+        self.path, self.every_s = path, every_s
+        self.samples: list[tuple[float, int]] = []   # (perf_counter, results)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> "JournalWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._done.wait(self.every_s):
+            try:
+                count = self.path.read_bytes().count(b'"kind":"result"')
+            except OSError:
+                continue
+            if not self.samples or self.samples[-1][1] != count:
+                self.samples.append((time.perf_counter(), count))
+
+    def timing(self, started: float, wall_s: float, users: int) -> dict:
+        """Seconds from the process start to its first result and to half of them,
+        and that half as a share of the run."""
+        def first(count: int) -> float | None:
+            return next((t - started for t, n in self.samples if n >= count), None)
+        half = first((users + 1) // 2)
+        return {"first_user_s": first(1), "half_users_s": half,
+                "half_share": half / wall_s if half is not None and wall_s else None}
+
+
 def tool_env(server: FakeWorkspaceServer, run_dir: Path) -> dict:
     env = dict(os.environ)
     for name in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLUSTER_ID",
@@ -326,7 +363,9 @@ class Bench:
             cmd += ["--spark-remote", spark_remote, "--no-fallback"]
         self._reset()
         print(f"  running {name} ...", flush=True)
-        proc = run_process((wrap or []) + cmd, self.env, log)
+        journal = self.run_dir / f"{name}.checkpoint"
+        with JournalWatch(journal) as watch:
+            proc = run_process((wrap or []) + cmd, self.env, log)
         scope = ("Spark Connect client process only (JVM and Python workers not counted)"
                  if spark_remote else "tool process")
         if wrap:
@@ -334,6 +373,7 @@ class Bench:
         result = measure(name, "spark" if spark_remote else "local", concurrency, proc,
                          self.server, self.meter, self.min_listings, self.bound,
                          check_csv(out, self.truths), scope, log)
+        result.extra.update(watch.timing(proc.started, proc.wall_s, len(self.truths)))
         if proc.returncode != 0:
             print(f"    exit code {proc.returncode}; log: {log}")
         return result
@@ -393,6 +433,11 @@ def print_table(results: list[RunResult]) -> None:
     others = {r.name: r.other_by_endpoint for r in results if r.other_requests}
     print("  scan s: first to last request at the server; start s: process start to first"
           " request; peak/mean: requests in flight at the server")
+    for r in results:
+        if r.extra.get("first_user_s") is not None:
+            print(f"  {r.name}: first user shown at {r.extra['first_user_s']:.1f}s, half of "
+                  f"them at {_f(r.extra.get('half_users_s'), '.1f')}s "
+                  f"({_f(100 * (r.extra.get('half_share') or 0), '.0f')}% of the run)")
     if any(r.kind == "spark" for r in results):
         print("  RSS*: Spark mode reports the Spark Connect client process only "
               "(the JVM and its Python workers are not counted)")

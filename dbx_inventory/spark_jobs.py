@@ -157,10 +157,11 @@ def shares(budget: int, threads: int) -> list[int]:
 class Budget:
     """Requests in flight for the cluster and the client, split between the lanes.
 
-    Every Spark lane not retired has a share, the client lane (last) too while it runs;
-    a Spark lane still warming up lends its share to the client lane. A job starts only
-    when its lane's whole share is free: while lanes join or retire, the shares of
-    running jobs never sum past the total.
+    Every Spark lane not retired has a share, the client lane (last) too while it runs.
+    A Spark lane still warming up holds one request (its warm-up asks the workspace one
+    question) and lends the rest of its share to the client lane. A job starts only when
+    its lane's whole share is free: while lanes join or retire, the requests of running
+    jobs never sum past the total.
     """
 
     def __init__(self, total: int, threads: int, *, client: bool = False):
@@ -169,14 +170,14 @@ class Budget:
         self.total = total
         self._lanes: list[Hashable] = list(range(threads)) + ([CLIENT] if client else [])
         self._warming: set[Hashable] = set(range(threads))
-        self._in_use = 0
-        self.peak = 0
+        self._in_use = threads          # each warm-up's one request
+        self.peak = threads
         self._closed = False
         self._cond = threading.Condition()
 
     def _share(self, lane: Hashable) -> int:
-        base = dict(zip(self._lanes, shares(self.total, len(self._lanes))))
-        lent = sum(base[other] for other in self._warming) if lane == CLIENT else 0
+        base = dict(zip(self._lanes, shares(self.total, len(self._lanes)), strict=True))
+        lent = sum(base[other] - 1 for other in self._warming) if lane == CLIENT else 0
         return base[lane] + lent
 
     def take(self, lane: Hashable) -> int | None:
@@ -203,16 +204,21 @@ class Budget:
     def join(self, lane: Hashable) -> None:
         """A warmed-up Spark lane takes its own share from now on."""
         with self._cond:
-            self._warming.discard(lane)
+            self._end_warm_up(lane)
             self._cond.notify_all()
 
     def retire(self, lane: Hashable) -> None:
         """`lane` runs no more jobs: its share goes to the others' next jobs."""
         with self._cond:
-            self._warming.discard(lane)
+            self._end_warm_up(lane)
             if lane in self._lanes:
                 self._lanes.remove(lane)
             self._cond.notify_all()
+
+    def _end_warm_up(self, lane: Hashable) -> None:
+        if lane in self._warming:
+            self._warming.discard(lane)
+            self._in_use -= 1
 
     @property
     def warming(self) -> bool:

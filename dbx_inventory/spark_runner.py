@@ -179,7 +179,13 @@ def _submitter(spark, config: ClientConfig, credentials: ExecutorCredentials, wa
         task = unit_task(executor_config(config, share, pace.share(share)),
                          credentials.artifact_name(), walkers, unit.users)
         frame = spark.range(0, 1, 1, 1).mapInPandas(task, schema)
-        rows = [row.asDict() for row in frame.collect()]
+        try:
+            rows = [row.asDict() for row in frame.collect()]
+        except Exception as exc:
+            if unit.users:
+                raise
+            raise SparkFailure("the executors could not start, or could not reach the "
+                               f"workspace: {first_line(exc, config)}") from None
         return rows, _executor_seconds(rows)
     return submit
 

@@ -58,14 +58,23 @@ def client_counters(client: ApiClient) -> dict:
     return client.stats.as_dict()
 
 
+PROBE = "/api/2.0/workspace/get-status"
+
+
 def scan_unit(config: ClientConfig, walkers, users: tuple[str, ...]):
     """One unit's rows as dicts in the row schema: a row per user as it finishes, then
-    the report row. What a Spark task sends back, and what the client lane scans."""
+    the report row. What a Spark task sends back, and what the client lane scans.
+
+    No users: a warm-up, which asks the workspace one cheap question, so executors
+    that cannot reach it (an IP access list, a network rule) fail here, not user by user.
+    """
     started = time.time()
     worker = worker_identity()
     counters: dict = {}
     rates: dict = {}
     with ApiClient(config) as client:
+        if not users:
+            client.get(PROBE, {"path": "/"}, subject="the workspace root")
         for row in Scanner(client, walkers=walkers, worker=worker).scan(users):
             yield {**row.to_dict(), REPORT_COLUMN: None}
         counters = client_counters(client)

@@ -52,12 +52,14 @@ SCENARIOS: dict[str, Scenario] = {
                             faults={"fail_first_n_requests_for_path":
                                     {"dbfs:/Users/r&d.team5@example.com": 1}}),
     "single-user": Scenario(FILES, ("josé.núñez2@example.com", "-o", "one.csv")),
-    "spark": Scenario(FILES, ("--users-file", "users.txt", "--spark-remote", "{spark}",
+    "spark": Scenario(FILES, ("--users-file", "users.txt", "--spark-only",
+                              "--spark-remote", "{spark}",
                               "-o", "results.csv"), spark=True, users=SPARK_USERS),
-    "spark-debug": Scenario(FILES, ("--users-file", "users.txt", "--spark-remote", "{spark}",
+    "spark-debug": Scenario(FILES, ("--users-file", "users.txt", "--spark-only",
+                                    "--spark-remote", "{spark}",
                                     "--debug", "-o", "results.csv"),
                             spark=True, users=SPARK_USERS),
-    "fallback": Scenario(FILES, ("--users-file", "users.txt", "--spark-remote",
+    "fallback": Scenario(FILES, ("--users-file", "users.txt", "--spark-only", "--spark-remote",
                                  "sc://127.0.0.1:{closed}", "-o", "results.csv"),
                          users=SPARK_USERS),
 }

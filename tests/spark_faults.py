@@ -82,3 +82,24 @@ def process_of_port(port: int) -> int | None:
         except OSError:
             continue
     return None
+
+
+class EndpointHold:
+    """Wraps a FakeWorkspaceServer: requests to one endpoint wait until release();
+    `arrived` is set by the first."""
+
+    def __init__(self, server, endpoint: str):
+        self.arrived = threading.Event()
+        self._released = threading.Event()
+        decide = server._decide
+
+        def held_decide(h, *rest):
+            if urlsplit(h.path).path == endpoint and not self._released.is_set():
+                self.arrived.set()
+                self._released.wait(300)
+            return decide(h, *rest)
+
+        server._decide = held_decide
+
+    def release(self) -> None:
+        self._released.set()

@@ -60,7 +60,8 @@ def test_databricks_connect_client_scans_on_local_spark(tmp_path, serve, spark_r
     env = clean_env(tmp_path, DATABRICKS_HOST=server.url, DATABRICKS_TOKEN=TOKEN)
     env.pop("VIRTUAL_ENV", None)
     command = [str(PYTHON), str(ROOT / "databricks_user_files_simple.py"), "--users-file",
-               "users.txt", "--spark-remote", spark_remote.url, "--no-fallback", "--debug",
+               "users.txt", "--spark-only",
+               "--spark-remote", spark_remote.url, "--no-fallback", "--debug",
                "-o", "out.csv"]
     try:
         proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True,

@@ -289,7 +289,8 @@ def test_normal_run_leaves_no_credential(tmp_path, serve, cli, spark_server):
     ws = generate_workspace(12, seed=21)
     server = serve(ws, latency_s=0.01)
     names = users_file(tmp_path, ws)
-    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_server.url,
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-only",
+                 "--spark-remote", spark_server.url,
                  "-o", "out.csv", server=server)
     assert result.code == 0, result.output[-3000:]
     assert "⚠" not in result.output
@@ -305,7 +306,7 @@ def test_failed_spark_run_leaves_no_credential(tmp_path, serve, spark_server, mo
     server = serve(ws)
     names = users_file(tmp_path, ws)
     hold = Hold(monkeypatch)
-    proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-remote",
+    proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-only", "--spark-remote",
                   spark_server.url, "-o", "out.csv")
     try:
         hold.wait(proc, tmp_path)  # tasks are running, the credential on the executor
@@ -332,7 +333,7 @@ def test_interrupted_run_leaves_no_credential(tmp_path, serve, spark_server, mon
     server = serve(ws)
     users_file(tmp_path, ws)
     hold = Hold(monkeypatch)
-    proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-remote",
+    proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-only", "--spark-remote",
                   spark_server.url, "-o", "out.csv", "--checkpoint", "ck.json")
     try:
         hold.wait(proc, tmp_path)
@@ -372,7 +373,8 @@ def test_m2m_spark_run_is_exact_and_leaves_no_secret_on_the_cluster(
     env = {"DATABRICKS_HOST": server.url, "DATABRICKS_CLIENT_ID": client_id,
            "DATABRICKS_CLIENT_SECRET": secret}
     # --no-fallback: an executor refused for an expired token would fail the run here.
-    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_server.url,
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-only",
+                 "--spark-remote", spark_server.url,
                  "--concurrency", "2", "--no-fallback", "-o", "out.csv", env=env)
     assert result.code == 0, result.output[-3000:]
     assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)

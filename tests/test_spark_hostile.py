@@ -56,7 +56,7 @@ def test_rows_stream_while_one_job_is_held_and_nothing_is_left_on_the_server(
     names = users_file(tmp_path, ws)
     hold = Hold(server, names[0])
     started = time.time()
-    proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-remote",
+    proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-only", "--spark-remote",
                   spark_remote.url, "--concurrency", "8", "-o", "out.csv",
                   "--checkpoint", "ck.json")
     try:
@@ -92,7 +92,7 @@ def test_interrupt_with_the_server_dead_ends_the_run_in_seconds(tmp_path, serve,
     server = serve(ws, latency_s=0.02)
     names = users_file(tmp_path, ws)
     hold = Hold(server, names[6])  # keeps a job open, and the local fallback too
-    proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-remote",
+    proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-only", "--spark-remote",
                   own_spark.url, "--concurrency", "8", "-o", "out.csv",
                   "--checkpoint", "ck.json")
     try:
@@ -130,7 +130,7 @@ def test_worker_crash_cancels_spark_before_the_local_fallback(tmp_path, serve, s
     server = serve(ws, latency_s=0.1)
     names = users_file(tmp_path, ws)
     hold = Hold(server, names[12])
-    proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-remote",
+    proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-only", "--spark-remote",
                   spark_remote.url, "--concurrency", "8", "-o", "out.csv",
                   "--checkpoint", "ck.json")
     try:
@@ -158,7 +158,7 @@ def test_killed_client_orphans_at_most_a_unit_per_slot(tmp_path, serve, cli, spa
     server = serve(ws, latency_s=0.05)
     names = users_file(tmp_path, ws)
     hold = Hold(server, None)
-    args = ["--users-file", "users.txt", "--spark-remote", spark_remote.url,
+    args = ["--users-file", "users.txt", "--spark-only", "--spark-remote", spark_remote.url,
             "--concurrency", "8", "-o", "out.csv", "--checkpoint", "ck.json"]
     proc = launch(tmp_path, server, *args)
     try:
@@ -188,7 +188,7 @@ def test_dead_server_is_noticed_in_seconds(tmp_path, serve, own_spark):
     server = serve(ws, latency_s=0.02)
     names = users_file(tmp_path, ws)
     hold = Hold(server, names[6])
-    proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-remote",
+    proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-only", "--spark-remote",
                   own_spark.url, "--concurrency", "8", "-o", "out.csv",
                   "--checkpoint", "ck.json")
     try:
@@ -253,7 +253,8 @@ def test_concurrency_is_a_hard_ceiling_across_the_cluster(tmp_path, serve, cli,
     ws = generate_workspace(24, seed=27)
     server = serve(ws, latency_s=0.02)
     names = users_file(tmp_path, ws)
-    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_remote.url,
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-only",
+                 "--spark-remote", spark_remote.url,
                  *flags, "-o", "out.csv", server=server)
     assert result.code == 0, result.output[-3000:]
     assert "⚠ Spark" not in result.output
@@ -274,7 +275,8 @@ def test_nothing_left_to_scan_never_claims_parallel(tmp_path, serve, cli):
     journal = tmp_path / "ck.json"
     lines = journal.read_bytes().rstrip(b"\n").split(b"\n")
     journal.write_bytes(b"\n".join(lines[:-1]) + b"\n")  # as if killed before the mark
-    resumed = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", "sc://127.0.0.1:9",
+    resumed = cli(SCRIPT, "--users-file", "users.txt", "--spark-only",
+                  "--spark-remote", "sc://127.0.0.1:9",
                   "--resume", "-o", "out.csv", "--checkpoint", "ck.json", server=server)
     assert resumed.code == 0, resumed.output[-3000:]
     assert "Mode: PARALLEL" not in resumed.stdout

@@ -128,7 +128,8 @@ def test_spark_csv_equals_local_csv_and_truth(tmp_path, serve, cli, spark_remote
                 "--checkpoint", "local.ckpt", server=server)
     assert local.code == 0, local.output[-3000:]
     server.reset_stats()
-    spark = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_remote.url,
+    spark = cli(SCRIPT, "--users-file", "users.txt", "--spark-only",
+                "--spark-remote", spark_remote.url,
                 "-o", "spark.csv", "--checkpoint", "spark.ckpt", server=server)
     assert spark.code == 0, spark.output[-3000:]
     assert "⚠ Spark" not in spark.output  # really ran on Spark, no silent fallback
@@ -148,7 +149,8 @@ def test_banner_and_debug_show_the_spark_executors(tmp_path, serve, cli, spark_r
     ws = generate_workspace(40, seed=4)
     server = serve(ws, latency_s=0.02)
     names = users_file(tmp_path, ws)
-    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_remote.url,
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-only",
+                 "--spark-remote", spark_remote.url,
                  "--debug", "-o", "out.csv", server=server)
     assert result.code == 0, result.output[-3000:]
     out = result.stdout
@@ -186,7 +188,8 @@ def test_spark_tasks_splits_the_request_budget(tmp_path, serve, cli, spark_remot
     ws = generate_workspace(10, seed=12)
     server = serve(ws, latency_s=0.01)
     names = users_file(tmp_path, ws)
-    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_remote.url,
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-only",
+                 "--spark-remote", spark_remote.url,
                  "--spark-tasks", "4", "--concurrency", "8", "-o", "out.csv", server=server)
     assert result.code == 0, result.output[-3000:]
     # The server runs local[4]: 4 jobs at once share the 8 requests.
@@ -194,7 +197,8 @@ def test_spark_tasks_splits_the_request_budget(tmp_path, serve, cli, spark_remot
             "8 requests in flight in all)") in result.stdout
     assert server.stats.peak_in_flight <= 8
     assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
-    bad = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_remote.url,
+    bad = cli(SCRIPT, "--users-file", "users.txt", "--spark-only",
+              "--spark-remote", spark_remote.url,
               "--spark-tasks", "0", server=server)
     assert bad.code == 2 and "--spark-tasks" in bad.stderr
 
@@ -204,7 +208,8 @@ def test_token_never_in_output_csv_checkpoint_or_spark_log(tmp_path, serve, cli,
     ws = generate_workspace(16, seed=5)
     server = serve(ws, latency_s=0.01)
     names = users_file(tmp_path, ws)
-    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_remote.url,
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-only",
+                 "--spark-remote", spark_remote.url,
                  "--debug", "--extended", "-o", "out.csv", "--checkpoint", "ck.json",
                  server=server)
     assert result.code == 0, result.output[-3000:]
@@ -269,7 +274,7 @@ def test_token_in_spark_remote_url_is_not_printed(tmp_path, serve, cli, spark_re
     names = users_file(tmp_path, ws)
     remote = f"{spark_remote.url}/;token={TOKEN}"
     try:
-        result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", remote,
+        result = cli(SCRIPT, "--users-file", "users.txt", "--spark-only", "--spark-remote", remote,
                      "-o", "out.csv", server=server, timeout=45)
     except subprocess.TimeoutExpired as exc:
         raise AssertionError("still trying to reach Spark after 45 s (gRPC retries); "
@@ -288,7 +293,7 @@ def test_unreachable_server_falls_back_to_local(tmp_path, serve, cli):
     names = users_file(tmp_path, ws)
     port = free_port()
     started = time.monotonic()
-    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote",
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-only", "--spark-remote",
                  f"sc://127.0.0.1:{port}", "-o", "out.csv", server=server)
     took = time.monotonic() - started
     assert result.code == 0, result.output[-3000:]
@@ -306,7 +311,7 @@ def test_unreachable_server_no_fallback_exits_1_with_one_line(tmp_path, serve, c
     server = serve(ws)
     users_file(tmp_path, ws)
     port = free_port()
-    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote",
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-only", "--spark-remote",
                  f"sc://127.0.0.1:{port}", "--no-fallback", "-o", "out.csv", server=server)
     assert result.code == 1, result.output[-3000:]
     no_traceback(result.output)
@@ -364,7 +369,8 @@ def test_server_killed_mid_run(tmp_path, serve, cli, own_spark, no_fallback):
     server = serve(ws, latency_s=0.2)
     names = users_file(tmp_path, ws)
     journal = tmp_path / "ck.json"
-    args = ["--users-file", "users.txt", "--spark-remote", own_spark.url, "-o", "out.csv",
+    args = ["--users-file", "users.txt", "--spark-only",
+            "--spark-remote", own_spark.url, "-o", "out.csv",
             "--checkpoint", "ck.json"] + (["--no-fallback"] if no_fallback else [])
     proc = launch(tmp_path, server, *args)
     try:
@@ -422,7 +428,8 @@ def test_resume_local_run_on_spark(tmp_path, serve, cli, spark_remote):
     before = {r["username"] for r in journal_results(journal) if r["status"] != "error"}
     assert 0 < len(before) < len(names)
 
-    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark_remote.url,
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-only",
+                 "--spark-remote", spark_remote.url,
                  "-o", "out.csv", "--checkpoint", "ck.json", "--resume", server=server)
     assert result.code == 0, result.output[-3000:]
     assert "⚠ Spark" not in result.output
@@ -430,3 +437,42 @@ def test_resume_local_run_on_spark(tmp_path, serve, cli, spark_remote):
     assert f"Distributing {len(names) - len(before)} users over" in result.stdout
     assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
     assert_no_rescan(journal, names)
+
+
+def test_this_machine_scans_while_the_executors_start(tmp_path, serve, spark_remote):
+    """The executors' warm-up (their one question to the workspace) is held: meanwhile
+    the client scans with the whole budget. Released, the executors take over a share;
+    every user is scanned once, in the budget, and the summary says where."""
+    from spark_faults import EndpointHold
+
+    ws = generate_workspace(160, seed=31, forbidden_subtrees=0)
+    server = serve(ws, latency_s=0.05)
+    names = users_file(tmp_path, ws)
+    warm_up = EndpointHold(server, "/api/2.0/workspace/get-status")
+    proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-remote",
+                  spark_remote.url, "--concurrency", "6", "-o", "out.csv",
+                  "--checkpoint", "ck.json")
+    try:
+        assert warm_up.arrived.wait(120), "no executor asked the workspace anything"
+        wait_for_results(tmp_path / "ck.json", 5, proc)
+        early = journal_results(tmp_path / "ck.json")
+        warm_up.release()
+        code, out, err = finish(proc, tmp_path, timeout=240)
+    finally:
+        warm_up.release()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 0, out[-3000:] + err[-2000:]
+    here = f"/pid{proc.pid}"
+    assert all(row["worker"].endswith(here) for row in early), early
+    assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
+    assert_no_rescan(tmp_path / "ck.json", names)
+    assert server.stats.peak_in_flight <= 6
+    spark = re.search(r"Scanned on Spark: (\d+) users? \(\d+ executors?\)", out)
+    local = re.search(r"Scanned on this machine \(while the executors started\): (\d+) user",
+                      out)
+    assert spark and local, out[-2000:]
+    assert int(spark.group(1)) + int(local.group(1)) == len(names)
+    assert int(spark.group(1)) > 0 and int(local.group(1)) >= len(early)
+    assert "Until the executors are up, this machine scans users too" in out
