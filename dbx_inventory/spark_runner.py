@@ -56,6 +56,9 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
         spark = connect(mode, config)
         _ship_package()
         credentials = ExecutorCredentials(spark, config)
+        # Shipped here, before any lane starts: a job thread shipping it while the run
+        # ends would hold the credentials (and the exit) in pyspark's upload retries.
+        credentials.artifact_name()
         slots = task_slots(spark, mode)
         threads = max(1, min(slots, config.max_in_flight, len(usernames)))
         pace = ClusterPace(config)
@@ -115,14 +118,14 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
     finally:
         if jobs is not None:
             jobs.stop()
-        if spark is not None and not settled:
-            # Interrupted, or the consumer went away: jobs must not outlive the client.
-            # Bounded: with the server dead this must not hold up the exit.
+        # A dead server runs nothing of ours and cannot run the clean-up: skip both.
+        alive = spark is not None and server_listens(mode, config)
+        if alive and not settled:
+            # Interrupted, the consumer gone, or warm-ups still running: jobs must not
+            # outlive the client. Bounded, so a sick server does not hold up the exit.
             interrupt_all(spark)
         if credentials is not None:
-            # After a failure or an interrupt the exit must not wait on a sick server;
-            # a dead one cannot run the clean-up at all.
-            alive = server_listens(mode, config)
+            # After a failure or an interrupt the exit must not wait long.
             credentials.close(sweep_s=0.0 if not alive else
                               SWEEP_TIMEOUT_S if completed else QUICK_SWEEP_S)
         if spark is not None:
