@@ -17,7 +17,7 @@ from helpers import csv_rows, expected_rows, journal_records, users_file
 from fake_workspace import generate_workspace
 from localspark import LocalSparkConnect
 from spark_faults import Hold, process_of_port
-from test_spark_mode import (SCRIPT, assert_no_rescan, finish,
+from test_spark_mode import (SCRIPT, assert_no_rescan, ending, finish,
                              journal_results, launch, no_traceback, wait_for_results)
 
 
@@ -59,18 +59,13 @@ def test_rows_stream_while_one_job_is_held_and_nothing_is_left_on_the_server(
     proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-only", "--spark-remote",
                   spark_remote.url, "--concurrency", "8", "-o", "out.csv",
                   "--checkpoint", "ck.json")
-    try:
+    with ending(proc, hold):
         assert hold.arrived.wait(120), "the held user was never asked for"
         wait_for_results(tmp_path / "ck.json", len(names) - 1, proc)
         shown = {r["username"] for r in journal_results(tmp_path / "ck.json")}
         assert names[0] not in shown  # its job is still open: the others did not wait
         hold.release()
         code, out, err = finish(proc, tmp_path, timeout=120)
-    finally:
-        hold.release()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert code == 0, out[-2000:] + err[-2000:]
     assert "⚠ Spark" not in out
     assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
@@ -95,7 +90,7 @@ def test_interrupt_with_the_server_dead_ends_the_run_in_seconds(tmp_path, serve,
     proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-only", "--spark-remote",
                   own_spark.url, "--concurrency", "8", "-o", "out.csv",
                   "--checkpoint", "ck.json")
-    try:
+    with ending(proc, hold):
         assert hold.arrived.wait(120), "the held user was never asked for"
         wait_for_results(tmp_path / "ck.json", 3, proc)
         own_spark.kill()
@@ -103,11 +98,6 @@ def test_interrupt_with_the_server_dead_ends_the_run_in_seconds(tmp_path, serve,
         sent = time.monotonic()
         code, out, err = finish(proc, tmp_path, timeout=60)
         took = time.monotonic() - sent
-    finally:
-        hold.release()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     no_traceback(out + err)
     assert code == 1, out[-2000:] + err[-2000:]
     assert took < 8, f"the interrupt took {took:.1f}s to end the run"
@@ -133,18 +123,13 @@ def test_worker_crash_cancels_spark_before_the_local_fallback(tmp_path, serve, s
     proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-only", "--spark-remote",
                   spark_remote.url, "--concurrency", "8", "-o", "out.csv",
                   "--checkpoint", "ck.json")
-    try:
+    with ending(proc, hold):
         assert hold.arrived.wait(120), "the held user was never asked for"
         worker = process_of_port(hold.sender_port)
         assert worker is not None and worker != proc.pid
         os.kill(worker, signal.SIGKILL)
         hold.release()
         code, out, err = finish(proc, tmp_path, timeout=180)
-    finally:
-        hold.release()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     no_traceback(out + err)
     assert code == 0, out[-2000:] + err[-2000:]
     assert "⚠ Spark:" in out and "from this machine" in out, out[-3000:]
@@ -161,17 +146,13 @@ def test_killed_client_orphans_at_most_a_unit_per_slot(tmp_path, serve, cli, spa
     args = ["--users-file", "users.txt", "--spark-only", "--spark-remote", spark_remote.url,
             "--concurrency", "8", "-o", "out.csv", "--checkpoint", "ck.json"]
     proc = launch(tmp_path, server, *args)
-    try:
+    with ending(proc):
         wait_for_results(tmp_path / "ck.json", 6, proc)
         hold.mark("after")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         saved = {r["username"] for r in journal_results(tmp_path / "ck.json")}
         wait_quiet(server)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     orphaned = hold.users_by_phase.get("after", set()) - saved
     # local[4]: 4 jobs at once, each a unit of at most remaining / (2 x 4) users: the
     # dead client's orphans are those 4 units, never the rest of the list.
@@ -191,7 +172,7 @@ def test_dead_server_is_noticed_in_seconds(tmp_path, serve, own_spark):
     proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-only", "--spark-remote",
                   own_spark.url, "--concurrency", "8", "-o", "out.csv",
                   "--checkpoint", "ck.json")
-    try:
+    with ending(proc, hold):
         assert hold.arrived.wait(120), "the held user was never asked for"
         wait_for_results(tmp_path / "ck.json", 3, proc)
         own_spark.kill()
@@ -204,11 +185,6 @@ def test_dead_server_is_noticed_in_seconds(tmp_path, serve, own_spark):
             time.sleep(0.05)
         hold.release()
         code, out, err = finish(proc, tmp_path, timeout=120)
-    finally:
-        hold.release()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert noticed is not None and noticed < 10, f"noticed after {noticed}s"
     assert code == 0, out[-2000:] + err[-2000:]
     assert "from this machine" in out, out[-3000:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import signal
+from contextlib import contextmanager
 import subprocess
 import sys
 import time
@@ -66,6 +67,19 @@ def launch(tmp_path: Path, server, *args: str) -> subprocess.Popen:
     finally:
         stdout.close()
         stderr.close()
+
+
+@contextmanager
+def ending(proc: subprocess.Popen, *holds):
+    """However the test body ends: every hold released, the run killed if still going."""
+    try:
+        yield proc
+    finally:
+        for hold in holds:
+            hold.release()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def wait_for_results(journal: Path, count: int, proc: subprocess.Popen,
@@ -452,17 +466,12 @@ def test_this_machine_scans_while_the_executors_start(tmp_path, serve, spark_rem
     proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-remote",
                   spark_remote.url, "--concurrency", "6", "-o", "out.csv",
                   "--checkpoint", "ck.json")
-    try:
+    with ending(proc, warm_up):
         assert warm_up.arrived.wait(120), "no executor asked the workspace anything"
         wait_for_results(tmp_path / "ck.json", 5, proc)
         early = journal_results(tmp_path / "ck.json")
         warm_up.release()
         code, out, err = finish(proc, tmp_path, timeout=240)
-    finally:
-        warm_up.release()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert code == 0, out[-3000:] + err[-2000:]
     here = f"/pid{proc.pid}"
     assert all(row["worker"].endswith(here) for row in early), early
