@@ -71,15 +71,20 @@ class UnitCutter:
     Spark's per-job overhead (client time less executor time) when that is longer: on
     a loaded server a job costs seconds before it starts. A client unit lasts about
     CLIENT_UNIT_S and has at least as many users as requests in flight. The first unit
-    has one user, and the last stretch is cut finer so no lane is left with a long job
-    while the others have run dry, but not below MIN_TAIL_JOB_S of work or TAIL_OVERHEAD
-    times the per-job overhead. Thread-safe.
+    has one user (with `first_wave`, each Spark lane's first), and the last stretch is
+    cut finer so no lane is left with a long job while the others have run dry, but not
+    below MIN_TAIL_JOB_S of work or TAIL_OVERHEAD times the per-job overhead.
+    Thread-safe.
     """
 
     def __init__(self, usernames: Sequence[str], threads: int, *,
-                 target_s: float = TARGET_JOB_S, max_users: int = MAX_UNIT_USERS):
+                 target_s: float = TARGET_JOB_S, max_users: int = MAX_UNIT_USERS,
+                 first_wave: bool = False):
         self._names = list(usernames)
         self._threads = max(1, threads)
+        # No client lane: each Spark lane's first unit has one user (results come
+        # early, and the first wave spreads over the executors).
+        self._singles = self._threads if first_wave else 0
         self._target_s = target_s
         self._max_users = max_users
         self._taken = 0
@@ -97,7 +102,9 @@ class UnitCutter:
             if remaining <= 0:
                 return None
             size = 1
-            if self._slot_s:
+            if lane == SPARK and self._singles:
+                self._singles -= 1
+            elif self._slot_s:
                 per_s = share / self._slot_s   # users a second at this share
                 tail = math.ceil(remaining / (2 * self._threads))
                 if lane == CLIENT:
@@ -161,7 +168,8 @@ class Budget:
     A Spark lane still warming up holds one request (its warm-up asks the workspace one
     question) and lends the rest of its share to the client lane. A job starts only when
     its lane's whole share is free: while lanes join or retire, the requests of running
-    jobs never sum past the total.
+    jobs never sum past the total. Without a client lane, no lane starts before every
+    lane has warmed up (or retired): nothing would scan meanwhile anyway.
     """
 
     def __init__(self, total: int, threads: int, *, client: bool = False):
@@ -173,6 +181,7 @@ class Budget:
         self._in_use = threads          # each warm-up's one request
         self.peak = threads
         self._closed = False
+        self._started = False
         self._cond = threading.Condition()
 
     def _share(self, lane: Hashable) -> int:
@@ -187,6 +196,10 @@ class Budget:
             while True:
                 if self._closed or lane not in self._lanes or lane in self._warming:
                     return None
+                if self._warming and CLIENT not in self._lanes and not self._started:
+                    self._cond.wait()  # nobody scans yet: the lanes start together
+                    continue
+                self._started = True
                 share = self._share(lane)
                 if not share and not self._warming:
                     return None  # more lanes than requests
@@ -268,7 +281,7 @@ class JobQueue:
         self.budget = Budget(budget, self.threads, client=local is not None)
         self.run_id = run_id
         self.tag = f"{JOB_TAG_PREFIX}{run_id}"
-        self.units = UnitCutter(usernames, self.threads)
+        self.units = UnitCutter(usernames, self.threads, first_wave=local is None)
         self._pending = len(usernames)  # users not yet returned
         self._submit = submit
         self._local = local

@@ -29,6 +29,9 @@ FILES = "databricks_user_files_simple.py"
 USERS = "databricks_user_list.py"
 SEED = 2            # 6 users: success, empty, error (no home, 403) all present
 SPARK_USERS = 4     # on local[4]: one task per user, each on its own Python worker
+# Each user's job lasts long enough that the four run side by side, not one worker
+# reused for two short jobs.
+SPARK_FAULTS = {"latency_s": 0.25}
 
 
 @dataclass(frozen=True)
@@ -54,11 +57,12 @@ SCENARIOS: dict[str, Scenario] = {
     "single-user": Scenario(FILES, ("josé.núñez2@example.com", "-o", "one.csv")),
     "spark": Scenario(FILES, ("--users-file", "users.txt", "--spark-only",
                               "--spark-remote", "{spark}",
-                              "-o", "results.csv"), spark=True, users=SPARK_USERS),
+                              "-o", "results.csv"), spark=True, users=SPARK_USERS,
+                      faults=SPARK_FAULTS),
     "spark-debug": Scenario(FILES, ("--users-file", "users.txt", "--spark-only",
                                     "--spark-remote", "{spark}",
                                     "--debug", "-o", "results.csv"),
-                            spark=True, users=SPARK_USERS),
+                            spark=True, users=SPARK_USERS, faults=SPARK_FAULTS),
     "fallback": Scenario(FILES, ("--users-file", "users.txt", "--spark-only", "--spark-remote",
                                  "sc://127.0.0.1:{closed}", "-o", "results.csv"),
                          users=SPARK_USERS),

@@ -431,3 +431,24 @@ def test_the_package_pickles_by_value_without_locks_or_remembered_secrets():
     finally:
         cloudpickle.unregister_pickle_by_value(dbx_inventory)
     assert scrub.scrub("x driver-only-SECRET-4242") == "x ****"
+
+
+def test_without_a_client_lane_the_first_wave_is_one_user_per_lane():
+    cutter = UnitCutter(names(100), 3, target_s=4.0, first_wave=True)
+    first = cutter.next(5)
+    cutter.observed(first, 5, 0.1, 0.1)         # measured already, yet ...
+    assert [len(cutter.next(5).users) for _ in range(2)] == [1, 1]  # ... one each
+    assert len(cutter.next(5).users) > 1
+
+
+def test_without_a_client_lane_lanes_start_together():
+    budget = Budget(10, 2)
+    budget.join(0)
+    got: list = []
+    waiter = threading.Thread(target=lambda: got.append(budget.take(0)))
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive() and not got        # lane 1 still warms up
+    budget.join(1)
+    waiter.join(5)
+    assert got == [5]
