@@ -897,11 +897,17 @@ def parse_args(argv=None):
     return args
 
 
+def new_run(prefix: str) -> tuple[str, Path]:
+    """A timestamp for this bench run and its folder under bench-results/."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = RESULTS_DIR / f"{prefix}-{stamp}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return stamp, run_dir
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir = RESULTS_DIR / f"run-{stamp}"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    stamp, run_dir = new_run("run")
     print(f"bench: {'scale' if args.scale else 'bench'} run {stamp} on {platform.node()} "
           f"({os.cpu_count()} CPUs, Python {platform.python_version()})")
     if args.scale:

@@ -26,12 +26,12 @@ import platform
 import sys
 import time
 from dataclasses import asdict
-from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import RESULTS_DIR, ROOT, SHAPES, print_table, run_shape, verdict  # noqa: E402
+from bench import (RESULTS_DIR, ROOT, SHAPES, new_run, print_table, run_shape,  # noqa: E402
+                   verdict)
 
 TARGETS = {"rates": 1.20, "in-flight": 1.30}   # x bound, Spark mode
 TARGET_429_PCT = 5.0
@@ -81,9 +81,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from localspark import LocalSparkConnect
 
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir = RESULTS_DIR / f"run-spark-{stamp}"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    stamp, run_dir = new_run("run-spark")
     print(f"bench_spark: run {stamp} on {platform.node()} ({os.cpu_count()} CPUs, "
           f"load {os.getloadavg()[0]:.1f}, Python {platform.python_version()}), "
           f"Spark {args.spark_master}, JVM {'cold' if args.cold else 'warmed'}")

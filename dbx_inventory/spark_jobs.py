@@ -149,11 +149,6 @@ class UnitCutter:
             client, spark = self._held_s.get(CLIENT), self._held_s.get(SPARK)
         return client is None or spark is None or client <= spark
 
-    @property
-    def handed_out(self) -> int:
-        with self._lock:
-            return self._number
-
 
 def shares(budget: int, threads: int) -> list[int]:
     """The budget in whole shares over threads, summing to exactly the budget."""
@@ -269,9 +264,9 @@ class JobQueue:
     submit(unit, share, tag) runs one Spark job in the calling thread; local(unit,
     share, tag) scans one unit on this machine. Both return the unit's rows and the
     seconds its scan ran (None if unknown). Every Spark lane's first job is a warm-up
-    (a unit with no users, holding no share: it sends no request). A job that raises
-    stops the queue: no new job starts, and the error is raised from the iterator;
-    Spark jobs still running are the caller's to cancel (by their tag).
+    (a unit with no users: one request to the workspace, which Budget counts). A job
+    that raises stops the queue: no new job starts, and the error is raised from the
+    iterator; Spark jobs still running are the caller's to cancel (by their tag).
     """
 
     def __init__(self, usernames: Sequence[str], budget: int, threads: int,
@@ -291,7 +286,7 @@ class JobQueue:
         self._slots_seen = self.threads
         self._spark_running = 0
         self._running_lock = threading.Lock()
-        self._workers: list[threading.Thread] = []
+        self._client: threading.Thread | None = None
 
     def start(self) -> "JobQueue":
         """Start the lanes; each submits its first job at once."""
@@ -300,7 +295,8 @@ class JobQueue:
             thread = threading.Thread(target=self._work, args=(lane,),
                                       name=f"spark-lane-{lane}", daemon=True)
             thread.start()
-            self._workers.append(thread)
+            if lane == CLIENT:
+                self._client = thread
         return self
 
     def results(self) -> Iterator[JobDone]:
@@ -322,9 +318,8 @@ class JobQueue:
     def leftovers(self, timeout_s: float = 60.0) -> list[JobDone]:
         """After stop(): jobs that ended but were not yet taken, once the client lane
         has finished the unit it was scanning (bounded by timeout_s)."""
-        for thread in self._workers:
-            if thread.name == f"spark-lane-{CLIENT}":
-                thread.join(timeout_s)
+        if self._client is not None:
+            self._client.join(timeout_s)
         found: list[JobDone] = []
         while True:
             try:

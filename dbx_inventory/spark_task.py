@@ -85,9 +85,9 @@ def scan_unit(config: ClientConfig, walkers, users: tuple[str, ...]):
 
 
 def unit_task(config: ClientConfig, credentials: str, walkers, users: tuple[str, ...]):
-    """The function Spark runs for one unit of users (none: a warm-up that sends no
-    request but starts the Python worker, unpickles this package and reads the
-    credentials like any job).
+    """The function Spark runs for one unit of users (none: a warm-up that starts the
+    Python worker, unpickles this package, reads the credentials like any job and asks
+    the workspace one question: see scan_unit).
 
     No dataclasses.replace/asdict here: databricks-connect's older cloudpickle breaks
     field introspection of classes pickled by value.

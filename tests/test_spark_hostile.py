@@ -33,6 +33,13 @@ def scratch_files(server: LocalSparkConnect) -> list[Path]:
     return [path for path in Path(server._tmp).rglob("*") if path.is_file()]
 
 
+def spark_args(spark: LocalSparkConnect) -> list[str]:
+    """The run these tests hold and break: users.txt on the cluster only, 8 in flight,
+    journaled in ck.json."""
+    return ["--users-file", "users.txt", "--spark-only", "--spark-remote", spark.url,
+            "--concurrency", "8", "-o", "out.csv", "--checkpoint", "ck.json"]
+
+
 def wait_quiet(server, seconds: float = 2.0, timeout: float = 120) -> None:
     """Until the fake workspace has had no request in flight and no new one for a while."""
     deadline = time.monotonic() + timeout
@@ -56,9 +63,7 @@ def test_rows_stream_while_one_job_is_held_and_nothing_is_left_on_the_server(
     names = users_file(tmp_path, ws)
     hold = Hold(server, names[0])
     started = time.time()
-    proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-only", "--spark-remote",
-                  spark_remote.url, "--concurrency", "8", "-o", "out.csv",
-                  "--checkpoint", "ck.json")
+    proc = launch(tmp_path, server, *spark_args(spark_remote))
     with ending(proc, hold):
         assert hold.arrived.wait(120), "the held user was never asked for"
         wait_for_results(tmp_path / "ck.json", len(names) - 1, proc)
@@ -87,9 +92,7 @@ def test_interrupt_with_the_server_dead_ends_the_run_in_seconds(tmp_path, serve,
     server = serve(ws, latency_s=0.02)
     names = users_file(tmp_path, ws)
     hold = Hold(server, names[6])  # keeps a job open, and the local fallback too
-    proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-only", "--spark-remote",
-                  own_spark.url, "--concurrency", "8", "-o", "out.csv",
-                  "--checkpoint", "ck.json")
+    proc = launch(tmp_path, server, *spark_args(own_spark))
     with ending(proc, hold):
         assert hold.arrived.wait(120), "the held user was never asked for"
         wait_for_results(tmp_path / "ck.json", 3, proc)
@@ -120,9 +123,7 @@ def test_worker_crash_cancels_spark_before_the_local_fallback(tmp_path, serve, s
     server = serve(ws, latency_s=0.1)
     names = users_file(tmp_path, ws)
     hold = Hold(server, names[12])
-    proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-only", "--spark-remote",
-                  spark_remote.url, "--concurrency", "8", "-o", "out.csv",
-                  "--checkpoint", "ck.json")
+    proc = launch(tmp_path, server, *spark_args(spark_remote))
     with ending(proc, hold):
         assert hold.arrived.wait(120), "the held user was never asked for"
         worker = process_of_port(hold.sender_port)
@@ -143,8 +144,7 @@ def test_killed_client_orphans_at_most_a_unit_per_slot(tmp_path, serve, cli, spa
     server = serve(ws, latency_s=0.05)
     names = users_file(tmp_path, ws)
     hold = Hold(server, None)
-    args = ["--users-file", "users.txt", "--spark-only", "--spark-remote", spark_remote.url,
-            "--concurrency", "8", "-o", "out.csv", "--checkpoint", "ck.json"]
+    args = spark_args(spark_remote)
     proc = launch(tmp_path, server, *args)
     with ending(proc):
         wait_for_results(tmp_path / "ck.json", 6, proc)
@@ -169,9 +169,7 @@ def test_dead_server_is_noticed_in_seconds(tmp_path, serve, own_spark):
     server = serve(ws, latency_s=0.02)
     names = users_file(tmp_path, ws)
     hold = Hold(server, names[6])
-    proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-only", "--spark-remote",
-                  own_spark.url, "--concurrency", "8", "-o", "out.csv",
-                  "--checkpoint", "ck.json")
+    proc = launch(tmp_path, server, *spark_args(own_spark))
     with ending(proc, hold):
         assert hold.arrived.wait(120), "the held user was never asked for"
         wait_for_results(tmp_path / "ck.json", 3, proc)
