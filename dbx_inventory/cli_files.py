@@ -185,7 +185,7 @@ class Run:
             names = list(resumed.users)  # continue the recorded list: no rediscovery
         done = self._resume_state(journal, settings.host, names, scope) if names else {}
         todo = [name for name in names if name not in done]
-        if mode.spark and not todo:
+        if mode.spark and names and not todo:  # (--all-homes: names come later)
             mode = Mode(False, "LOCAL (nothing left to scan: Spark not used)")
 
         banner("DATABRICKS USER FILES LISTING",

@@ -72,10 +72,13 @@ def test_each_run_is_appended_local_scan_or_spark_scan(cli, serve, tmp_path, spa
     assert local.code == 0, local.output
     assert f"Results appended to table: {table}" in local.stdout
     assert "Mode: LOCAL" in local.stdout  # only the write went through Spark
-    on_spark = cli(SCRIPT, "--all-homes", "--spark-remote", spark_remote.url,
+    on_spark = cli(SCRIPT, "--all-homes", "--spark-only", "--spark-remote", spark_remote.url,
                    "--output-table", table, "-o", "spark.csv", "--checkpoint", "b.json",
                    server=server)
     assert on_spark.code == 0, on_spark.output
+    assert f"Mode: PARALLEL (Spark Connect at {spark_remote.url})" in on_spark.stdout
+    scanned = len(csv_dicts(tmp_path / "spark.csv"))
+    assert f"Scanned on Spark: {scanned} users" in on_spark.stdout  # discovered, then sent
     got = spark_sql(spark_remote.url, f"SELECT * FROM {table}")
     assert got["columns"] == COLUMNS
     runs = {}
