@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -57,10 +58,15 @@ def main() -> int:
             from localspark import LocalSparkConnect
 
             warehouse = (out / "spark-warehouse").resolve()
+            # Each demo's server starts with an empty catalog: a table folder left by the
+            # previous demo would make Spark refuse to create the table again.
+            shutil.rmtree(warehouse, ignore_errors=True)
             spark = LocalSparkConnect("local[4]", extra_conf={
                 "spark.sql.warehouse.dir": str(warehouse)}).start()
+            # --spark-only: a workspace this small would be done on this machine before
+            # the executors are up, and this step is here to show them at work.
             steps.append(["databricks_user_files_simple.py", "--all-homes", "--profile",
-                          "DEMO", "--spark-remote", spark.url, "--output",
+                          "DEMO", "--spark-only", "--spark-remote", spark.url, "--output",
                           str(out / "results-spark.csv"), "--checkpoint",
                           str(out / "checkpoint-spark.json"), "--output-table",
                           "demo_inventory", "--debug"])
