@@ -522,3 +522,24 @@ def test_server_error_text_that_echoes_the_token_is_scrubbed(serve):
             client.get(DBFS_LIST, {"path": HOME})
     assert "Authorization: ****" in str(info.value)
     assert TOKEN not in str(info.value)
+
+
+def test_an_http_proxy_from_the_environment_gets_the_full_url(serve, monkeypatch):
+    """HTTP_PROXY is honoured: the request goes to the proxy with the workspace's full URL
+    (the fake server answers as a proxy would, from the path of that URL)."""
+    proxy = serve(small_ws())
+    seen: list[str] = []
+    decide = proxy._decide
+
+    def recording(h, *args):
+        seen.append(h.path)
+        return decide(h, *args)
+
+    monkeypatch.setattr(proxy, "_decide", recording)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with make_client("http://workspace.invalid") as client:
+        body = client.get(DBFS_LIST, {"path": HOME})
+    assert sorted(f["path"] for f in body["files"]) == [f"{HOME}/one.csv", f"{HOME}/two.bin"]
+    assert seen == ["http://workspace.invalid/api/2.0/dbfs/list?path=%2FUsers%2Fa%40x.com"]

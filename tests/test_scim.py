@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-import requests
 
 from conftest import TOKEN
 from dbx_inventory.auth import StaticToken
@@ -14,23 +13,23 @@ from dbx_inventory.scim import USERS_PATH, User, check_access, iter_users
 from fake_workspace import Workspace
 
 
-def client_for(server, session=None) -> ApiClient:
+def client_for(server) -> ApiClient:
     config = ClientConfig(host=server.url, credentials=StaticToken(TOKEN))
-    return ApiClient(config, clock=FakeClock(), session=session)
+    return ApiClient(config, clock=FakeClock())
 
 
-def recording_session() -> tuple[requests.Session, list[dict]]:
-    """A plain requests.Session that records the query of every URL actually sent."""
-    session = requests.Session()
+def recorded_queries(server, monkeypatch) -> list[dict]:
+    """The query of every SCIM Users request the server received, as it received it."""
     queries: list[dict] = []
+    decide = server._decide
 
-    def hook(response, *args, **kwargs):
-        url = urlsplit(response.request.url)
-        if url.path == USERS_PATH:
-            queries.append({k: v[0] for k, v in parse_qs(url.query).items()})
+    def recording(h, query, *args):
+        if urlsplit(h.path).path == USERS_PATH:
+            queries.append({k: v[0] for k, v in parse_qs(query).items()})
+        return decide(h, query, *args)
 
-    session.hooks["response"].append(hook)
-    return session, queries
+    monkeypatch.setattr(server, "_decide", recording)
+    return queries
 
 
 def users_ws(n: int, inactive: set[int] = frozenset()) -> tuple[Workspace, list[str]]:
@@ -56,11 +55,11 @@ def test_short_pages_every_user_once_in_order(serve):
     assert scim_calls(server) == 8  # ceil(50 / 7), stopping at totalResults
 
 
-def test_pages_advance_by_rows_returned(serve):
+def test_pages_advance_by_rows_returned(serve, monkeypatch):
     ws, names = users_ws(23)
     server = serve(ws, scim_max_page=5)
-    session, queries = recording_session()
-    with client_for(server, session) as client:
+    queries = recorded_queries(server, monkeypatch)
+    with client_for(server) as client:
         users = list(iter_users(client, page_size=1000))
     assert [u.user_name for u in users] == names
     assert [int(q["startIndex"]) for q in queries] == [1, 6, 11, 16, 21]
@@ -122,11 +121,11 @@ def test_inactive_users_reported_inactive(serve):
             (names[0], True), (names[1], False), (names[2], True), (names[3], True)]
 
 
-def test_max_users(serve):
+def test_max_users(serve, monkeypatch):
     ws, names = users_ws(50)
     server = serve(ws, scim_max_page=3)
-    session, queries = recording_session()
-    with client_for(server, session) as client:
+    queries = recorded_queries(server, monkeypatch)
+    with client_for(server) as client:
         users = list(iter_users(client, max_users=10))
     assert [u.user_name for u in users] == names[:10]
     # asks for no more than it still needs: 10, 7, 4, 1
@@ -170,11 +169,11 @@ def test_stops_on_empty_page(serve):
     assert scim_calls(server) == 2
 
 
-def test_requests_only_needed_attributes(serve):
+def test_requests_only_needed_attributes(serve, monkeypatch):
     ws, names = users_ws(9)
     server = serve(ws, scim_max_page=4)
-    session, queries = recording_session()
-    with client_for(server, session) as client:
+    queries = recorded_queries(server, monkeypatch)
+    with client_for(server) as client:
         assert [u.user_name for u in iter_users(client)] == names
     assert len(queries) == 3
     for query in queries:
