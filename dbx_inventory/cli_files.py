@@ -64,7 +64,8 @@ def build_parser() -> Parser:
                              "spark.default.parallelism or master, else 8)")
     parser.add_argument("--spark-only", action="store_true",
                         help="scan on the cluster only (by default this machine scans "
-                             "users too until the executors are up)")
+                             "users too while the executors start, and after while it "
+                             "uses the request budget better)")
     parser.add_argument("-o", "--output", default="results.csv", help="results CSV")
     parser.add_argument("--no-parallel", action="store_true",
                         help="scan from this machine even if a cluster is configured")
@@ -359,7 +360,7 @@ class Run:
                          + (f" ({plural(executors, 'executor')})" if executors else ""))
         if here:
             how = " (fallback)" if self.fell_back else \
-                " (while the executors started)" if plan.mode.spark else ""
+                " (alongside Spark)" if plan.mode.spark else ""
             lines.append(f"Scanned on this machine{how}: {plural(here, 'user')}")
         if plan.done:
             lines.append(f"Taken from the checkpoint: {plural(len(plan.done), 'user')}")

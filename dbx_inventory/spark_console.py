@@ -50,8 +50,9 @@ class SparkConsole(SparkEvents):
                      "Spark jobs of a few seconds")
                   + f" ({slots} at a time, {plural(in_flight, 'request')} in flight in all)"]
         if client_starts:
-            lines.append("Until the executors are up, this machine scans users too "
-                         "(shown as local)")
+            lines.append("This machine scans users too (shown as local): while the "
+                         "executors start, and after while it uses the request budget "
+                         "better than a Spark job")
         if self.debug:
             lines.append("Processing users across workers (showing results as they complete)...")
         emit(lines)

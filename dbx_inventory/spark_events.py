@@ -33,7 +33,7 @@ class SparkEvents:
     def distributing(self, users: Sequence[str], units: int, slots: int,
                      in_flight: int, *, client_starts: bool = False) -> None:
         """Work is about to be handed out: units of work, tasks at once, request budget;
-        client_starts: this machine scans too until the executors are up."""
+        client_starts: this machine scans too (see spark_jobs)."""
 
     def batch_finished(self, report: BatchReport) -> None:
         """A unit's rows have all reached the client (called before its rows are yielded)."""

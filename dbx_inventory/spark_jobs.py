@@ -2,13 +2,13 @@
 
 K client threads (Spark lanes) each submit one-partition jobs, one unit at a time, and
 hand each unit's rows back the moment its job ends (toLocalIterator would hold them in
-partition order). A lane's first job is a warm-up with no users: a cluster's first
-Python job costs seconds (10 s measured here) before its executors run anything.
-Meanwhile the client lane scans units on this machine with the budget the warming
-lanes do not use yet; each Spark lane joins the budget when its warm-up ends. Once
-every Spark lane has joined, the client lane keeps its share only while it scans a user
-with no more of the budget than a Spark job does (a client far from the workspace
-does not; one next to it, without Spark's per-job overhead, may).
+partition order). The client lane scans units on this machine from the start, while
+Spark gets ready (add_spark); a Spark lane's first job is a warm-up with no users and no
+request: a cluster's first Python job costs seconds (10 s measured here) before its
+executors run anything, and warming lanes lend their shares to the client lane. Once
+both kinds have run, the one that scans a user with more of the budget (slot-seconds
+per user, Spark's per-job overhead counted) gives way to the other (Budget.give_way);
+Spark lanes also give way when less is left than two rounds of jobs.
 
 The request budget (--concurrency) is a hard ceiling for the whole cluster and the
 client: a job starts only when its lane's whole share is free, so the shares of running
@@ -18,6 +18,7 @@ jobs. Nothing here imports pyspark: the jobs themselves are the `submit` callabl
 
 from __future__ import annotations
 
+import contextlib
 import math
 import queue
 import threading
@@ -27,6 +28,7 @@ from typing import Callable, Hashable, Iterator, Sequence
 TARGET_JOB_S = 4.0        # a job lasts seconds: results stream, a dead client orphans little
 OVERHEAD_SHARE = 5        # ...and at least 5 x Spark's per-job overhead, so that stays small
 CLIENT_UNIT_S = 1.5       # the client lane hands its share back this often
+SPARK_RETIRE_MARGIN = 1.15  # Spark lanes give way to the client lane beyond this cost ratio
 MIN_TAIL_JOB_S = 1.0      # the last jobs are cut finer, down to this much work ...
 TAIL_OVERHEAD = 2         # ... or twice the per-job overhead, when that is more
 MAX_UNIT_USERS = 64
@@ -80,11 +82,12 @@ class UnitCutter:
     def __init__(self, usernames: Sequence[str], threads: int, *,
                  target_s: float = TARGET_JOB_S, max_users: int = MAX_UNIT_USERS,
                  first_wave: bool = False):
+        self._lock = threading.Lock()
         self._names = list(usernames)
-        self._threads = max(1, threads)
-        # No client lane: each Spark lane's first unit has one user (results come
-        # early, and the first wave spreads over the executors).
-        self._singles = self._threads if first_wave else 0
+        self._first_wave = first_wave
+        self._threads = 1
+        self._singles = 0
+        self.lanes(threads)
         self._target_s = target_s
         self._max_users = max_users
         self._taken = 0
@@ -93,10 +96,18 @@ class UnitCutter:
         self._held_s: dict[str, float] = {}     # ... per lane kind, share held (overhead in)
         self._overhead_s = 0.0                  # client seconds a Spark job costs beyond
         self._overhead_known = False
-        self._lock = threading.Lock()
 
-    def next(self, share: int = 1, lane: str = SPARK) -> Unit | None:
-        """The next unit for a job holding `share`, or None when every user is out."""
+    def lanes(self, threads: int) -> None:
+        """Spark lanes to cut for (known once Spark is ready)."""
+        with self._lock:
+            self._threads = max(1, threads)
+            # No client lane: each Spark lane's first unit has one user (results come
+            # early, and the first wave spreads over the executors).
+            self._singles = threads if self._first_wave else 0
+
+    def next(self, share: int = 1, lane: str = SPARK, alone: bool = False) -> Unit | None:
+        """The next unit for a job holding `share`, or None when every user is out.
+        `alone`: the client lane is the only one left, with no share to hand back."""
         with self._lock:
             remaining = len(self._names) - self._taken
             if remaining <= 0:
@@ -107,7 +118,9 @@ class UnitCutter:
             elif self._slot_s:
                 per_s = share / self._slot_s   # users a second at this share
                 tail = math.ceil(remaining / (2 * self._threads))
-                if lane == CLIENT:
+                if lane == CLIENT and alone:
+                    size = max(share, round(self._target_s * per_s))
+                elif lane == CLIENT:
                     size = min(max(share, round(CLIENT_UNIT_S * per_s)), tail)
                 else:
                     run_s = max(self._target_s, OVERHEAD_SHARE * self._overhead_s)
@@ -115,7 +128,10 @@ class UnitCutter:
                     least = round(max(MIN_TAIL_JOB_S, TAIL_OVERHEAD * self._overhead_s)
                                   * per_s)
                     size = min(round(run_s * per_s), max(least, tail))
-            size = max(1, min(size, self._max_users, remaining))
+            # The cap bounds what a killed client orphans on the cluster: nothing
+            # of the client lane's, once it is alone.
+            cap = remaining if lane == CLIENT and alone else self._max_users
+            size = max(1, min(size, cap, remaining))
             unit = Unit(self._number, tuple(self._names[self._taken:self._taken + size]))
             self._taken += size
             self._number += 1
@@ -149,6 +165,23 @@ class UnitCutter:
             client, spark = self._held_s.get(CLIENT), self._held_s.get(SPARK)
         return client is None or spark is None or client <= spark
 
+    def worth_a_job(self, budget: int) -> bool:
+        """Is enough left to keep the whole budget busy for two rounds of jobs (2 x
+        TARGET_JOB_S; unknown: yes)? With less, this machine ends the run sooner than
+        Spark jobs, each with its second of overhead and its tail, would."""
+        with self._lock:
+            remaining = len(self._names) - self._taken
+            return self._slot_s is None or \
+                remaining * self._slot_s / max(1, budget) >= 2 * self._target_s
+
+    def spark_costs_more(self) -> bool:
+        """Does a Spark job hold clearly more of the budget per user than the client
+        lane (by SPARK_RETIRE_MARGIN)? Unknown until both have been measured: no."""
+        with self._lock:
+            client, spark = self._held_s.get(CLIENT), self._held_s.get(SPARK)
+        return client is not None and spark is not None \
+            and spark > client * SPARK_RETIRE_MARGIN
+
 
 def shares(budget: int, threads: int) -> list[int]:
     """The budget in whole shares over threads, summing to exactly the budget."""
@@ -160,29 +193,41 @@ class Budget:
     """Requests in flight for the cluster and the client, split between the lanes.
 
     Every Spark lane not retired has a share, the client lane (last) too while it runs.
-    A Spark lane still warming up holds one request (its warm-up asks the workspace one
-    question) and lends the rest of its share to the client lane. A job starts only when
+    A Spark lane still warming up sends no request and lends its whole share to the
+    client lane. A job starts only when
     its lane's whole share is free: while lanes join or retire, the requests of running
     jobs never sum past the total. Without a client lane, no lane starts before every
     lane has warmed up (or retired): nothing would scan meanwhile anyway.
     """
 
     def __init__(self, total: int, threads: int, *, client: bool = False):
-        if threads > total:
-            raise ValueError("more threads than requests in the budget")
         self.total = total
-        self._lanes: list[Hashable] = list(range(threads)) + ([CLIENT] if client else [])
-        self._warming: set[Hashable] = set(range(threads))
-        self._in_use = threads          # each warm-up's one request
-        self.peak = threads
+        self._lanes: list[Hashable] = [CLIENT] if client else []
+        self._warming: set[Hashable] = set()
+        self._in_use = 0
+        self._borrowed = 0              # single requests of setting up (borrow())
+        self.peak = 0
         self._closed = False
         self._started = False
         self._cond = threading.Condition()
+        self.add(threads)
+
+    def add(self, threads: int) -> None:
+        """Spark lanes 0..threads-1, warming up (Spark is ready after the client lane
+        may have started)."""
+        if threads > self.total:
+            raise ValueError("more threads than requests in the budget")
+        with self._cond:
+            self._lanes[:0] = range(threads)
+            self._warming.update(range(threads))
+            self._cond.notify_all()
 
     def _share(self, lane: Hashable) -> int:
         base = dict(zip(self._lanes, shares(self.total, len(self._lanes)), strict=True))
-        lent = sum(base[other] - 1 for other in self._warming) if lane == CLIENT else 0
-        return base[lane] + lent
+        if lane != CLIENT:
+            return base[lane]
+        share = base[lane] + sum(base[other] for other in self._warming)
+        return max(1, share - self._borrowed) if share else 0
 
     def take(self, lane: Hashable) -> int | None:
         """Wait until the lane's share is free and take it; None when the lane has no
@@ -204,6 +249,24 @@ class Budget:
                     return share
                 self._cond.wait()
 
+    @contextlib.contextmanager
+    def borrow(self):
+        """One request in flight for setting Spark up (a cluster check, the executors'
+        token) while the client lane may scan: it counts like any other."""
+        with self._cond:
+            self._borrowed += 1  # the client lane's next share leaves room for it
+            while self.total - self._in_use < 1:
+                self._cond.wait()
+            self._in_use += 1
+            self.peak = max(self.peak, self._in_use)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._in_use -= 1
+                self._borrowed -= 1
+                self._cond.notify_all()
+
     def give_back(self, share: int) -> None:
         with self._cond:
             self._in_use -= share
@@ -224,9 +287,7 @@ class Budget:
             self._cond.notify_all()
 
     def _end_warm_up(self, lane: Hashable) -> None:
-        if lane in self._warming:
-            self._warming.discard(lane)
-            self._in_use -= 1
+        self._warming.discard(lane)
 
     @property
     def warming(self) -> bool:
@@ -239,6 +300,19 @@ class Budget:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+    def give_way(self, lane: Hashable) -> bool:
+        """Retire `lane` because the other kind of lane uses the budget better, if
+        one of that kind is still there (else False: the last kind left never leaves)."""
+        with self._cond:
+            others = [other for other in self._lanes
+                      if (other == CLIENT) != (lane == CLIENT)]
+            if not others:
+                return False
+            self._end_warm_up(lane)
+            self._lanes.remove(lane)
+            self._cond.notify_all()
+            return True
 
     @property
     def active(self) -> int:
@@ -257,28 +331,40 @@ def peak_overlap(intervals: Sequence[tuple[float, float]]) -> int:
     return peak
 
 
+@dataclass(frozen=True)
+class SparkReady:
+    """In the results, where Spark became ready: `threads` Spark lanes start."""
+
+    threads: int
+
+
 class JobQueue:
     """Runs units on `threads` Spark lanes, and on a client lane when `local` is given;
     yields JobDone as jobs end.
 
     submit(unit, share, tag) runs one Spark job in the calling thread; local(unit,
     share, tag) scans one unit on this machine. Both return the unit's rows and the
-    seconds its scan ran (None if unknown). Every Spark lane's first job is a warm-up
-    (a unit with no users: one request to the workspace, which Budget counts). A job
+    seconds its scan ran (None if unknown). Without `submit` at first, the client lane
+    starts alone and the Spark lanes come with add_spark(). Every Spark lane's first
+    job is a warm-up (a unit with no users; it sends no request). A job
     that raises stops the queue: no new job starts, and the error is raised from the
     iterator; Spark jobs still running are the caller's to cancel (by their tag).
     """
 
     def __init__(self, usernames: Sequence[str], budget: int, threads: int,
-                 submit: Submit, *, run_id: str, clock: Callable[[], float],
-                 local: Submit | None = None):
-        self.threads = max(1, min(threads, budget, len(usernames)))
+                 submit: Submit | None, *, run_id: str, clock: Callable[[], float],
+                 local: Submit | None = None, target_s: float = TARGET_JOB_S):
+        self._users = len(usernames)
+        self._total = budget
+        self.threads = self._lanes_for(threads) if submit is not None else 0
         self.budget = Budget(budget, self.threads, client=local is not None)
         self.run_id = run_id
         self.tag = f"{JOB_TAG_PREFIX}{run_id}"
-        self.units = UnitCutter(usernames, self.threads, first_wave=local is None)
+        self.units = UnitCutter(usernames, max(1, self.threads), first_wave=local is None,
+                                target_s=target_s)
         self._pending = len(usernames)  # users not yet returned
         self._submit = submit
+        self._spark_expected = submit is None  # add_spark() comes once Spark is ready
         self._local = local
         self._clock = clock
         self._results: queue.SimpleQueue = queue.SimpleQueue()
@@ -287,27 +373,57 @@ class JobQueue:
         self._spark_running = 0
         self._running_lock = threading.Lock()
         self._client: threading.Thread | None = None
+        self._lane_threads: list[threading.Thread] = []
+
+    def _lanes_for(self, threads: int) -> int:
+        return max(1, min(threads, self._total, self._users))
 
     def start(self) -> "JobQueue":
-        """Start the lanes; each submits its first job at once."""
-        lanes: list = list(range(self.threads)) + ([CLIENT] if self._local else [])
-        for lane in lanes:
-            thread = threading.Thread(target=self._work, args=(lane,),
-                                      name=f"spark-lane-{lane}", daemon=True)
-            thread.start()
-            if lane == CLIENT:
-                self._client = thread
+        """Start the client lane, and the Spark lanes if submit was given already."""
+        if self._local is not None:
+            self._client = self._spawn(CLIENT)
+        if self._submit is not None and not self._spark_expected:
+            for lane in range(self.threads):
+                self._spawn(lane)
         return self
 
-    def results(self) -> Iterator[JobDone]:
+    def add_spark(self, threads: int, submit: Submit) -> int:
+        """Spark is ready (the client lane may have scanned meanwhile): start `threads`
+        Spark lanes, each with its warm-up first. The results' reader gets SparkReady
+        first. Returns the lanes started."""
+        self._submit = submit
+        self.threads = self._slots_seen = self._lanes_for(threads)
+        self._results.put(SparkReady(self.threads))
+        if not self._stop.is_set():
+            self.units.lanes(self.threads)
+            self.budget.add(self.threads)
+            for lane in range(self.threads):
+                self._spawn(lane)
+        self._spark_expected = False  # after the spawns: the reader counts live lanes
+        return self.threads
+
+    def no_spark(self, error: BaseException) -> None:
+        """Spark could not be readied: the reader gets `error`."""
+        self._spark_expected = False
+        self._results.put(error)
+
+    def _spawn(self, lane) -> threading.Thread:
+        thread = threading.Thread(target=self._work, args=(lane,),
+                                  name=f"spark-lane-{lane}", daemon=True)
+        thread.start()
+        self._lane_threads.append(thread)
+        return thread
+
+    def results(self) -> Iterator:
         """JobDone per finished job (warm-ups too), in completion order, until every
-        user is in; raises what a job raised."""
+        user is in, and SparkReady where it came; raises what a job raised."""
         while self._pending:
             item = self._next()
             if isinstance(item, BaseException):
                 self.stop()
                 raise item
-            self._pending -= len(item.unit.users)
+            if isinstance(item, JobDone):
+                self._pending -= len(item.unit.users)
             yield item
 
     def stop(self) -> None:
@@ -363,10 +479,14 @@ class JobQueue:
     def _next(self):
         # A timeout so that Ctrl-C reaches the main thread promptly.
         while True:
+            lanes_gone = not self._spark_expected and \
+                not any(thread.is_alive() for thread in self._lane_threads)
             try:
                 return self._results.get(timeout=0.5)
             except queue.Empty:
-                continue
+                if lanes_gone:  # a bug, but one that must not hang the run
+                    return RuntimeError(f"every lane stopped with {self._pending} users "
+                                        "not scanned")
 
     def _work(self, lane) -> None:
         try:
@@ -379,13 +499,18 @@ class JobQueue:
                         and lane >= self._slots_seen:
                     return  # the cluster runs fewer tasks at once than we have lanes
                 if lane == CLIENT and not self.budget.warming and \
-                        not self.units.client_pays():
+                        not self.units.client_pays() and self.budget.give_way(lane):
                     return  # the executors are up and use the budget better
+                if lane != CLIENT and (self.units.spark_costs_more()
+                                       or not self.units.worth_a_job(self.budget.total)) \
+                        and self.budget.give_way(lane):
+                    return  # this machine scans the rest with less of the budget
                 share = self.budget.take(lane)
                 if share is None:
                     return
                 try:
-                    unit = self.units.next(share, SPARK if lane != CLIENT else CLIENT)
+                    unit = self.units.next(share, SPARK if lane != CLIENT else CLIENT,
+                                           alone=not self.budget.active)
                     if unit is None or not self._run(lane, unit, share):
                         return
                 finally:

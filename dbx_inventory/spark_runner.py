@@ -2,7 +2,7 @@
 
 How the pieces meet: spark_session.py reaches the server and lets go of it,
 spark_jobs.py runs the queue of units under one request budget, spark_task.py is what
-an executor runs (and what the client lane runs here while the executors start),
+an executor runs (and what the client lane runs here, from the start),
 spark_auth.py gets the auth headers to executors. Here they are wired into one run:
 rows are yielded as each job ends, and whatever way the run ends (done, failed,
 interrupted, the consumer gone) nothing of ours keeps running on Spark and the
@@ -22,13 +22,14 @@ from .client import ClientConfig
 from .politeness import sum_stats
 from .modes import safe_remote
 from .results import UserResult
+from .scrub import scrub
 from .spark_auth import QUICK_SWEEP_S, SWEEP_TIMEOUT_S, ExecutorCredentials
 from .spark_events import BatchReport, SparkEvents
-from .spark_jobs import SPARK, JobDone, JobQueue, Unit
+from .spark_jobs import SPARK, JobDone, JobQueue, SparkReady, Unit
 from .spark_session import (SparkFailure, cancel_running, connect, first_line,
                             interrupt_all, release, server_listens, task_slots)
-from .spark_task import (REPORT_COLUMN, EmptyRow, decode, executor_config, row_schema,
-                         scan_unit, unit_task)
+from .spark_task import (REPORT_COLUMN, UNREACHABLE, EmptyRow, decode, executor_config,
+                         row_schema, scan_unit, unit_task)
 
 __all__ = ["SparkFailure", "connect", "run_on_spark", "task_slots", "add_stats"]
 
@@ -39,39 +40,35 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
     """Scan on Spark; yields results as jobs end. SparkFailure when Spark fails.
 
     `stats`, when given, receives the request counters summed over every job. Unless
-    mode.spark_only, this machine scans units too while the executors start.
+    mode.spark_only, this machine scans units too, from the start (see spark_jobs).
     """
     events = events or SparkEvents()
     stats = {} if stats is None else stats
     events.connecting(f"cluster {mode.cluster_id}" if mode.cluster_id
                       else safe_remote(mode.remote or ""))
     started = time.monotonic()
-    spark = None
-    credentials: ExecutorCredentials | None = None
     jobs: JobQueue | None = None
+    setup: _Setup | None = None
     received = 0
     settled = False  # nothing of ours left running on Spark
     completed = False  # every unit came back: the credential clean-up may take its time
     try:
-        spark = connect(mode, config)
-        _ship_package()
-        credentials = ExecutorCredentials(spark, config)
-        # Shipped here, before any lane starts: a job thread shipping it while the run
-        # ends would hold the credentials (and the exit) in pyspark's upload retries.
-        credentials.artifact_name()
-        slots = task_slots(spark, mode)
-        threads = max(1, min(slots, config.max_in_flight, len(usernames)))
         pace = ClusterPace(config)
-        submit = _submitter(spark, config, credentials, tuple(walkers), pace)
         local = None if mode.spark_only else _client_lane(config, tuple(walkers), pace)
-        jobs = JobQueue(usernames, config.max_in_flight, threads, submit,
+        jobs = JobQueue(usernames, config.max_in_flight, 0, None,
                         run_id=secrets.token_hex(6), clock=time.time, local=local)
-        # Units are cut as the run goes (sized from measured job times): 0 = not known.
-        events.distributing(usernames, 0, jobs.threads, config.max_in_flight,
-                            client_starts=local is not None)
+        # This machine scans from the start; Spark joins when it is ready.
+        setup = _Setup(mode, config, tuple(walkers), pace, jobs)
+        jobs.start()
+        setup.start()
         timings: list[tuple[float, float, float]] = []
         try:
-            for done in jobs.start().results():
+            for done in jobs.results():
+                if isinstance(done, SparkReady):
+                    # Units are cut as the run goes (sized from measured job times).
+                    events.distributing(usernames, 0, done.threads, config.max_in_flight,
+                                        client_starts=local is not None)
+                    continue
                 rows, report = _split(done)
                 add_stats(stats, report.stats)
                 pace.learned(report.rates, done.share)
@@ -93,12 +90,16 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
             raise SparkFailure(f"lost the Spark job after {received} users: "
                                f"{first_line(exc, config)}") from None
         completed = True
+        setup.finish()
+        if setup.error is not None:
+            raise setup.error  # every user came from this machine: say Spark did not
         # The client lane may have scanned the last users while warm-ups still ran.
         settled = not jobs.spark_running
         events.finished(time.monotonic() - started)
     except SparkFailure as exc:
         if jobs is not None:
             jobs.stop()
+        spark, _ = setup.finish() if setup is not None else (None, None)
         if spark is not None:
             # The caller may scan the rest locally next: nothing of ours may still run.
             cancel_running(spark)
@@ -118,6 +119,7 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
     finally:
         if jobs is not None:
             jobs.stop()
+        spark, credentials = setup.finish() if setup is not None else (None, None)
         # A dead server runs nothing of ours and cannot run the clean-up: skip both.
         alive = spark is not None and server_listens(mode, config)
         if alive and not settled:
@@ -130,6 +132,84 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
                               SWEEP_TIMEOUT_S if completed else QUICK_SWEEP_S)
         if spark is not None:
             release(spark)
+
+
+class _Setup(threading.Thread):
+    """Connects to Spark, ships the package and the credentials, and adds the Spark
+    lanes to the queue, while the client lane already scans. Its failure reaches the
+    reader through the queue.
+
+    Setting up is bounded (connect fails fast rather than wait for a cluster), so
+    finish() waits for it: a run whose users were all scanned before Spark was ready
+    still learns whether Spark could be used (`error`). Without waiting (a second
+    Ctrl-C), whoever comes last owns the clean-up: finish() gets the session and
+    credentials if setting up was over, else the thread undoes what it made.
+    """
+
+    def __init__(self, mode, config: ClientConfig, walkers, pace: "ClusterPace",
+                 jobs: JobQueue):
+        super().__init__(name="spark-setup", daemon=True)
+        self._mode, self._config, self._walkers = mode, config, walkers
+        self._pace, self._jobs = pace, jobs
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._handed = False
+        self._spark = None
+        self._credentials: ExecutorCredentials | None = None
+        self.error: SparkFailure | None = None
+
+    def run(self) -> None:
+        config = self._config
+        budget = self._jobs.budget  # the workspace requests here are in it too
+        try:
+            with budget.borrow():
+                self._spark = connect(self._mode, config)
+            if self._over():
+                return self._undo()
+            _ship_package()
+            self._credentials = ExecutorCredentials(self._spark, config)
+            # Shipped here, before any lane starts: a job thread shipping it while the
+            # run ends would hold the credentials (and the exit) in pyspark's retries.
+            with budget.borrow():
+                self._credentials.artifact_name()
+            slots = task_slots(self._spark, self._mode)
+            submit = _submitter(self._spark, config, self._credentials, self._walkers,
+                                self._pace)
+            if self._over(hand=True):
+                return self._undo()
+        except Exception as exc:  # gRPC, Spark and py4j errors share no base class
+            self._undo()  # the run goes on without Spark: nothing of ours may stay
+            self.error = exc if isinstance(exc, SparkFailure) else SparkFailure(
+                f"cannot start Spark: {first_line(exc, config)}")
+            self._jobs.no_spark(self.error)
+            return
+        self._jobs.add_spark(max(1, min(slots, config.max_in_flight)), submit)
+
+    def _over(self, hand: bool = False) -> bool:
+        """Has the run ended already? If not and `hand`, the session and credentials
+        are finish()'s to clean up from now on."""
+        with self._lock:
+            if hand and not self._cancelled:
+                self._handed = True
+            return self._cancelled
+
+    def _undo(self) -> None:
+        if self._credentials is not None:
+            with self._jobs.budget.borrow():  # the client lane may still be scanning
+                self._credentials.close(sweep_s=QUICK_SWEEP_S)
+        if self._spark is not None:
+            release(self._spark)
+
+    def finish(self, wait: bool = True) -> tuple:
+        """(session, credentials) to clean up, each None unless setting up was over."""
+        with self._lock:
+            self._cancelled = True
+        if wait and self.ident is not None:
+            self.join()
+        with self._lock:
+            if self._handed:
+                return self._spark, self._credentials
+        return None, None
 
 
 def add_stats(total: dict, more: dict) -> dict:
@@ -185,12 +265,23 @@ def _submitter(spark, config: ClientConfig, credentials: ExecutorCredentials, wa
         try:
             rows = [row.asDict() for row in frame.collect()]
         except Exception as exc:
+            unreachable = _unreachable(exc)
+            if unreachable is not None:
+                raise unreachable from None
             if unit.users:
                 raise
-            raise SparkFailure("the executors could not start, or could not reach the "
-                               f"workspace: {first_line(exc, config)}") from None
+            raise SparkFailure("the executors could not start: "
+                               f"{first_line(exc, config)}") from None
         return rows, _executor_seconds(rows)
     return submit
+
+
+def _unreachable(exc: BaseException) -> SparkFailure | None:
+    """The executor's own line when its probe could not reach the workspace."""
+    for line in str(exc).splitlines():
+        if UNREACHABLE in line:
+            return SparkFailure(scrub(line[line.index(UNREACHABLE):].strip())[:300])
+    return None
 
 
 def _client_lane(config: ClientConfig, walkers, pace: ClusterPace):

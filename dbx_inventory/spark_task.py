@@ -59,22 +59,27 @@ def client_counters(client: ApiClient) -> dict:
 
 
 PROBE = "/api/2.0/workspace/get-status"
+UNREACHABLE = "the executor could not reach the workspace"
 
 
-def scan_unit(config: ClientConfig, walkers, users: tuple[str, ...]):
+def scan_unit(config: ClientConfig, walkers, users: tuple[str, ...], *, probe: bool = False):
     """One unit's rows as dicts in the row schema: a row per user as it finishes, then
     the report row. What a Spark task sends back, and what the client lane scans.
 
-    No users: a warm-up, which asks the workspace one cheap question, so executors
-    that cannot reach it (an IP access list, a network rule) fail here, not user by user.
+    `probe` (executors): first ask the workspace one cheap question, inside the job's
+    share, so an executor that cannot reach it (an IP access list, a network rule)
+    fails before its first user, not user by user.
     """
     started = time.time()
     worker = worker_identity()
     counters: dict = {}
     rates: dict = {}
     with ApiClient(config) as client:
-        if not users:
-            client.get(PROBE, {"path": "/"}, subject="the workspace root")
+        if probe and users:
+            try:
+                client.get(PROBE, {"path": "/"}, subject="the workspace root")
+            except Exception as exc:
+                raise RuntimeError(f"{UNREACHABLE}: {exc}") from None
         for row in Scanner(client, walkers=walkers, worker=worker).scan(users):
             yield {**row.to_dict(), REPORT_COLUMN: None}
         counters = client_counters(client)
@@ -86,8 +91,9 @@ def scan_unit(config: ClientConfig, walkers, users: tuple[str, ...]):
 
 def unit_task(config: ClientConfig, credentials: str, walkers, users: tuple[str, ...]):
     """The function Spark runs for one unit of users (none: a warm-up that starts the
-    Python worker, unpickles this package, reads the credentials like any job and asks
-    the workspace one question: see scan_unit).
+    Python worker, unpickles this package and reads the credentials like any job, but
+    sends no request). A unit with users asks the workspace one question first: see
+    scan_unit.
 
     No dataclasses.replace/asdict here: databricks-connect's older cloudpickle breaks
     field introspection of classes pickled by value.
@@ -106,7 +112,7 @@ def unit_task(config: ClientConfig, credentials: str, walkers, users: tuple[str,
         token = headers.get("Authorization", "").removeprefix("Bearer ")
         object.__setattr__(own, "credentials", StaticToken(token))  # frozen, no replace()
         columns = list(RESULT_FIELDS) + [REPORT_COLUMN]
-        for item in scan_unit(own, walkers, users):
+        for item in scan_unit(own, walkers, users, probe=True):
             yield pd.DataFrame([item], columns=columns)
     return run
 

@@ -203,8 +203,8 @@ def test_no_wait_on_a_server_that_died_after_the_last_row(serve, own_spark):
     server = serve(ws)
     names = [u.user_name for u in ws.users]
     config = ClientConfig(host=server.url, credentials=StaticToken(TOKEN))
-    rows = run_on_spark(Mode(True, "test", remote=own_spark.url), config, names,
-                        (DBFS, WORKSPACE))
+    mode = Mode(True, "test", remote=own_spark.url, spark_only=True)
+    rows = run_on_spark(mode, config, names, (DBFS, WORKSPACE))
     got = [next(rows) for _ in names]
     own_spark.kill()
     started = time.monotonic()

@@ -137,24 +137,61 @@ def test_budget_refuses_more_threads_than_requests():
 
 
 def test_client_lane_has_the_budget_until_spark_lanes_join_and_waits_for_it():
-    """While two Spark lanes warm up (one request each), the client lane has the rest
-    of the budget: their shares are lent to it. A lane that joins waits until its whole
-    share is free: the sum never passes 20."""
+    """While two Spark lanes warm up (no request), the client lane has the whole
+    budget: their shares are lent to it. A lane that joins waits until its whole share
+    is free: the sum never passes 20."""
     budget = Budget(20, 2, client=True)
-    assert budget.take(CLIENT) == 18        # 6 of its own, 6 + 6 lent
+    assert budget.take(CLIENT) == 20        # 6 of its own, 7 + 7 lent
     budget.join(0)
     got: list = []
     waiter = threading.Thread(target=lambda: got.append(budget.take(0)))
     waiter.start()
     waiter.join(0.2)
     assert waiter.is_alive() and not got    # nothing free: it waits, takes nothing
-    budget.give_back(18)
+    budget.give_back(20)
     waiter.join(5)
     assert got == [7]                       # 20 over three lanes: 7, 7, 6
-    assert budget.take(CLIENT) == 12        # 6 + 6 still lent by lane 1
+    assert budget.take(CLIENT) == 13        # 6 + 7 still lent by lane 1
     assert budget.peak == 20
     budget.close()
     assert budget.take(1) is None
+
+
+def test_a_lane_gives_way_only_to_a_lane_of_the_other_kind():
+    """Spark lanes give way to the client lane (and it to them) only while one of the
+    other kind is there: the last kind left never leaves, whatever the measures say."""
+    budget = Budget(20, 2, client=True)
+    budget.join(0)
+    budget.join(1)
+    assert budget.give_way(0) is True       # the client lane is there
+    assert budget.active == 1
+    assert budget.take(CLIENT) == 10        # lane 0's share is the others' now
+    budget.give_back(10)
+    assert budget.give_way(CLIENT) is True  # lane 1 is there
+    assert budget.give_way(1) is False      # nobody of the other kind is left
+    assert budget.take(1) == 20
+
+
+def test_spark_lanes_give_way_when_their_jobs_cost_clearly_more_per_user():
+    cutter = UnitCutter(names(200), 2)
+    assert not cutter.spark_costs_more()    # nothing measured
+    cutter.observed(Unit(0, tuple(names(10))), 10, 1.0, 1.0, CLIENT)  # 1.0 slot-s/user
+    assert not cutter.spark_costs_more()    # Spark not measured yet
+    cutter.observed(Unit(1, tuple(names(10))), 10, 1.1, 0.9)          # 1.1: within margin
+    assert not cutter.spark_costs_more() and cutter.client_pays()
+    cutter.observed(Unit(2, tuple(names(10))), 10, 2.1, 1.0)          # averaged: 1.6
+    assert cutter.spark_costs_more() and cutter.client_pays()
+
+
+def test_the_client_lane_left_alone_takes_long_units_and_no_tail_cut():
+    cutter = UnitCutter(names(400), 4)
+    cutter.observed(Unit(0, tuple(names(10))), 10, 0.5, 0.5, CLIENT)  # 20 users/s at 10
+    assert len(cutter.next(10, CLIENT).users) == 30                   # 1.5 s of work
+    assert len(cutter.next(10, CLIENT, alone=True).users) == 80       # 4 s of work
+    cutter.next(10, CLIENT, alone=True)
+    cutter.next(10, CLIENT, alone=True)
+    cutter.next(10, CLIENT, alone=True)
+    assert len(cutter.next(10, CLIENT, alone=True).users) == 50       # the rest
 
 
 def test_client_lane_gives_up_when_more_lanes_than_requests_are_up():
@@ -217,8 +254,8 @@ def test_job_queue_keeps_the_budget_exact_with_real_threads():
 
 def test_client_lane_scans_while_spark_warms_up_then_hands_over():
     """Warm-ups held open: the client lane scans with the whole budget meanwhile.
-    Released, the Spark lanes take over; every user comes back once, and requests in
-    flight (client and Spark together) never pass the budget."""
+    Released, the Spark lanes take a share; every user comes back once, and requests
+    in flight (client and Spark together) never pass the budget."""
     lock = threading.Lock()
     in_use: list[int] = []
     peaks: list[int] = []
@@ -240,8 +277,9 @@ def test_client_lane_scans_while_spark_warms_up_then_hands_over():
             return [unit.users], None
         return run
 
+    # Jobs of 10 ms: units sized for jobs of 1 ms keep the Spark lanes worth a job.
     queue = JobQueue(names(400), 20, 4, job("spark"), run_id="c", clock=time.time,
-                     local=job("client"))
+                     local=job("client"), target_s=0.001)
     done = []
     for item in queue.start().results():
         done.append(item)
@@ -250,7 +288,7 @@ def test_client_lane_scans_while_spark_warms_up_then_hands_over():
     warm.set()
     assert sorted(u for d in done for u in d.unit.users) == sorted(names(400))
     assert max(peaks) <= 20
-    assert done[0].lane == CLIENT and done[0].share == 16  # 20 less 4 warm-ups
+    assert done[0].lane == CLIENT and done[0].share == 20  # warm-ups send nothing
     assert "spark" in lanes_seen               # Spark took over once warm
     scanned = [d for d in done if not d.warmup]
     assert all(d.lane == CLIENT for d in scanned[:3])  # until past 100 users: the client
@@ -452,3 +490,45 @@ def test_without_a_client_lane_lanes_start_together():
     budget.join(1)
     waiter.join(5)
     assert got == [5]
+
+
+def test_a_queue_whose_lanes_all_stopped_says_so_rather_than_hang():
+    queue = JobQueue(names(5), 4, 2, warm_ups_pass(lambda *a: ([], None)), run_id="x",
+                     clock=time.time)
+    queue.budget.close()  # every lane finds nothing to take and stops
+    with pytest.raises(RuntimeError, match="every lane stopped with 5 users not scanned"):
+        list(queue.start().results())
+
+
+def test_spark_lanes_are_not_worth_a_job_for_the_last_seconds_of_work():
+    cutter = UnitCutter(names(100), 4)
+    assert cutter.worth_a_job(20)              # nothing measured yet
+    cutter.observed(Unit(0, tuple(names(20))), 20, 1.0, 1.0, CLIENT)  # 1 slot-s/user
+    assert len(cutter.next(20, CLIENT, alone=True).users) == 80       # 4 s of work
+    assert not cutter.worth_a_job(20)          # 20 left: 1 s for 20 requests
+    assert cutter.worth_a_job(2)               # 10 s for 2: two jobs of 4 s and more
+
+
+def test_setting_spark_up_borrows_one_request_of_the_budget():
+    """The cluster check and the executors' token are workspace requests made while the
+    client lane scans: they wait for a free request and the client lane leaves one."""
+    budget = Budget(4, 0, client=True)
+    assert budget.take(CLIENT) == 4
+    inside = threading.Event()
+    leave = threading.Event()
+
+    def setting_up():
+        with budget.borrow():
+            inside.set()
+            leave.wait(5)
+
+    thread = threading.Thread(target=setting_up)
+    thread.start()
+    assert not inside.wait(0.2)             # all 4 in use: it waits
+    budget.give_back(4)
+    assert inside.wait(5)
+    assert budget.take(CLIENT) == 3         # one stays with the borrower
+    leave.set()
+    thread.join(5)
+    budget.give_back(3)
+    assert budget.take(CLIENT) == 4 and budget.peak == 4
