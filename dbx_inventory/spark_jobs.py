@@ -193,11 +193,12 @@ class Budget:
     """Requests in flight for the cluster and the client, split between the lanes.
 
     Every Spark lane not retired has a share, the client lane (last) too while it runs.
-    A Spark lane still warming up sends no request and lends its whole share to the
-    client lane. A job starts only when
-    its lane's whole share is free: while lanes join or retire, the requests of running
-    jobs never sum past the total. Without a client lane, no lane starts before every
-    lane has warmed up (or retired): nothing would scan meanwhile anyway.
+    A Spark job starts only when its lane's whole share is free: while lanes join or
+    retire, the requests of running jobs never sum past the total. The client lane takes
+    whatever no Spark lane holds or waits for: the shares of lanes still warming up (they
+    send no request), of lanes gone, and what a job started with a smaller share leaves.
+    Without a client lane, no lane starts before every lane has warmed up (or retired):
+    nothing would scan meanwhile anyway.
     """
 
     def __init__(self, total: int, threads: int, *, client: bool = False):
@@ -205,7 +206,8 @@ class Budget:
         self._lanes: list[Hashable] = [CLIENT] if client else []
         self._warming: set[Hashable] = set()
         self._in_use = 0
-        self._borrowed = 0              # single requests of setting up (borrow())
+        self._running: set[Hashable] = set()  # Spark lanes holding a share
+        self._borrowing = 0             # setting-up requests waiting for room (borrow())
         self.peak = 0
         self._closed = False
         self._started = False
@@ -222,12 +224,18 @@ class Budget:
             self._warming.update(range(threads))
             self._cond.notify_all()
 
-    def _share(self, lane: Hashable) -> int:
+    def _share(self, lane: Hashable) -> int | None:
+        """A Spark lane's whole share; for the client lane, what it may take now (0:
+        wait). None: nothing ever, with more lanes than requests and every lane up."""
         base = dict(zip(self._lanes, shares(self.total, len(self._lanes)), strict=True))
+        if not base[lane] and not self._warming:
+            return None
         if lane != CLIENT:
             return base[lane]
-        share = base[lane] + sum(base[other] for other in self._warming)
-        return max(1, share - self._borrowed) if share else 0
+        # Kept free for Spark lanes between jobs (their share comes next) and setting up.
+        kept = sum(base[other] for other in self._lanes if other != CLIENT
+                   and other not in self._warming and other not in self._running)
+        return max(0, self.total - self._in_use - kept - self._borrowing)
 
     def take(self, lane: Hashable) -> int | None:
         """Wait until the lane's share is free and take it; None when the lane has no
@@ -241,11 +249,13 @@ class Budget:
                     continue
                 self._started = True
                 share = self._share(lane)
-                if not share and not self._warming:
+                if share is None:
                     return None  # more lanes than requests
-                if share and self.total - self._in_use >= share:
+                if share > 0 and self.total - self._in_use >= share:
                     self._in_use += share
                     self.peak = max(self.peak, self._in_use)
+                    if lane != CLIENT:
+                        self._running.add(lane)
                     return share
                 self._cond.wait()
 
@@ -254,22 +264,21 @@ class Budget:
         """One request in flight for setting Spark up (a cluster check, the executors'
         token) while the client lane may scan: it counts like any other."""
         with self._cond:
-            self._borrowed += 1  # the client lane's next share leaves room for it
+            self._borrowing += 1  # the client lane's next share leaves room for it
             while self.total - self._in_use < 1:
                 self._cond.wait()
+            self._borrowing -= 1
             self._in_use += 1
             self.peak = max(self.peak, self._in_use)
         try:
             yield
         finally:
-            with self._cond:
-                self._in_use -= 1
-                self._borrowed -= 1
-                self._cond.notify_all()
+            self.give_back(1)
 
-    def give_back(self, share: int) -> None:
+    def give_back(self, share: int, lane: Hashable = None) -> None:
         with self._cond:
             self._in_use -= share
+            self._running.discard(lane)
             self._cond.notify_all()
 
     def join(self, lane: Hashable) -> None:
@@ -514,7 +523,7 @@ class JobQueue:
                     if unit is None or not self._run(lane, unit, share):
                         return
                 finally:
-                    self.budget.give_back(share)
+                    self.budget.give_back(share, lane)
         finally:
             self.budget.retire(lane)
 

@@ -532,3 +532,18 @@ def test_setting_spark_up_borrows_one_request_of_the_budget():
     thread.join(5)
     budget.give_back(3)
     assert budget.take(CLIENT) == 4 and budget.peak == 4
+
+
+def test_the_client_lane_takes_what_no_spark_lane_holds_or_waits_for():
+    budget = Budget(20, 2, client=True)
+    budget.join(0)
+    budget.join(1)
+    assert budget.take(0) == 7              # 20 over three lanes: 7, 7, 6
+    assert budget.take(CLIENT) == 6         # lane 1's 7 is kept for its next job
+    budget.give_back(6)
+    assert budget.give_way(1)               # lane 1 leaves: shares are 10 and 10 now
+    assert budget.take(CLIENT) == 13        # lane 0 still runs with 7, not 10
+    budget.give_back(13)
+    budget.give_back(7, 0)                  # lane 0's job ended: its next share is 10
+    assert budget.take(CLIENT) == 10
+    assert budget.take(0) is not None and budget.peak == 20
