@@ -28,18 +28,24 @@ class SparkConsole(SparkEvents):
         self._monotonic = monotonic
         self._started: float | None = None
         self._collecting = False
+        self._distributed = False
         if debug:
             names.on_new = self._show_executor
 
-    def connecting(self, target: str) -> None:
+    def connecting(self, target: str, *, client_starts: bool = False) -> None:
         self._started = self._monotonic()
         users = plural(self.total, "USER", "USERS")
         emit(["", RULE, f"PARALLEL PROCESSING {users} USING SPARK CLUSTER",
               RULE, f"Parallel start time: {now_text()}", "",
               f"Connecting to cluster: {target.removeprefix('cluster ')}"])
+        if client_starts:
+            emit(["This machine scans users too (shown as local): while the executors "
+                  "start, and after while it uses the request budget better than a "
+                  "Spark job"])
 
     def distributing(self, users: Sequence[str], units: int, slots: int,
-                     in_flight: int, *, client_starts: bool = False) -> None:
+                     in_flight: int) -> None:
+        self._distributed = True
         lines = [f"Processing {plural(len(users), 'user')} across Spark workers..."]
         if self.debug:
             lines += ["", "Users to be distributed:",
@@ -49,16 +55,14 @@ class SparkConsole(SparkEvents):
                   + (f"{plural(units, 'Spark job')}" if units else
                      "Spark jobs of a few seconds")
                   + f" ({slots} at a time, {plural(in_flight, 'request')} in flight in all)"]
-        if client_starts:
-            lines.append("This machine scans users too (shown as local): while the "
-                         "executors start, and after while it uses the request budget "
-                         "better than a Spark job")
         if self.debug:
             lines.append("Processing users across workers (showing results as they complete)...")
         emit(lines)
 
     def batch_finished(self, report: BatchReport) -> None:
-        if not self._collecting:
+        # Rows this machine scanned before Spark was ready come before the block that
+        # hands work out; the seed's "Collecting" line follows that block.
+        if not self._collecting and self._distributed:
             self._collecting = True
             emit(["Collecting results from workers..."])
         if self.debug:

@@ -27,13 +27,13 @@ class BatchReport:
 class SparkEvents:
     """Base with no output; a console subclass overrides what it shows."""
 
-    def connecting(self, target: str) -> None:
-        """About to connect: target is "cluster ID" or a Spark Connect URL (no params)."""
+    def connecting(self, target: str, *, client_starts: bool = False) -> None:
+        """About to connect: target is "cluster ID" or a Spark Connect URL (no params);
+        client_starts: this machine scans meanwhile, and after (see spark_jobs)."""
 
     def distributing(self, users: Sequence[str], units: int, slots: int,
-                     in_flight: int, *, client_starts: bool = False) -> None:
-        """Work is about to be handed out: units of work, tasks at once, request budget;
-        client_starts: this machine scans too (see spark_jobs)."""
+                     in_flight: int) -> None:
+        """Spark is ready, work is handed out: units of work, tasks at once, budget."""
 
     def batch_finished(self, report: BatchReport) -> None:
         """A unit's rows have all reached the client (called before its rows are yielded)."""

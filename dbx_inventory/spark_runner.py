@@ -45,7 +45,7 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
     events = events or SparkEvents()
     stats = {} if stats is None else stats
     events.connecting(f"cluster {mode.cluster_id}" if mode.cluster_id
-                      else safe_remote(mode.remote or ""))
+                      else safe_remote(mode.remote or ""), client_starts=not mode.spark_only)
     started = time.monotonic()
     jobs: JobQueue | None = None
     setup: _Setup | None = None
@@ -66,8 +66,7 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
             for done in jobs.results():
                 if isinstance(done, SparkReady):
                     # Units are cut as the run goes (sized from measured job times).
-                    events.distributing(usernames, 0, done.threads, config.max_in_flight,
-                                        client_starts=local is not None)
+                    events.distributing(usernames, 0, done.threads, config.max_in_flight)
                     continue
                 rows, report = _split(done)
                 add_stats(stats, report.stats)
