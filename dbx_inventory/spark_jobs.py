@@ -284,19 +284,19 @@ class Budget:
     def join(self, lane: Hashable) -> None:
         """A warmed-up Spark lane takes its own share from now on."""
         with self._cond:
-            self._end_warm_up(lane)
+            self._warming.discard(lane)
             self._cond.notify_all()
 
     def retire(self, lane: Hashable) -> None:
         """`lane` runs no more jobs: its share goes to the others' next jobs."""
         with self._cond:
-            self._end_warm_up(lane)
-            if lane in self._lanes:
-                self._lanes.remove(lane)
-            self._cond.notify_all()
+            self._retire(lane)
 
-    def _end_warm_up(self, lane: Hashable) -> None:
+    def _retire(self, lane: Hashable) -> None:
         self._warming.discard(lane)
+        if lane in self._lanes:
+            self._lanes.remove(lane)
+        self._cond.notify_all()
 
     @property
     def warming(self) -> bool:
@@ -318,9 +318,7 @@ class Budget:
                       if (other == CLIENT) != (lane == CLIENT)]
             if not others:
                 return False
-            self._end_warm_up(lane)
-            self._lanes.remove(lane)
-            self._cond.notify_all()
+            self._retire(lane)
             return True
 
     @property
@@ -338,6 +336,11 @@ def peak_overlap(intervals: Sequence[tuple[float, float]]) -> int:
         running += step
         peak = max(peak, running)
     return peak
+
+
+def _kind(lane) -> str:
+    """CLIENT or SPARK: Spark lanes are numbered."""
+    return CLIENT if lane == CLIENT else SPARK
 
 
 @dataclass(frozen=True)
@@ -396,10 +399,10 @@ class JobQueue:
                 self._spawn(lane)
         return self
 
-    def add_spark(self, threads: int, submit: Submit) -> int:
+    def add_spark(self, threads: int, submit: Submit) -> None:
         """Spark is ready (the client lane may have scanned meanwhile): start `threads`
-        Spark lanes, each with its warm-up first. The results' reader gets SparkReady
-        first. Returns the lanes started."""
+        Spark lanes (fewer if the budget or the users are fewer), each with its warm-up
+        first. The results' reader gets SparkReady first."""
         self._submit = submit
         self.threads = self._slots_seen = self._lanes_for(threads)
         self._results.put(SparkReady(self.threads))
@@ -409,7 +412,6 @@ class JobQueue:
             for lane in range(self.threads):
                 self._spawn(lane)
         self._spark_expected = False  # after the spawns: the reader counts live lanes
-        return self.threads
 
     def no_spark(self, error: BaseException) -> None:
         """Spark could not be readied: the reader gets `error`."""
@@ -518,8 +520,7 @@ class JobQueue:
                 if share is None:
                     return
                 try:
-                    unit = self.units.next(share, SPARK if lane != CLIENT else CLIENT,
-                                           alone=not self.budget.active)
+                    unit = self.units.next(share, _kind(lane), alone=not self.budget.active)
                     if unit is None or not self._run(lane, unit, share):
                         return
                 finally:
@@ -529,7 +530,7 @@ class JobQueue:
 
     def _run(self, lane, unit: Unit, share: int) -> bool:
         """One job on `lane`; False when it failed (the error is handed on)."""
-        kind = CLIENT if lane == CLIENT else SPARK
+        kind = _kind(lane)
         run = self._local if kind == CLIENT else self._submit
         assert run is not None
         submitted = self._clock()

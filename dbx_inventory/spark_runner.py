@@ -140,9 +140,9 @@ class _Setup(threading.Thread):
 
     Setting up is bounded (connect fails fast rather than wait for a cluster), so
     finish() waits for it: a run whose users were all scanned before Spark was ready
-    still learns whether Spark could be used (`error`). Without waiting (a second
-    Ctrl-C), whoever comes last owns the clean-up: finish() gets the session and
-    credentials if setting up was over, else the thread undoes what it made.
+    still learns whether Spark could be used (`error`). The clean-up is finish()'s
+    caller's if setting up was over before the run ended, else the thread undid what it
+    made.
     """
 
     def __init__(self, mode, config: ClientConfig, walkers, pace: "ClusterPace",
@@ -182,7 +182,7 @@ class _Setup(threading.Thread):
                 f"cannot start Spark: {first_line(exc, config)}")
             self._jobs.no_spark(self.error)
             return
-        self._jobs.add_spark(max(1, min(slots, config.max_in_flight)), submit)
+        self._jobs.add_spark(slots, submit)
 
     def _over(self, hand: bool = False) -> bool:
         """Has the run ended already? If not and `hand`, the session and credentials
@@ -199,11 +199,11 @@ class _Setup(threading.Thread):
         if self._spark is not None:
             release(self._spark)
 
-    def finish(self, wait: bool = True) -> tuple:
+    def finish(self) -> tuple:
         """(session, credentials) to clean up, each None unless setting up was over."""
         with self._lock:
             self._cancelled = True
-        if wait and self.ident is not None:
+        if self.ident is not None:
             self.join()
         with self._lock:
             if self._handed:

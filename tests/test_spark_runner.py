@@ -13,8 +13,9 @@ from dbx_inventory.auth import StaticToken
 from dbx_inventory.client import ClientConfig
 from dbx_inventory.modes import Mode
 from dbx_inventory.results import RESULT_FIELDS
-from dbx_inventory.spark_jobs import (CLIENT, MAX_UNIT_USERS, SPARK, Budget, JobQueue,
-                                      Unit, UnitCutter, peak_overlap, shares)
+from dbx_inventory.spark_jobs import (CLIENT, MAX_UNIT_USERS, SPARK, Budget, JobDone,
+                                      JobQueue, SparkReady, Unit, UnitCutter, peak_overlap,
+                                      shares)
 from dbx_inventory.spark_runner import add_stats
 from dbx_inventory.spark_session import first_line, task_slots
 from dbx_inventory.spark_task import REPORT_COLUMN, decode, executor_config, row_schema
@@ -547,3 +548,32 @@ def test_the_client_lane_takes_what_no_spark_lane_holds_or_waits_for():
     budget.give_back(7, 0)                  # lane 0's job ended: its next share is 10
     assert budget.take(CLIENT) == 10
     assert budget.take(0) is not None and budget.peak == 20
+
+
+def test_spark_lanes_added_once_ready_join_a_queue_the_client_lane_started():
+    """The client lane scans from start(); add_spark() brings the Spark lanes later
+    (fewer than asked when the budget is smaller), announced by SparkReady."""
+    lanes: list[str] = []
+    lock = threading.Lock()
+
+    def job(kind):
+        def run(unit, share, tag):
+            if unit.users:
+                with lock:
+                    lanes.append(kind)
+                time.sleep(0.005)
+            return [unit.users], None
+        return run
+
+    queue = JobQueue(names(300), 3, 0, None, run_id="r", clock=time.time,
+                     local=job("client"), target_s=0.001)
+    results = queue.start().results()
+    first = next(results)
+    assert isinstance(first, JobDone) and first.lane == CLIENT
+    queue.add_spark(8, job("spark"))
+    rest = list(results)
+    ready = [item for item in rest if isinstance(item, SparkReady)]
+    assert ready == [SparkReady(3)]            # 8 asked, 3 requests in the budget
+    done = [first] + [item for item in rest if isinstance(item, JobDone)]
+    assert sorted(u for d in done for u in d.unit.users) == sorted(names(300))
+    assert queue.budget.peak <= 3
