@@ -303,9 +303,7 @@ class User:
             "emails": [{"value": e, "primary": i == 0, "type": "work"}
                        for i, e in enumerate(self.emails)],
         }
-        if attributes is None:
-            return full
-        return {k: v for k, v in full.items() if k in attributes or k in ("id", "schemas")}
+        return _scim_view(full, attributes)
 
 
 @dataclass
@@ -325,9 +323,14 @@ class ServicePrincipal:
             "displayName": self.display_name,
             "active": self.active,
         }
-        if attributes is None:
-            return full
-        return {k: v for k, v in full.items() if k in attributes or k in ("id", "schemas")}
+        return _scim_view(full, attributes)
+
+
+def _scim_view(full: dict, attributes: frozenset[str] | None) -> dict:
+    """SCIM's `attributes=`: only those asked for, plus id and schemas (always sent)."""
+    if attributes is None:
+        return full
+    return {k: v for k, v in full.items() if k in attributes or k in ("id", "schemas")}
 
 
 @dataclass
