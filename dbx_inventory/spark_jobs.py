@@ -2,12 +2,20 @@
 
 K client threads (Spark lanes) each submit one-partition jobs, one unit at a time, and
 hand each unit's rows back the moment its job ends (toLocalIterator would hold them in
-partition order). The client lane scans units on this machine from the start, while
-Spark gets ready (add_spark); a Spark lane's first job is a warm-up with no users and no
-request: a cluster's first Python job costs seconds (10 s measured here) before its
-executors run anything, and warming lanes lend their shares to the client lane. Once
-both kinds have run, the one that scans a user with more of the budget (slot-seconds
-per user, Spark's per-job overhead counted) gives way to the other (Budget.give_way);
+partition order). A Spark lane's first job is a warm-up with no users and no request: a
+cluster's first Python job costs seconds (10 s measured here) before its executors run
+anything.
+
+The client lane scans on this machine from the start, while Spark gets ready
+(add_spark), and hands each user's row on as it finishes. While no Spark lane has
+joined (none ready yet, or all gone), it runs one continuous scan fed user by user,
+each request counted in the budget as it is sent (Budget.acquire): units would only
+add a barrier, a tail of idle requests, every few seconds. A lane that joins stops the
+feed and starts its first job once that scan has finished its users (it has the whole
+budget and the whole learned pace till then, so nothing is lost meanwhile); from then
+on the client lane scans units like a job, with its share of both. Once both
+kinds have run, the one that scans a user with more of the budget (slot-seconds per
+user, Spark's per-job overhead counted) gives way to the other (Budget.give_way);
 Spark lanes also give way when less is left than two rounds of jobs.
 
 The request budget (--concurrency) is a hard ceiling for the whole cluster and the
@@ -23,11 +31,13 @@ import math
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Callable, Hashable, Iterator, Sequence
+from typing import Callable, Hashable, Iterable, Iterator, Sequence
+
+from .throttle import Gate
 
 TARGET_JOB_S = 4.0        # a job lasts seconds: results stream, a dead client orphans little
 OVERHEAD_SHARE = 5        # ...and at least 5 x Spark's per-job overhead, so that stays small
-CLIENT_UNIT_S = 1.5       # the client lane hands its share back this often
+CLIENT_UNIT_S = 1.5       # the client lane hands its share back (or measures) this often
 SPARK_RETIRE_MARGIN = 1.15  # Spark lanes give way to the client lane beyond this cost ratio
 MIN_TAIL_JOB_S = 1.0      # the last jobs are cut finer, down to this much work ...
 TAIL_OVERHEAD = 2         # ... or twice the per-job overhead, when that is more
@@ -38,6 +48,10 @@ SPARK = "spark"
 
 # submit(unit, share, tag) -> (rows, seconds the unit's scan ran or None if unknown)
 Submit = Callable[["Unit", int, str], "tuple[list, float | None]"]
+# local(users, share, tag, gate) -> (username, rows) as each user finishes, read from
+# `users` as the scan goes, then (None, rows) with the scan's closing report
+Local = Callable[[Iterable[str], int, str, "Gate | None"],
+                 Iterator["tuple[str | None, list]"]]
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,7 @@ class JobDone:
 
     @property
     def warmup(self) -> bool:
+        """No users: a Spark lane's warm-up, or the closing report of a client scan."""
         return not self.unit.users
 
 
@@ -105,9 +120,8 @@ class UnitCutter:
             # early, and the first wave spreads over the executors).
             self._singles = threads if self._first_wave else 0
 
-    def next(self, share: int = 1, lane: str = SPARK, alone: bool = False) -> Unit | None:
-        """The next unit for a job holding `share`, or None when every user is out.
-        `alone`: the client lane is the only one left, with no share to hand back."""
+    def next(self, share: int = 1, lane: str = SPARK) -> Unit | None:
+        """The next unit for a job holding `share`, or None when every user is out."""
         with self._lock:
             remaining = len(self._names) - self._taken
             if remaining <= 0:
@@ -118,9 +132,7 @@ class UnitCutter:
             elif self._slot_s:
                 per_s = share / self._slot_s   # users a second at this share
                 tail = math.ceil(remaining / (2 * self._threads))
-                if lane == CLIENT and alone:
-                    size = max(share, round(self._target_s * per_s))
-                elif lane == CLIENT:
+                if lane == CLIENT:
                     size = min(max(share, round(CLIENT_UNIT_S * per_s)), tail)
                 else:
                     run_s = max(self._target_s, OVERHEAD_SHARE * self._overhead_s)
@@ -128,14 +140,31 @@ class UnitCutter:
                     least = round(max(MIN_TAIL_JOB_S, TAIL_OVERHEAD * self._overhead_s)
                                   * per_s)
                     size = min(round(run_s * per_s), max(least, tail))
-            # The cap bounds what a killed client orphans on the cluster: nothing
-            # of the client lane's, once it is alone.
-            cap = remaining if lane == CLIENT and alone else self._max_users
-            size = max(1, min(size, cap, remaining))
+            # The cap bounds what a killed client orphans on the cluster.
+            size = max(1, min(size, self._max_users, remaining))
             unit = Unit(self._number, tuple(self._names[self._taken:self._taken + size]))
             self._taken += size
             self._number += 1
             return unit
+
+    def next_user(self) -> str | None:
+        """One more user, for the client lane's continuous scan; None when all are out."""
+        with self._lock:
+            if self._taken >= len(self._names):
+                return None
+            self._taken += 1
+            return self._names[self._taken - 1]
+
+    def number(self) -> int:
+        """A unit number for a scan whose users are not known in advance."""
+        with self._lock:
+            self._number += 1
+            return self._number - 1
+
+    @property
+    def exhausted(self) -> bool:
+        with self._lock:
+            return self._taken >= len(self._names)
 
     def observed(self, unit: Unit, share: int, client_s: float, executor_s: float | None,
                  lane: str = SPARK) -> None:
@@ -196,7 +225,9 @@ class Budget:
     A Spark job starts only when its lane's whole share is free: while lanes join or
     retire, the requests of running jobs never sum past the total. The client lane takes
     whatever no Spark lane holds or waits for: the shares of lanes still warming up (they
-    send no request), of lanes gone, and what a job started with a smaller share leaves.
+    send no request), of lanes gone, and what a job started with a smaller share leaves;
+    as a share for a unit (take), or request by request for its continuous scan (the
+    Gate methods acquire and release, inside alone(): no Spark job starts meanwhile).
     Without a client lane, no lane starts before every lane has warmed up (or retired):
     nothing would scan meanwhile anyway.
     """
@@ -208,6 +239,7 @@ class Budget:
         self._in_use = 0
         self._running: set[Hashable] = set()  # Spark lanes holding a share
         self._borrowing = 0             # setting-up requests waiting for room (borrow())
+        self._alone = False             # the client's continuous scan runs
         self.peak = 0
         self._closed = False
         self._started = False
@@ -247,6 +279,9 @@ class Budget:
                 if self._warming and CLIENT not in self._lanes and not self._started:
                     self._cond.wait()  # nobody scans yet: the lanes start together
                     continue
+                if self._alone and lane != CLIENT:
+                    self._cond.wait()  # the client's scan has the budget and the pace
+                    continue
                 self._started = True
                 share = self._share(lane)
                 if share is None:
@@ -274,6 +309,35 @@ class Budget:
             yield
         finally:
             self.give_back(1)
+
+    @contextlib.contextmanager
+    def alone(self):
+        """The client lane's continuous scan runs: no Spark job starts meanwhile."""
+        with self._cond:
+            self._alone = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._alone = False
+                self._cond.notify_all()
+
+    def acquire(self) -> bool:
+        """Gate (throttle.py) of the client lane's continuous scan (inside alone()):
+        wait for room for one request; False (not counted) once the budget is closed."""
+        with self._cond:
+            while True:
+                if self._closed:
+                    return False
+                if self._in_use + self._borrowing < self.total:
+                    self._in_use += 1
+                    self.peak = max(self.peak, self._in_use)
+                    return True
+                self._cond.wait()
+
+    def release(self) -> None:
+        """One request acquired by the client lane's scan has ended."""
+        self.give_back(1)
 
     def give_back(self, share: int, lane: Hashable = None) -> None:
         with self._cond:
@@ -322,6 +386,12 @@ class Budget:
             return True
 
     @property
+    def joined(self) -> int:
+        """Spark lanes warmed up and not retired: the budget is theirs to share too."""
+        with self._cond:
+            return sum(1 for lane in self._lanes if lane != CLIENT and lane not in self._warming)
+
+    @property
     def active(self) -> int:
         """Spark lanes not retired (warming or joined)."""
         with self._cond:
@@ -338,11 +408,6 @@ def peak_overlap(intervals: Sequence[tuple[float, float]]) -> int:
     return peak
 
 
-def _kind(lane) -> str:
-    """CLIENT or SPARK: Spark lanes are numbered."""
-    return CLIENT if lane == CLIENT else SPARK
-
-
 @dataclass(frozen=True)
 class SparkReady:
     """In the results, where Spark became ready: `threads` Spark lanes start."""
@@ -354,18 +419,20 @@ class JobQueue:
     """Runs units on `threads` Spark lanes, and on a client lane when `local` is given;
     yields JobDone as jobs end.
 
-    submit(unit, share, tag) runs one Spark job in the calling thread; local(unit,
-    share, tag) scans one unit on this machine. Both return the unit's rows and the
-    seconds its scan ran (None if unknown). Without `submit` at first, the client lane
-    starts alone and the Spark lanes come with add_spark(). Every Spark lane's first
-    job is a warm-up (a unit with no users; it sends no request). A job
-    that raises stops the queue: no new job starts, and the error is raised from the
-    iterator; Spark jobs still running are the caller's to cancel (by their tag).
+    submit(unit, share, tag) runs one Spark job in the calling thread and returns the
+    unit's rows and the seconds its scan ran (None if unknown). local(users, share, tag,
+    gate) scans on this machine (see Local); each of its users comes as a JobDone of
+    its own, and each scan ends with a JobDone of no users holding its report. Without
+    `submit` at first, the client lane starts alone and the Spark lanes come with
+    add_spark(). Every Spark lane's first job is a warm-up (a unit with no users; it
+    sends no request). A job that raises stops the queue: no new job starts, and the
+    error is raised from the iterator; Spark jobs still running are the caller's to
+    cancel (by their tag).
     """
 
     def __init__(self, usernames: Sequence[str], budget: int, threads: int,
                  submit: Submit | None, *, run_id: str, clock: Callable[[], float],
-                 local: Submit | None = None, target_s: float = TARGET_JOB_S):
+                 local: Local | None = None, target_s: float = TARGET_JOB_S):
         self._users = len(usernames)
         self._total = budget
         self.threads = self._lanes_for(threads) if submit is not None else 0
@@ -384,6 +451,7 @@ class JobQueue:
         self._slots_seen = self.threads
         self._spark_running = 0
         self._running_lock = threading.Lock()
+        self._reports_due = 0  # client scans started whose closing report is not read
         self._client: threading.Thread | None = None
         self._lane_threads: list[threading.Thread] = []
 
@@ -393,10 +461,10 @@ class JobQueue:
     def start(self) -> "JobQueue":
         """Start the client lane, and the Spark lanes if submit was given already."""
         if self._local is not None:
-            self._client = self._spawn(CLIENT)
+            self._client = self._spawn(CLIENT, self._client_lane)
         if self._submit is not None and not self._spark_expected:
             for lane in range(self.threads):
-                self._spawn(lane)
+                self._spawn(lane, self._work)
         return self
 
     def add_spark(self, threads: int, submit: Submit) -> None:
@@ -410,7 +478,7 @@ class JobQueue:
             self.units.lanes(self.threads)
             self.budget.add(self.threads)
             for lane in range(self.threads):
-                self._spawn(lane)
+                self._spawn(lane, self._work)
         self._spark_expected = False  # after the spawns: the reader counts live lanes
 
     def no_spark(self, error: BaseException) -> None:
@@ -418,8 +486,8 @@ class JobQueue:
         self._spark_expected = False
         self._results.put(error)
 
-    def _spawn(self, lane) -> threading.Thread:
-        thread = threading.Thread(target=self._work, args=(lane,),
+    def _spawn(self, lane, work: Callable) -> threading.Thread:
+        thread = threading.Thread(target=work, args=(lane,),
                                   name=f"spark-lane-{lane}", daemon=True)
         thread.start()
         self._lane_threads.append(thread)
@@ -427,15 +495,23 @@ class JobQueue:
 
     def results(self) -> Iterator:
         """JobDone per finished job (warm-ups too), in completion order, until every
-        user is in, and SparkReady where it came; raises what a job raised."""
-        while self._pending:
+        user is in (and every client scan's report), and SparkReady where it came;
+        raises what a job raised."""
+        while self._pending or self._reports_unread():
             item = self._next()
             if isinstance(item, BaseException):
                 self.stop()
                 raise item
             if isinstance(item, JobDone):
                 self._pending -= len(item.unit.users)
+                if item.lane == CLIENT and item.warmup:
+                    with self._running_lock:
+                        self._reports_due -= 1
             yield item
+
+    def _reports_unread(self) -> bool:
+        with self._running_lock:
+            return self._reports_due > 0
 
     def stop(self) -> None:
         """Start no more jobs (running Spark jobs are the caller's to cancel)."""
@@ -500,27 +576,26 @@ class JobQueue:
                                         "not scanned")
 
     def _work(self, lane) -> None:
+        """A Spark lane: its warm-up, then a job at a time while it pays."""
         try:
-            if lane != CLIENT:
-                if not self._run(lane, Unit(-1 - lane, ()), 0):
-                    return
-                self.budget.join(lane)
+            if not self._run(lane, Unit(-1 - lane, ()), 0):
+                return
+            joined = False
             while not self._stop.is_set():
-                if lane != CLIENT and self.budget.active > self._slots_seen \
-                        and lane >= self._slots_seen:
+                if self.budget.active > self._slots_seen and lane >= self._slots_seen:
                     return  # the cluster runs fewer tasks at once than we have lanes
-                if lane == CLIENT and not self.budget.warming and \
-                        not self.units.client_pays() and self.budget.give_way(lane):
-                    return  # the executors are up and use the budget better
-                if lane != CLIENT and (self.units.spark_costs_more()
-                                       or not self.units.worth_a_job(self.budget.total)) \
+                if (self.units.spark_costs_more()
+                        or not self.units.worth_a_job(self.budget.total)) \
                         and self.budget.give_way(lane):
                     return  # this machine scans the rest with less of the budget
+                if not joined:  # only now: joining ends the client lane's continuous scan
+                    self.budget.join(lane)
+                    joined = True
                 share = self.budget.take(lane)
                 if share is None:
                     return
                 try:
-                    unit = self.units.next(share, _kind(lane), alone=not self.budget.active)
+                    unit = self.units.next(share, SPARK)
                     if unit is None or not self._run(lane, unit, share):
                         return
                 finally:
@@ -529,25 +604,85 @@ class JobQueue:
             self.budget.retire(lane)
 
     def _run(self, lane, unit: Unit, share: int) -> bool:
-        """One job on `lane`; False when it failed (the error is handed on)."""
-        kind = _kind(lane)
-        run = self._local if kind == CLIENT else self._submit
-        assert run is not None
+        """One Spark job on `lane`; False when it failed (the error is handed on)."""
+        assert self._submit is not None
         submitted = self._clock()
-        if kind == SPARK:
-            with self._running_lock:
-                self._spark_running += 1
+        with self._running_lock:
+            self._spark_running += 1
         try:
-            rows, executor_s = run(unit, max(1, share), self.tag)
+            rows, executor_s = self._submit(unit, max(1, share), self.tag)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             self.stop()
             self._results.put(exc)
             return False
         finally:
-            if kind == SPARK:
-                with self._running_lock:
-                    self._spark_running -= 1
+            with self._running_lock:
+                self._spark_running -= 1
         returned = self._clock()
-        self.units.observed(unit, share, returned - submitted, executor_s, kind)
-        self._results.put(JobDone(unit, share, submitted, returned, rows, kind))
+        self.units.observed(unit, share, returned - submitted, executor_s, SPARK)
+        self._results.put(JobDone(unit, share, submitted, returned, rows, SPARK))
+        return True
+
+    def _client_lane(self, lane=CLIENT) -> None:
+        """This machine's lane: one continuous scan while no Spark lane has joined,
+        else a unit at a time (with a share, like a job) while it pays."""
+        try:
+            while not self._stop.is_set():
+                if not self.budget.joined:
+                    with self.budget.alone():
+                        scanned = self._scan_here(self._lone_feed(), self.budget.total,
+                                                  self.budget)
+                    if not scanned or self.units.exhausted:
+                        return
+                    continue
+                if not self.budget.warming and not self.units.client_pays() \
+                        and self.budget.give_way(lane):
+                    return  # the executors are up and use the budget better
+                share = self.budget.take(lane)
+                if share is None:
+                    return
+                try:
+                    unit = self.units.next(share, CLIENT)
+                    if unit is None or not self._scan_here(unit.users, share, None):
+                        return
+                finally:
+                    self.budget.give_back(share, lane)
+        finally:
+            self.budget.retire(lane)
+
+    def _lone_feed(self) -> Iterator[str]:
+        """Users for the continuous scan, one at a time, until a Spark lane joins (the
+        budget is shared out by jobs again) or none is left."""
+        while not self._stop.is_set() and not self.budget.joined:
+            name = self.units.next_user()
+            if name is None:
+                return
+            yield name
+
+    def _scan_here(self, users: Iterable[str], share: int, gate: Gate | None) -> bool:
+        """Scan `users` on this machine, each row handed on as its user finishes; False
+        when the scan failed (the error is handed on)."""
+        assert self._local is not None
+        number = self.units.number()
+        submitted = since = self._clock()
+        window: list[str] = []  # users finished since the last measure
+        with self._running_lock:
+            self._reports_due += 1
+        try:
+            for name, rows in self._local(users, share, self.tag, gate):
+                now = self._clock()
+                if name is not None:
+                    window.append(name)
+                unit = Unit(number, () if name is None else (name,))
+                self._results.put(JobDone(unit, share, submitted, now, rows, CLIENT))
+                # Measured as often as a unit would be: Spark's units are sized, and
+                # the lanes' costs compared, from it while the scan goes on.
+                if window and (name is None or now - since >= CLIENT_UNIT_S):
+                    self.units.observed(Unit(number, tuple(window)), share, now - since,
+                                        None, CLIENT)
+                    since, window = now, []
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            self.stop()
+            self._results.put(exc)
+            return False
         return True

@@ -16,7 +16,7 @@ import json
 import secrets
 import threading
 import time
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from .client import ClientConfig
 from .politeness import sum_stats
@@ -25,11 +25,12 @@ from .results import UserResult
 from .scrub import scrub
 from .spark_auth import QUICK_SWEEP_S, SWEEP_TIMEOUT_S, ExecutorCredentials
 from .spark_events import BatchReport, SparkEvents
-from .spark_jobs import SPARK, JobDone, JobQueue, SparkReady, Unit
+from .spark_jobs import CLIENT, SPARK, JobDone, JobQueue, SparkReady, Unit
 from .spark_session import (SparkFailure, cancel_running, connect, first_line,
                             interrupt_all, release, server_listens, task_slots)
 from .spark_task import (REPORT_COLUMN, UNREACHABLE, EmptyRow, decode, executor_config,
                          row_schema, scan_unit, unit_task)
+from .throttle import Gate
 
 __all__ = ["SparkFailure", "connect", "run_on_spark", "task_slots", "add_stats"]
 
@@ -72,7 +73,7 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
                 add_stats(stats, report.stats)
                 pace.learned(report.rates, done.share)
                 if done.warmup:
-                    continue  # an executor is up; it scanned nobody
+                    continue  # an executor is up, or a scan here ended: no user in it
                 if done.lane == SPARK:
                     timings.append((done.returned_at - done.submitted_at,
                                     report.started_at, report.ended_at))
@@ -284,13 +285,20 @@ def _unreachable(exc: BaseException) -> SparkFailure | None:
 
 
 def _client_lane(config: ClientConfig, walkers, pace: ClusterPace):
-    """local(unit, share, tag) -> (rows, seconds): a unit scanned on this machine by
-    the same code and settings a job's executor uses, with the run's own credentials."""
-    def local(unit: Unit, share: int, tag: str) -> tuple[list, float | None]:
+    """local(users, share, tag, gate): users scanned on this machine by the same code and
+    settings a job's executor uses, with the run's own credentials; (username, [row])
+    as each finishes, then (None, [report])."""
+    def local(users: Iterable[str], share: int, tag: str, gate: Gate | None
+              ) -> Iterator[tuple[str | None, list]]:
         own = dataclasses.replace(executor_config(config, share, pace.share(share)),
                                   credentials=config.credentials)
-        rows = list(scan_unit(own, walkers, unit.users))
-        return rows, _executor_seconds(rows)
+        for data in scan_unit(own, walkers, users, gate=gate):
+            report = data.get(REPORT_COLUMN)
+            if report:
+                # Before the scan ends, so Spark jobs that start next (see
+                # Budget.alone) start from the pace this machine learned.
+                pace.learned(json.loads(report).get("rates", {}), share)
+            yield (None if report else data["username"]), [data]
     return local
 
 
@@ -304,7 +312,8 @@ def _executor_seconds(rows: list) -> float | None:
 
 
 def _split(done: JobDone) -> tuple[list[UserResult], BatchReport]:
-    """A job's user rows, and its trailing report as a BatchReport."""
+    """A job's user rows, and its trailing report as a BatchReport (for a row of this
+    machine's, which comes alone as its user finishes, what the row itself says)."""
     rows: list[UserResult] = []
     report: dict | None = None
     for data in done.rows:
@@ -313,6 +322,9 @@ def _split(done: JobDone) -> tuple[list[UserResult], BatchReport]:
             rows.append(item)
         else:
             report = item
+    if report is None and done.lane == CLIENT and rows:
+        report = {"worker": rows[0].worker, "started_at": rows[0].started_at,
+                  "ended_at": rows[-1].ended_at}
     if report is None:
         raise SparkFailure(f"a Spark job ended without its report (unit {done.unit.number})")
     return rows, BatchReport(unit=done.unit.number, worker=report["worker"],

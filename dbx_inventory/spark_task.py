@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import json
 import time
+from typing import Iterable, Iterator
 
 from .auth import StaticToken
 from .client import ApiClient, ClientConfig
@@ -20,6 +21,7 @@ from .results import RESULT_FIELDS, UserResult
 # Module-level on purpose: pickled by value with the function, so executors need
 # no copy of this package (an import inside the function would look for one).
 from .scan import Scanner, worker_identity
+from .throttle import Gate, Throttle
 
 REPORT_COLUMN = "unit_report"
 _LONG = {"file_count", "total_size", "dbfs_files", "dbfs_bytes", "workspace_files",
@@ -62,31 +64,43 @@ PROBE = "/api/2.0/workspace/get-status"
 UNREACHABLE = "the executor could not reach the workspace"
 
 
-def scan_unit(config: ClientConfig, walkers, users: tuple[str, ...], *, probe: bool = False):
-    """One unit's rows as dicts in the row schema: a row per user as it finishes, then
-    the report row. What a Spark task sends back, and what the client lane scans.
+def scan_unit(config: ClientConfig, walkers, users: Iterable[str], *, probe: bool = False,
+              gate: Gate | None = None):
+    """Rows as dicts in the row schema: a row per user as it finishes, then the report
+    row. What a Spark task sends back, and what the client lane scans. `users` is read
+    as the scan goes: the client lane feeds it while it is the only lane scanning.
 
     `probe` (executors): first ask the workspace one cheap question, inside the job's
     share, so an executor that cannot reach it (an IP access list, a network rule)
-    fails before its first user, not user by user.
+    fails before its first user, not user by user. `gate` (the client lane): each
+    request also counts in the budget this machine shares with the cluster's jobs.
     """
     started = time.time()
     worker = worker_identity()
     counters: dict = {}
     rates: dict = {}
-    with ApiClient(config) as client:
-        if probe and users:
+    taken: list[str] = []
+    throttle = Throttle(config.max_in_flight, gate=gate) if gate is not None else None
+    with ApiClient(config, throttle=throttle) as client:
+        if probe:
             try:
                 client.get(PROBE, {"path": "/"}, subject="the workspace root")
             except Exception as exc:
                 raise RuntimeError(f"{UNREACHABLE}: {exc}") from None
-        for row in Scanner(client, walkers=walkers, worker=worker).scan(users):
+        for row in Scanner(client, walkers=walkers, worker=worker).scan(_noted(users, taken)):
             yield {**row.to_dict(), REPORT_COLUMN: None}
         counters = client_counters(client)
         rates = client.learned_rates()
     report = {"worker": worker, "started_at": started, "ended_at": time.time(),
-              "users": list(users), "stats": counters, "rates": rates}
+              "users": taken, "stats": counters, "rates": rates}
     yield {**{name: None for name in RESULT_FIELDS}, REPORT_COLUMN: json.dumps(report)}
+
+
+def _noted(users: Iterable[str], taken: list[str]) -> Iterator[str]:
+    """`users` as the scanner reads them, each noted in `taken` for the report."""
+    for name in users:
+        taken.append(name)
+        yield name
 
 
 def unit_task(config: ClientConfig, credentials: str, walkers, users: tuple[str, ...]):
@@ -112,7 +126,7 @@ def unit_task(config: ClientConfig, credentials: str, walkers, users: tuple[str,
         token = headers.get("Authorization", "").removeprefix("Bearer ")
         object.__setattr__(own, "credentials", StaticToken(token))  # frozen, no replace()
         columns = list(RESULT_FIELDS) + [REPORT_COLUMN]
-        for item in scan_unit(own, walkers, users, probe=True):
+        for item in scan_unit(own, walkers, users, probe=bool(users)):
             yield pd.DataFrame([item], columns=columns)
     return run
 

@@ -10,18 +10,31 @@ A 429 is this limit's business only when it may be the workspace's cap on reques
 flight: when no request sent at as many requests in flight has succeeded since the last
 cut. One sent at a level already proven was refused for its API family's rate, which
 pacing.py learns per family, so it must not shrink the limit every family shares.
+
+A `Gate` is a second, outside limit a slot must also pass: in Spark mode this machine's
+requests count in the budget it shares with the cluster's jobs (spark_jobs.Budget).
 """
 
 from __future__ import annotations
 
 import threading
+from typing import Protocol
+
+
+class Gate(Protocol):
+    def acquire(self) -> bool:
+        """Wait for room for one request; False when the gate no longer counts."""
+
+    def release(self) -> None:
+        """A request acquired with True has ended."""
 
 
 class Throttle:
     """Adaptive (AIMD) cap on concurrent requests."""
 
     def __init__(self, max_in_flight: int, *, initial: float | None = None,
-                 decrease: float = 0.75, probe_slowdown: float = 16.0):
+                 decrease: float = 0.75, probe_slowdown: float = 16.0,
+                 gate: Gate | None = None):
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self.max_in_flight = max_in_flight
@@ -33,6 +46,7 @@ class Throttle:
         self._ceiling: float | None = None  # the limit at the last 429
         self._proven = 0         # most in flight at which a request of this epoch succeeded
         self._cond = threading.Condition()
+        self.gate = gate
         self.throttled = 0       # 429s reported
         self.cuts = 0            # times the limit went down
 
@@ -103,8 +117,17 @@ class _Slot:
 
     def __enter__(self) -> "_Slot":
         self._epoch, self.level = self._throttle._acquire()
+        gate = self._throttle.gate
+        try:
+            self._gated = gate is not None and gate.acquire()
+        except BaseException:
+            self._throttle.release(self._epoch)  # nothing was sent: nothing proven
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
+        gate = self._throttle.gate
+        if self._gated and gate is not None:
+            gate.release()
         self._throttle.release(self._epoch, throttled=self._was_throttled,
                                level=self.level)

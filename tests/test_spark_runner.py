@@ -184,15 +184,16 @@ def test_spark_lanes_give_way_when_their_jobs_cost_clearly_more_per_user():
     assert cutter.spark_costs_more() and cutter.client_pays()
 
 
-def test_the_client_lane_left_alone_takes_long_units_and_no_tail_cut():
-    cutter = UnitCutter(names(400), 4)
-    cutter.observed(Unit(0, tuple(names(10))), 10, 0.5, 0.5, CLIENT)  # 20 users/s at 10
-    assert len(cutter.next(10, CLIENT).users) == 30                   # 1.5 s of work
-    assert len(cutter.next(10, CLIENT, alone=True).users) == 80       # 4 s of work
-    cutter.next(10, CLIENT, alone=True)
-    cutter.next(10, CLIENT, alone=True)
-    cutter.next(10, CLIENT, alone=True)
-    assert len(cutter.next(10, CLIENT, alone=True).users) == 50       # the rest
+def test_the_continuous_scan_takes_users_one_at_a_time_between_units():
+    cutter = UnitCutter(names(10), 2)
+    assert [cutter.next_user(), cutter.next_user()] == names(2)
+    assert cutter.next(1, SPARK).users == (names(10)[2],)     # a unit goes on from there
+    taken = []
+    while (name := cutter.next_user()) is not None:
+        taken.append(name)
+    assert taken == names(10)[3:] and cutter.exhausted
+    assert cutter.next(1, SPARK) is None
+    assert cutter.number() != cutter.number()                 # a fresh number per scan
 
 
 def test_client_lane_gives_up_when_more_lanes_than_requests_are_up():
@@ -201,6 +202,54 @@ def test_client_lane_gives_up_when_more_lanes_than_requests_are_up():
     budget.join(1)
     assert budget.take(CLIENT) is None      # 2 requests, 2 Spark lanes: none for it
     assert budget.take(0) == 1 and budget.take(1) == 1
+
+
+class Flight:
+    """Requests really in flight in a fake run: Spark jobs count their share while
+    they run, the client lane one per request between acquire and release (its
+    continuous scan) or its share while a unit runs."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.now = 0
+        self.peak = 0
+        self.lanes: list[str] = []
+
+    def add(self, amount: int, kind: str | None = None) -> None:
+        with self.lock:
+            self.now += amount
+            self.peak = max(self.peak, self.now)
+            if kind:
+                self.lanes.append(kind)
+
+
+def fake_local(flight: Flight, seconds: float = 0.0, hold=None):
+    """local(users, share, tag, gate): each user 'scanned' with one request through
+    the gate (or inside its unit's share); `hold(name)` may block a user's request."""
+    def local(users, share, tag, gate):
+        if gate is None:
+            flight.add(share, "client")
+        try:
+            for name in users:
+                counted = gate.acquire() if gate is not None else False
+                if counted:
+                    flight.add(1, "client")
+                if hold is not None:
+                    hold(name)
+                time.sleep(seconds)
+                if counted:
+                    flight.add(-1)
+                    gate.release()
+                yield name, [name]
+        finally:
+            if gate is None:
+                flight.add(-share)
+        yield None, ["report"]
+    return local
+
+
+def users_in(done) -> list[str]:
+    return sorted(u for d in done if isinstance(d, JobDone) for u in d.unit.users)
 
 
 def warm_ups_pass(submit):
@@ -253,46 +302,40 @@ def test_job_queue_keeps_the_budget_exact_with_real_threads():
     assert queue.tag == "dbx-inventory-t"
 
 
+def spark_job(flight: Flight, warm: threading.Event, seconds: float = 0.01):
+    """submit(unit, share, tag): warm-ups wait for `warm`; a job holds its share."""
+    def run(unit, share, tag):
+        if not unit.users:
+            warm.wait(10)
+            return [], 0.0
+        flight.add(share, "spark")
+        time.sleep(seconds)
+        flight.add(-share)
+        return [unit.users], None
+    return run
+
+
 def test_client_lane_scans_while_spark_warms_up_then_hands_over():
-    """Warm-ups held open: the client lane scans with the whole budget meanwhile.
-    Released, the Spark lanes take a share; every user comes back once, and requests
-    in flight (client and Spark together) never pass the budget."""
-    lock = threading.Lock()
-    in_use: list[int] = []
-    peaks: list[int] = []
+    """Warm-ups held open: the client lane scans on, in one continuous scan, with
+    the whole budget. Released, the Spark lanes take a share; every user comes back
+    once, and requests in flight (client and Spark together) never pass the budget."""
+    flight = Flight()
     warm = threading.Event()
-    lanes_seen: list[str] = []
-
-    def job(kind):
-        def run(unit, share, tag):
-            if not unit.users:
-                warm.wait(10)
-                return [], 0.0
-            with lock:
-                in_use.append(share)
-                peaks.append(sum(in_use))
-                lanes_seen.append(kind)
-            time.sleep(0.01)
-            with lock:
-                in_use.remove(share)
-            return [unit.users], None
-        return run
-
     # Jobs of 10 ms: units sized for jobs of 1 ms keep the Spark lanes worth a job.
-    queue = JobQueue(names(400), 20, 4, job("spark"), run_id="c", clock=time.time,
-                     local=job("client"), target_s=0.001)
+    queue = JobQueue(names(400), 20, 4, spark_job(flight, warm), run_id="c",
+                     clock=time.time, local=fake_local(flight, 0.002), target_s=0.001)
     done = []
     for item in queue.start().results():
         done.append(item)
-        if sum(len(d.unit.users) for d in done) > 100:
+        if len(users_in(done)) > 100:
             warm.set()
     warm.set()
-    assert sorted(u for d in done for u in d.unit.users) == sorted(names(400))
-    assert max(peaks) <= 20
-    assert done[0].lane == CLIENT and done[0].share == 20  # warm-ups send nothing
-    assert "spark" in lanes_seen               # Spark took over once warm
-    scanned = [d for d in done if not d.warmup]
-    assert all(d.lane == CLIENT for d in scanned[:3])  # until past 100 users: the client
+    assert users_in(done) == sorted(names(400))
+    assert flight.peak <= 20 and queue.budget.peak <= 20
+    assert "spark" in flight.lanes             # Spark took over once warm
+    first = [d for d in done if not d.warmup][:100]
+    assert all(d.lane == CLIENT and d.share == 20 for d in first)  # warm-ups send nothing
+    assert len({d.unit.number for d in first}) == 1  # one scan, no unit barriers
 
 
 def test_job_queue_uses_fewer_threads_than_slots_when_the_budget_is_smaller():
@@ -505,7 +548,8 @@ def test_spark_lanes_are_not_worth_a_job_for_the_last_seconds_of_work():
     cutter = UnitCutter(names(100), 4)
     assert cutter.worth_a_job(20)              # nothing measured yet
     cutter.observed(Unit(0, tuple(names(20))), 20, 1.0, 1.0, CLIENT)  # 1 slot-s/user
-    assert len(cutter.next(20, CLIENT, alone=True).users) == 80       # 4 s of work
+    for _ in range(80):                        # the client lane scans 80
+        cutter.next_user()
     assert not cutter.worth_a_job(20)          # 20 left: 1 s for 20 requests
     assert cutter.worth_a_job(2)               # 10 s for 2: two jobs of 4 s and more
 
@@ -553,27 +597,67 @@ def test_the_client_lane_takes_what_no_spark_lane_holds_or_waits_for():
 def test_spark_lanes_added_once_ready_join_a_queue_the_client_lane_started():
     """The client lane scans from start(); add_spark() brings the Spark lanes later
     (fewer than asked when the budget is smaller), announced by SparkReady."""
-    lanes: list[str] = []
-    lock = threading.Lock()
-
-    def job(kind):
-        def run(unit, share, tag):
-            if unit.users:
-                with lock:
-                    lanes.append(kind)
-                time.sleep(0.005)
-            return [unit.users], None
-        return run
-
+    flight = Flight()
+    warm = threading.Event()
+    warm.set()
     queue = JobQueue(names(300), 3, 0, None, run_id="r", clock=time.time,
-                     local=job("client"), target_s=0.001)
+                     local=fake_local(flight, 0.001), target_s=0.001)
     results = queue.start().results()
     first = next(results)
     assert isinstance(first, JobDone) and first.lane == CLIENT
-    queue.add_spark(8, job("spark"))
+    queue.add_spark(8, spark_job(flight, warm, 0.005))
     rest = list(results)
     ready = [item for item in rest if isinstance(item, SparkReady)]
     assert ready == [SparkReady(3)]            # 8 asked, 3 requests in the budget
-    done = [first] + [item for item in rest if isinstance(item, JobDone)]
-    assert sorted(u for d in done for u in d.unit.users) == sorted(names(300))
-    assert queue.budget.peak <= 3
+    assert users_in([first] + rest) == sorted(names(300))
+    assert flight.peak <= 3 and queue.budget.peak <= 3
+
+
+def test_no_spark_job_starts_while_the_continuous_scan_has_the_budget():
+    """A lane that joined waits until the client lane's scan has finished its users:
+    till then every request of the budget is the scan's, a request at a time."""
+    budget = Budget(4, 1, client=True)
+    got: list = []
+    with budget.alone():
+        assert all(budget.acquire() for _ in range(4))
+        budget.join(0)
+        taker = threading.Thread(target=lambda: got.append(budget.take(0)))
+        taker.start()
+        budget.release()
+        assert budget.acquire()                 # the scan keeps the budget it frees
+        more = threading.Thread(target=budget.acquire)
+        more.start()
+        more.join(0.2)
+        assert more.is_alive()                  # never past the 4
+        for _ in range(4):
+            budget.release()
+        more.join(5)
+        assert not more.is_alive()
+        budget.release()
+        taker.join(0.2)
+        assert taker.is_alive() and not got     # all free, but the scan still runs
+    taker.join(5)
+    assert got == [2] and budget.peak == 4      # the scan is over: the job starts
+    budget.close()
+    assert budget.acquire() is False            # closed: not counted, not waited for
+
+
+def test_the_client_lanes_rows_reach_the_reader_while_its_scan_runs():
+    """Held at its sixth user, the client lane's continuous scan has already handed
+    the first five on: rows stream, not unit by unit."""
+    release = threading.Event()
+
+    def hold(name):
+        if name == names(10)[5]:
+            release.wait(10)
+
+    queue = JobQueue(names(10), 4, 0, None, run_id="s", clock=time.time,
+                     local=fake_local(Flight(), hold=hold))
+    results = queue.start().results()
+    early = [next(results) for _ in range(5)]
+    assert [d.unit.users for d in early] == [(name,) for name in names(5)]
+    assert not release.is_set()                 # the scan is still held
+    release.set()
+    rest = list(results)
+    assert users_in(early + rest) == sorted(names(10))
+    assert [d.rows for d in rest if d.warmup] == [["report"]]  # its report, once, last
