@@ -520,7 +520,7 @@ class JobQueue:
 
     def leftovers(self, timeout_s: float = 60.0) -> list[JobDone]:
         """After stop(): jobs that ended but were not yet taken, once the client lane
-        has finished the unit it was scanning (bounded by timeout_s)."""
+        has handed on its next finished user and stopped (bounded by timeout_s)."""
         if self._client is not None:
             self._client.join(timeout_s)
         found: list[JobDone] = []
@@ -681,6 +681,8 @@ class JobQueue:
                     self.units.observed(Unit(number, tuple(window)), share, now - since,
                                         None, CLIENT)
                     since, window = now, []
+                if self._stop.is_set():
+                    break  # users still in progress are dropped: not received, not lost
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             self.stop()
             self._results.put(exc)

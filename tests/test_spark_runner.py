@@ -3,6 +3,7 @@ the row schema, executor settings, error scrubbing. No Spark here (see test_spar
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -661,3 +662,25 @@ def test_the_client_lanes_rows_reach_the_reader_while_its_scan_runs():
     rest = list(results)
     assert users_in(early + rest) == sorted(names(10))
     assert [d.rows for d in rest if d.warmup] == [["report"]]  # its report, once, last
+
+
+def test_a_stopped_queue_ends_the_continuous_scan_at_its_next_user():
+    """Spark failed while this machine's scan held ten users: the user it finishes
+    next is handed over, the rest are dropped (the local fallback scans them), and the
+    scan does not finish all ten first."""
+    release = threading.Event()
+
+    def local(users, share, tag, gate):
+        admitted = list(itertools.islice(users, 10))  # ahead, as the scanner admits
+        for name in admitted:
+            if name == names(20)[1]:
+                release.wait(10)
+            yield name, [name]
+        yield None, ["report"]
+
+    queue = JobQueue(names(20), 4, 0, None, run_id="f", clock=time.time, local=local)
+    results = queue.start().results()
+    assert next(results).unit.users == (names(20)[0],)
+    queue.stop()
+    release.set()
+    assert [d.unit.users for d in queue.leftovers(timeout_s=10)] == [(names(20)[1],)]
