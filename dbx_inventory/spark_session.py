@@ -41,6 +41,7 @@ def connect(mode, config: ClientConfig):
             builder = _cluster_builder(config, mode.cluster_id)
         spark = builder.getOrCreate()
         _bound_retries(spark)
+        _no_call_context(spark)
         # A config read is one cheap RPC: it proves the server answers without paying
         # for a first job (7 s measured on this machine), which the real work pays anyway.
         spark.conf.get("spark.master", None)
@@ -53,6 +54,17 @@ def connect(mode, config: ClientConfig):
                            ) from None
     except Exception as exc:
         raise SparkFailure(f"cannot start Spark: {first_line(exc, config)}") from None
+
+
+def _no_call_context(spark) -> None:
+    """databricks-connect tags every request with the calling source line, found by a
+    stack walk and an ast.parse of the caller's file. Our lanes submit from several
+    threads at once, and concurrent parses trip a CPython 3.11 bug (SystemError: AST
+    constructor recursion depth mismatch, seen in CI); the tag tells the server nothing
+    it needs. pyspark's own client has no such tag."""
+    disable = getattr(getattr(spark, "client", None), "disable_client_call_context", None)
+    if disable is not None:
+        disable()
 
 
 def release(spark) -> threading.Thread:

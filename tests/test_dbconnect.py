@@ -98,3 +98,29 @@ def test_results_survive_pickling_by_value_with_the_dbconnect_cloudpickle():
     assert proc.returncode == 0, proc.stderr
     names = sorted(f.name for f in dataclasses.fields(UserResult))
     assert proc.stdout.strip() == repr(names)
+
+
+def test_databricks_connect_sends_no_call_context_after_connect(spark_remote):
+    """databricks-connect would parse the caller's source file (ast) for every request;
+    from the lanes' threads at once that trips a CPython 3.11 bug. After connect() no
+    request may look for that context: here looking for it fails the job."""
+    ensure_dbconnect_venv()
+    script = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+from pyspark.sql.connect.client import core
+from dbx_inventory.auth import StaticToken
+from dbx_inventory.client import ClientConfig
+from dbx_inventory.modes import Mode
+from dbx_inventory.spark_session import connect
+
+mode = Mode(True, "test", remote={spark_remote.url!r})
+spark = connect(mode, ClientConfig(host="http://127.0.0.1:1", credentials=StaticToken("t")))
+def refuse(*args, **kwargs):
+    raise AssertionError("a request looked for its client call context")
+core.detect_client_context = refuse
+print(spark.range(3).count())
+"""
+    run = subprocess.run([str(PYTHON), "-c", script], capture_output=True, text=True,
+                         timeout=120, cwd=ROOT)
+    assert run.returncode == 0 and run.stdout.strip().endswith("3"), run.stderr[-3000:]
