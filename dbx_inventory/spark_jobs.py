@@ -450,7 +450,7 @@ class JobQueue:
         self._stop = threading.Event()
         self._slots_seen = self.threads
         self._spark_running = 0
-        self._running_lock = threading.Lock()
+        self._counts_lock = threading.Lock()
         self._reports_due = 0  # client scans started whose closing report is not read
         self._client: threading.Thread | None = None
         self._lane_threads: list[threading.Thread] = []
@@ -505,12 +505,12 @@ class JobQueue:
             if isinstance(item, JobDone):
                 self._pending -= len(item.unit.users)
                 if item.lane == CLIENT and item.warmup:
-                    with self._running_lock:
+                    with self._counts_lock:
                         self._reports_due -= 1
             yield item
 
     def _reports_unread(self) -> bool:
-        with self._running_lock:
+        with self._counts_lock:
             return self._reports_due > 0
 
     def stop(self) -> None:
@@ -535,7 +535,7 @@ class JobQueue:
     @property
     def spark_running(self) -> int:
         """Spark jobs submitted and not yet returned (warm-ups included)."""
-        with self._running_lock:
+        with self._counts_lock:
             return self._spark_running
 
     def measured(self, jobs: Sequence[tuple[float, float, float]]) -> None:
@@ -607,7 +607,7 @@ class JobQueue:
         """One Spark job on `lane`; False when it failed (the error is handed on)."""
         assert self._submit is not None
         submitted = self._clock()
-        with self._running_lock:
+        with self._counts_lock:
             self._spark_running += 1
         try:
             rows, executor_s = self._submit(unit, max(1, share), self.tag)
@@ -616,14 +616,14 @@ class JobQueue:
             self._results.put(exc)
             return False
         finally:
-            with self._running_lock:
+            with self._counts_lock:
                 self._spark_running -= 1
         returned = self._clock()
         self.units.observed(unit, share, returned - submitted, executor_s, SPARK)
         self._results.put(JobDone(unit, share, submitted, returned, rows, SPARK))
         return True
 
-    def _client_lane(self, lane=CLIENT) -> None:
+    def _client_lane(self, lane) -> None:
         """This machine's lane: one continuous scan while no Spark lane has joined,
         else a unit at a time (with a share, like a job) while it pays."""
         try:
@@ -666,7 +666,7 @@ class JobQueue:
         number = self.units.number()
         submitted = since = self._clock()
         window: list[str] = []  # users finished since the last measure
-        with self._running_lock:
+        with self._counts_lock:
             self._reports_due += 1
         try:
             for name, rows in self._local(users, share, self.tag, gate):

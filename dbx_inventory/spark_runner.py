@@ -71,7 +71,8 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
                     continue
                 rows, report = _split(done)
                 add_stats(stats, report.stats)
-                pace.learned(report.rates, done.share)
+                if done.lane == SPARK:  # this machine's scans hand theirs on themselves
+                    pace.learned(report.rates, done.share)
                 if done.warmup:
                     continue  # an executor is up, or a scan here ended: no user in it
                 if done.lane == SPARK:

@@ -13,7 +13,7 @@ import copy
 import dataclasses
 import json
 import time
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from .auth import StaticToken
 from .client import ApiClient, ClientConfig
@@ -79,7 +79,6 @@ def scan_unit(config: ClientConfig, walkers, users: Iterable[str], *, probe: boo
     worker = worker_identity()
     counters: dict = {}
     rates: dict = {}
-    taken: list[str] = []
     throttle = Throttle(config.max_in_flight, gate=gate) if gate is not None else None
     with ApiClient(config, throttle=throttle) as client:
         if probe:
@@ -87,20 +86,13 @@ def scan_unit(config: ClientConfig, walkers, users: Iterable[str], *, probe: boo
                 client.get(PROBE, {"path": "/"}, subject="the workspace root")
             except Exception as exc:
                 raise RuntimeError(f"{UNREACHABLE}: {exc}") from None
-        for row in Scanner(client, walkers=walkers, worker=worker).scan(_noted(users, taken)):
+        for row in Scanner(client, walkers=walkers, worker=worker).scan(users):
             yield {**row.to_dict(), REPORT_COLUMN: None}
         counters = client_counters(client)
         rates = client.learned_rates()
     report = {"worker": worker, "started_at": started, "ended_at": time.time(),
-              "users": taken, "stats": counters, "rates": rates}
+              "stats": counters, "rates": rates}
     yield {**{name: None for name in RESULT_FIELDS}, REPORT_COLUMN: json.dumps(report)}
-
-
-def _noted(users: Iterable[str], taken: list[str]) -> Iterator[str]:
-    """`users` as the scanner reads them, each noted in `taken` for the report."""
-    for name in users:
-        taken.append(name)
-        yield name
 
 
 def unit_task(config: ClientConfig, credentials: str, walkers, users: tuple[str, ...]):
