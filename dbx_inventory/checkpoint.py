@@ -24,7 +24,8 @@ from typing import Any, Mapping, Sequence
 
 from .atomic import atomic_text_writer
 from .errors import CheckpointBusy, ConfigError, JournalWriteError
-from .results import EMPTY, ERROR, FINAL, RESULT_FIELDS, SUCCESS, TRANSIENT, UserResult
+from .results import ERROR, FINAL, RESULT_FIELDS, STATUSES, TRANSIENT, UserResult
+from .roots import KINDS
 from .scrub import scrub
 
 VERSION = 1
@@ -102,7 +103,7 @@ _TYPES: dict[str, tuple] = {
     "file_source": _STR, "error": _STR, "dbfs_files": _INT, "dbfs_bytes": _INT,
     "workspace_files": _INT, "workspace_bytes": _INT, "last_modified_ms": (int, type(None)),
     "started_at": _NUM, "ended_at": _NUM, "worker": _STR, "listings": _INT,
-    "error_kind": _STR, "user_status": _STR,
+    "error_kind": _STR, "user_status": _STR, "kind": _STR,
 }
 assert set(_TYPES) == set(RESULT_FIELDS), "every stored field has a checked type"
 
@@ -115,8 +116,9 @@ def _result(data) -> UserResult | None:
         kinds = _TYPES.get(key)
         if kinds is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
             return None
-    if not data["username"] or data["status"] not in (SUCCESS, EMPTY, ERROR) \
-            or data.get("error_kind", "") not in ("", TRANSIENT, FINAL):
+    if not data["username"] or data["status"] not in STATUSES \
+            or data.get("error_kind", "") not in ("", TRANSIENT, FINAL) \
+            or data.get("kind", KINDS[0]) not in KINDS:
         return None
     return UserResult.from_dict(data)
 

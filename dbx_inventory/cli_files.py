@@ -10,6 +10,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from .atomic import check_writable
 from .checkpoint import (DEFAULT_PATH, CheckpointLock, CheckpointWriter, check_resumable,
@@ -24,13 +25,14 @@ from .discover import (ACTIVE, INACTIVE, REMOVED, SERVICE_PRINCIPAL, discover,
                        left_behind_line, read_directory, statuses_for)
 from .errors import (ConfigError, InventoryError, JournalWriteError, NotAWorkspace,
                      Unauthenticated, WorkspaceOutage)
-from .progress import Progress, print_summary
+from .progress import Progress, print_summary, whole_lines
 from .modes import Mode, choose_mode
-from .outputs import CsvOutput, Output, RunInfo, write_outputs
+from .outputs import AreasCsv, CsvOutput, Output, RunInfo, users_of, write_outputs
 from .politeness import politeness_lines, sum_stats
 from .report import iso_utc
 from .report_html import HtmlReport
 from .results import UserResult
+from .roots import Root, rebuild, recorded
 from .runners import scan_rows
 from .scim import check_access
 from .retry import RetryPolicy
@@ -55,6 +57,16 @@ def build_parser() -> Parser:
     parser.add_argument("--all-homes", action="store_true",
                         help="scan every SCIM user and every home folder under /Users "
                              "(removed users' too); adds user_status")
+    parser.add_argument("--whole-workspace", action="store_true",
+                        help="everything in both file systems (implies --all-homes): "
+                             "users' Git folders and uploads join their rows, every other "
+                             "top-level place is an area (--areas-output)")
+    parser.add_argument("--areas-output", metavar="FILE",
+                        help="areas CSV of --whole-workspace (default: beside the "
+                             "results, <stem>_areas.csv)")
+    parser.add_argument("--include-mounts", action="store_true",
+                        help="with --whole-workspace, walk /mnt mount points too "
+                             "(external storage: can take days)")
     add_connection_args(parser)
     parser.add_argument("--cluster-id", help="Databricks cluster to spread the scan over")
     parser.add_argument("--spark-remote", help="any Spark Connect server, e.g. "
@@ -165,6 +177,11 @@ class Run:
             raise ConfigError("--max-rps must be above 0")
         if args.output_table:
             check_table_name(args.output_table)
+        if args.whole_workspace:
+            args.all_homes = True
+        elif args.areas_output or args.include_mounts:
+            raise ConfigError("--areas-output and --include-mounts go with "
+                              "--whole-workspace")
         names = self._users()  # empty under --all-homes: discovered below
         settings = resolve_settings(args)
         mode = choose_mode(args, settings.cluster_id)
@@ -174,6 +191,11 @@ class Run:
         scope: dict = {"sources": [walker.name for walker in walkers]}
         if args.all_homes:
             scope["all_homes"] = True
+        if args.whole_workspace:
+            scope["whole_workspace"] = True
+            if args.include_mounts:
+                scope["include_mounts"] = True
+        file_systems = [walker.name for walker in walkers]
         retry = RetryPolicy(outage_limit_s=args.outage_timeout)
         config = replace(client_config(settings, args.concurrency, retry), max_rps=args.max_rps)
         outputs = self._outputs(settings, config)
@@ -185,14 +207,17 @@ class Run:
         if args.all_homes and resumed is not None:
             names = list(resumed.users)  # continue the recorded list: no rediscovery
         done = self._resume_state(journal, settings.host, names, scope) if names else {}
-        todo = [name for name in names if name not in done]
+        kept = (resumed.meta.get("roots") if resumed is not None else None) or {}
+        todo = _todo(names, done, kept, file_systems)
         if mode.spark and names and not todo:  # (--all-homes: names come later)
             mode = Mode(False, "LOCAL (nothing left to scan: Spark not used)")
 
         banner("DATABRICKS USER FILES LISTING",
                [f"Start time: {now_text()}", f"Workspace: {settings.host}",
                 f"Users to process: {len(names)}" if names else
-                "Users to process: every SCIM user and home folder (--all-homes)",
+                "Users to process: every SCIM user and home folder (--all-homes)"
+                + (", and every area of both file systems (--whole-workspace)"
+                   if args.whole_workspace else ""),
                 f"Mode: {mode.describe}",
                 f"Scanning: {', '.join(w.label for w in walkers)}"])
         out(RULE)
@@ -219,7 +244,7 @@ class Run:
         if not names:
             names = self._discover(client, walkers, meta)
             done = self._resume_state(journal, settings.host, names, scope)
-            todo = [name for name in names if name not in done]
+            todo = _todo(names, done, meta.get("roots") or {}, file_systems)
         elif args.extended and not set(names) <= set(meta.get("statuses") or {}):
             out("Reading user statuses from SCIM (--extended)")
             meta["statuses"] = statuses_for(read_directory(client), names)
@@ -245,20 +270,29 @@ class Run:
     def _discover(self, client: ApiClient, walkers, meta: dict) -> list[str]:
         """--all-homes: every SCIM user, then every other home folder; recorded in meta."""
         out()
-        out("DISCOVERY (--all-homes)")
-        found = discover(client, walkers, warn=out)
+        out("DISCOVERY (--whole-workspace)" if self.args.whole_workspace
+            else "DISCOVERY (--all-homes)")
+        found = discover(client, walkers, warn=out, whole=self.args.whole_workspace,
+                         include_mounts=self.args.include_mounts)
         out(f"  SCIM users: {found.count(ACTIVE) + found.count(INACTIVE)} "
             f"({found.count(ACTIVE)} active, {found.count(INACTIVE)} inactive)")
         out("  Home folders under /Users: "
             + (", ".join(f"{label} {count:,}" for label, count in found.homes.items())
                or "none could be listed"))
         out(f"  Service principals' homes: {found.count(SERVICE_PRINCIPAL)}")
-        out(f"  Removed users' homes (not in SCIM): {found.count(REMOVED)}")
+        outside = sum(1 for name in found.outside if found.statuses[name] == REMOVED)
+        out(f"  Removed users' homes (not in SCIM): {found.count(REMOVED) - outside}")
         for label, reason in found.incomplete.items():
             out(f"  ⚠ {label} discovery incomplete: {reason}")
+        if found.layout is not None:
+            _print_layout(found)
         out(f"Users to process: {len(found.users)}")
-        meta.update(all_homes=True, statuses=found.statuses, incomplete=found.incomplete)
-        return found.users
+        file_systems = [walker.name for walker in walkers]
+        meta.update(all_homes=True, statuses=found.statuses, incomplete=found.incomplete,
+                    roots=recorded(found.roots, file_systems))
+        if found.layout is not None:
+            meta["whole_workspace"] = True
+        return [root.name for root in found.roots]
 
     def _scan(self, plan: "_Plan") -> dict[str, UserResult] | None:
         """Scan what is left; every row durable before it is shown. None if it stopped."""
@@ -338,7 +372,8 @@ class Run:
             polite = politeness_lines(sum_stats([plan.client.stats.as_dict(),
                                                  self.spark_stats]))
             where = where + ([""] if where else []) + polite
-        print_summary(rows, where, notes=_summary_notes(rows, plan.meta))
+        print_summary(users_of(rows), where,
+                      notes=_summary_notes(rows, plan.meta) + whole_lines(rows))
         out()
         for line in written:
             out(line)
@@ -370,6 +405,8 @@ class Run:
         """What this run writes at the end, in order; the CSV first: it is the record."""
         args = self.args
         outputs: list[Output] = [CsvOutput(args.output, extended=args.extended)]
+        if args.whole_workspace:
+            outputs.append(AreasCsv(self._areas_path()))
         if args.report:
             outputs.append(HtmlReport(args.report))
         if args.output_table:
@@ -378,7 +415,20 @@ class Run:
         return outputs
 
     def _output_paths(self) -> list[str]:
-        return [self.args.output] + ([self.args.report] if self.args.report else [])
+        return [self.args.output] \
+            + ([self._areas_path()] if self.args.whole_workspace else []) \
+            + ([self.args.report] if self.args.report else [])
+
+    def _areas_path(self) -> str:
+        """--areas-output, or <stem>_areas.csv beside the results; never the results."""
+        output = Path(self.args.output)
+        path = self.args.areas_output or str(output.with_name(f"{output.stem}_areas.csv"))
+        if Path(path).is_dir():
+            raise ConfigError(f"--areas-output {path} is a directory: name a file")
+        if Path(path).resolve() == output.resolve():
+            raise ConfigError(f"--areas-output {path} is the results file: give the areas "
+                              "a file of their own")
+        return path
 
     def _users(self) -> list[str]:
         if self.args.all_homes:
@@ -480,6 +530,30 @@ class _Plan:
         return replace(row, user_status=status) if status else row
 
 
+def _todo(names: list[str], done: dict, kept: dict, file_systems: list[str]) -> list[Root]:
+    """The roots still to scan, in run order (a user's homes unless the run kept more)."""
+    try:
+        return [root for root in rebuild(names, kept, file_systems)
+                if root.name not in done]
+    except ValueError:
+        raise ConfigError("the checkpoint's scan roots are damaged; delete it to start "
+                          "fresh") from None
+
+
+def _print_layout(found) -> None:
+    """What --whole-workspace found beyond /Users, in the DISCOVERY block."""
+    layout = found.layout
+    places = sum(len(places) for places in layout.owned.values())
+    out(f"  Users' places outside /Users (Git folders, uploads): {places} of "
+        f"{plural(len(layout.owned), 'user')}")
+    if found.outside:
+        out(f"  Found only outside /Users: {', '.join(found.outside)}")
+    walked = [area for area in layout.areas + layout.home_files if not area.skipped]
+    out(f"  Areas: {len(walked)}; skipped, named only: {len(layout.skipped)}")
+    for area in layout.skipped:
+        out(f"    skipped {area.name} ({area.skipped})")
+
+
 def _run_info(host: str, meta: dict, *, ended_at: float, command: str, mode: str) -> RunInfo:
     """RunInfo from what the checkpoint recorded (the first run's start, its run id);
     an empty command or mode stands for the recorded one."""
@@ -488,6 +562,7 @@ def _run_info(host: str, meta: dict, *, ended_at: float, command: str, mode: str
                    command=command or meta.get("command", ""),
                    sources=tuple(meta.get("sources") or ()), run_id=meta.get("run_id", ""),
                    all_homes=bool(meta.get("all_homes")),
+                   whole_workspace=bool(meta.get("whole_workspace")),
                    statuses_known=bool(meta.get("statuses")),
                    incomplete=dict(meta.get("incomplete") or {}))
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from .areas import Layout, home_files, map_workspace
 from .client import ApiClient
 from .console import format_size
 from .errors import ApiError, NotFound, WorkspaceUnreachable
 from .results import UserResult
+from .roots import Root, user_root
 from .scim import iter_service_principals, iter_users
 
 ACTIVE, INACTIVE, SERVICE_PRINCIPAL, REMOVED = (
@@ -52,6 +54,9 @@ class Discovery:
     statuses: dict[str, str]
     homes: dict[str, int]          # file system label -> folders found under /Users
     incomplete: dict[str, str]     # file system label -> why /Users could not be listed
+    roots: list[Root] = field(default_factory=list)  # users', then areas, in scan order
+    layout: Layout | None = None   # --whole-workspace: what lies beyond the homes
+    outside: list[str] = field(default_factory=list)  # names found only beyond /Users
 
     def count(self, status: str) -> int:
         return sum(1 for value in self.statuses.values() if value == status)
@@ -68,24 +73,34 @@ def statuses_for(directory: Directory, names: Sequence[str]) -> dict[str, str]:
 
 
 def list_homes(client: ApiClient, walker) -> list[str]:
-    """Names of the folders under /Users in one file system (none when it is absent).
+    """Names of the folders under /Users in one file system (none when it is absent)."""
+    return [path.rsplit("/", 1)[-1] for path, is_dir in homes_entries(client, walker)
+            if is_dir]
+
+
+def homes_entries(client: ApiClient, walker) -> list[tuple[str, bool]]:
+    """(path, is a folder) of each entry of /Users in one file system (none when it is
+    absent).
 
     One listing, possibly of tens of thousands of entries: the client's read timeout
     (120 s) covers DBFS's documented ~60 s for such a listing, and it is retried like
     any other.
     """
     try:
-        listing = walker.list_dir(client, HOMES_ROOT)
+        return [(str(path).rstrip("/"), bool(is_dir))
+                for path, is_dir, _, _ in walker.entries(client, HOMES_ROOT)
+                if isinstance(path, str)]
     except NotFound:
         return []
-    return [path.rstrip("/").rsplit("/", 1)[-1] for path in listing.subdirs]
 
 
-def discover(client: ApiClient, walkers, *, warn: Callable[[str], None]) -> Discovery:
+def discover(client: ApiClient, walkers, *, warn: Callable[[str], None],
+             whole: bool = False, include_mounts: bool = False) -> Discovery:
     """SCIM users in SCIM order, then homes of anyone else, sorted by name.
 
     A file system whose /Users cannot be listed is reported through `warn` and marked
-    incomplete; the other sources still count. SCIM failing stops the run.
+    incomplete; the other sources still count. SCIM failing stops the run. `whole`
+    (--whole-workspace) adds the users' places outside /Users and every area.
     """
     directory = read_directory(client)
     names = [name for name, _ in directory.users]
@@ -93,9 +108,10 @@ def discover(client: ApiClient, walkers, *, warn: Callable[[str], None]) -> Disc
     homes: dict[str, int] = {}
     incomplete: dict[str, str] = {}
     others: set[str] = set()
+    stray: list[Root] = []  # files right in /Users: no one's home
     for walker in walkers:
         try:
-            found = list_homes(client, walker)
+            found = homes_entries(client, walker)
         except WorkspaceUnreachable:
             raise
         except ApiError as exc:
@@ -103,11 +119,29 @@ def discover(client: ApiClient, walkers, *, warn: Callable[[str], None]) -> Disc
             warn(f"⚠ {walker.label} discovery incomplete: cannot list "
                  f"{_shown(walker)} ({exc.describe()}); going on without it")
             continue
-        homes[walker.label] = len(found)
-        others.update(name for name in found if name.lower() not in known)
+        folders = [path.rsplit("/", 1)[-1] for path, is_dir in found if is_dir]
+        homes[walker.label] = len(folders)
+        others.update(name for name in folders if name.lower() not in known)
+        stray += home_files(walker, found)
+    layout = None
+    outside: list[str] = []
+    if whole:
+        layout = map_workspace(client, walkers, include_mounts=include_mounts, warn=warn)
+        layout.home_files = stray
+        incomplete.update(layout.incomplete)
+        # Someone known only by a Git folder or an upload gets a row too; a place is
+        # attached by its exact name (folder names are case-sensitive), never dropped.
+        exact = set(names) | others
+        outside = sorted(name for name in layout.owned if name not in exact)
+        others.update(outside)
     names += sorted(others)
+    file_systems = [walker.name for walker in walkers]
+    owned = layout.owned if layout is not None else {}
+    roots = [user_root(name, file_systems, owned.get(name, ())) for name in names]
+    if layout is not None:
+        roots += sorted(layout.home_files + layout.areas, key=lambda root: root.name)
     return Discovery(users=names, statuses=statuses_for(directory, names), homes=homes,
-                     incomplete=incomplete)
+                     incomplete=incomplete, roots=roots, layout=layout, outside=outside)
 
 
 def left_behind_line(rows: Sequence[UserResult]) -> str | None:

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Mapping, Protocol, Sequence
 
 from . import __version__
-from .report import write_results
+from .report import write_areas, write_results
 from .results import UserResult
+from .roots import AREA, USER
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class RunInfo:
     run_id: str = ""             # one per run, the same across its resumes
     version: str = __version__
     all_homes: bool = False
+    whole_workspace: bool = False
     statuses_known: bool = False  # rows carry user_status
     # file system label -> why its /Users could not be listed (discovery incomplete)
     incomplete: Mapping[str, str] = field(default_factory=dict)
@@ -49,11 +51,32 @@ class CsvOutput:
     extended: bool = False
 
     def write(self, info: RunInfo, rows: Sequence[UserResult]) -> None:
-        write_results(self.path, rows, extended=self.extended,
+        write_results(self.path, users_of(rows), extended=self.extended,
                       user_status=info.statuses_known)
 
     def describe(self) -> str:
         return f"Results saved to: {self.path}"
+
+
+@dataclass(frozen=True)
+class AreasCsv:
+    """--whole-workspace's areas: every place that is no user's, walked or skipped."""
+
+    path: str
+
+    def write(self, info: RunInfo, rows: Sequence[UserResult]) -> None:
+        write_areas(self.path, areas_of(rows))
+
+    def describe(self) -> str:
+        return f"Areas saved to: {self.path}"
+
+
+def users_of(rows: Sequence[UserResult]) -> list[UserResult]:
+    return [row for row in rows if row.kind == USER]
+
+
+def areas_of(rows: Sequence[UserResult]) -> list[UserResult]:
+    return [row for row in rows if row.kind == AREA]
 
 
 def write_outputs(outputs: Sequence[Output], info: RunInfo,

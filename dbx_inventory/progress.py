@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Sequence
 
 from .console import RULE, attach_bar, emit, format_size, locked
-from .results import EMPTY, ERROR, SUCCESS, UserResult
+from .results import EMPTY, ERROR, SKIPPED, SUCCESS, UserResult
+from .roots import AREA, USER
 from .worker_names import WorkerNames
 
-ICONS = {SUCCESS: "✓", EMPTY: "⊘", ERROR: "✗"}
+ICONS = {SUCCESS: "✓", EMPTY: "⊘", ERROR: "✗", SKIPPED: "↷"}
 SOURCE_TAGS = {"both": "BOTH", "dbfs": "DBFS", "workspace": "WORKSPACE",
                "none": "NONE", "unknown": "UNKNOWN"}
 
@@ -33,8 +34,9 @@ def user_lines(number: int, total: int, row: UserResult, debug: bool,
         names = names or WorkerNames()
         who = names.label(row.worker)
         tag = SOURCE_TAGS.get(row.file_source, row.file_source.upper())
-        detail = (f"{row.file_count:,} files ({format_size(row.total_size)})"
-                  if row.status != ERROR else f"error: {row.error}")
+        detail = (f"error: {row.error}" if row.status == ERROR else
+                  f"skipped: {row.error}" if row.status == SKIPPED else
+                  f"{row.file_count:,} files ({format_size(row.total_size)})")
         lines = [] if names.is_local(row.worker) else [
             # Times the executor measured, shown now that the client has them.
             f"[WORKER COMPLETE] {who} finished {row.username} - {_stamp(row.ended_at)} "
@@ -48,6 +50,8 @@ def user_lines(number: int, total: int, row: UserResult, debug: bool,
         lines.append(f"  {icon} Files: {row.file_count:,}, Size: {format_size(row.total_size)}")
     elif row.status == EMPTY:
         lines.append(f"  {icon} Empty (no files)")
+    elif row.status == SKIPPED:
+        lines.append(f"  {icon} Skipped, not walked: {row.error}")
     else:
         lines.append(f"  {icon} Error: {row.error}")
     return lines
@@ -102,3 +106,27 @@ def print_summary(rows: Sequence[UserResult], where: Sequence[str] = (),
           *notes,
           *([""] + list(where) if where else []),
           RULE])
+
+
+def whole_lines(rows: Sequence[UserResult]) -> list[str]:
+    """SUMMARY's split of a --whole-workspace run: users' places, areas, skipped, and
+    the grand total (empty for a run without areas)."""
+    areas = [row for row in rows if row.kind == AREA]
+    if not areas:
+        return []
+    users = [row for row in rows if row.kind == USER]
+    walked = [row for row in areas if row.status != SKIPPED]
+    skipped = len(areas) - len(walked)
+
+    def amount(part: Sequence[UserResult]) -> str:
+        size = sum(row.total_size for row in part)
+        return f"{sum(row.file_count for row in part):,} files, {format_size(size)}"
+    size = sum(row.total_size for row in rows)
+    errors = sum(1 for row in areas if row.status == ERROR)
+    return ["", "Whole workspace (--whole-workspace):",
+            f"  Users' places: {len(users)} users, {amount(users)}",
+            f"  Areas: {len(walked)} areas, {amount(walked)}"
+            + (f" ({errors} with errors)" if errors else ""),
+            f"  Skipped (named, not walked): {skipped} places",
+            f"  Grand total: {sum(row.file_count for row in rows):,} files, "
+            f"{format_size(size)} ({size:,} bytes)"]

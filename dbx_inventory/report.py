@@ -8,6 +8,7 @@ from typing import Iterable
 
 from .atomic import atomic_text_writer
 from .results import UserResult
+from .roots import split_key
 from .scrub import scrub
 
 COLUMNS = ["username", "file_count", "total_size", "total_size_gb", "status",
@@ -52,3 +53,23 @@ def write_results(path: str, rows: Iterable[UserResult], *, extended: bool = Fal
         writer.writerow(columns(extended, user_status))
         for row in rows:
             writer.writerow(csv_row(row, extended, user_status))
+
+
+AREA_COLUMNS = ["file_system", "path", "file_count", "total_size", "total_size_gb",
+                "status", "error", "last_modified"]
+
+
+def area_row(row: UserResult) -> list[str]:
+    file_system, path = split_key(row.username)
+    return [file_system, path, str(row.file_count), str(row.total_size),
+            f"{row.total_size / GIB:.2f}", row.status, scrub(row.error),
+            iso_utc(row.last_modified_ms)]
+
+
+def write_areas(path: str, rows: Iterable[UserResult]) -> None:
+    """The areas CSV of --whole-workspace: whole or nothing, like the results."""
+    with atomic_text_writer(path, newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(AREA_COLUMNS)
+        for row in rows:
+            writer.writerow(area_row(row))

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from .roots import AREA, USER
+
 SUCCESS, EMPTY, ERROR = "success", "empty", "error"
+SKIPPED = "skipped"  # an area named but never walked (a mount point, sample datasets)
+STATUSES = (SUCCESS, EMPTY, ERROR, SKIPPED)
 # error_kind of an error row: a transient cause (network, 5xx, 429 with retries spent)
 # is no answer about the user, so --resume scans it again even after a finished run.
 TRANSIENT, FINAL = "transient", "final"
 NO_HOME = "no home directory in DBFS or Workspace"
+GONE = "no longer exists (removed since the run listed it)"
 
 
 @dataclass
@@ -19,7 +24,9 @@ class SideCount:
     bytes: int = 0
     newest_ms: int | None = None
     listings: int = 0            # listings that succeeded
-    missing: bool = False        # the home itself answered 404
+    missing: bool = False        # every root in this file system answered 404
+    roots: int = 0               # roots walked in this file system
+    missing_roots: int = 0       # of which answered 404
     failed: int = 0              # listings that failed for good
     first_failure: str = ""      # what failed first, and where
     transient: bool = False      # a failure was transient (worth another scan later)
@@ -31,6 +38,11 @@ class SideCount:
         if newest_ms is not None and (self.newest_ms is None or newest_ms > self.newest_ms):
             self.newest_ms = newest_ms
 
+    def lost_root(self) -> None:
+        """A root answered 404; the side is missing once all of them did."""
+        self.missing_roots += 1
+        self.missing = self.missing_roots >= self.roots
+
     def fail(self, reason: str, *, transient: bool = False) -> None:
         self.failed += 1
         self.transient = self.transient or transient
@@ -40,7 +52,10 @@ class SideCount:
 
 @dataclass(frozen=True)
 class UserResult:
-    """One row of the results: everything the CSV, checkpoint and console need."""
+    """One row of the results: everything the CSV, checkpoint and console need.
+
+    A row counts one scan root (roots.py): a user, or an area, whose `username` is
+    then the area's key (`dbfs:/FileStore`)."""
 
     username: str
     status: str
@@ -59,6 +74,7 @@ class UserResult:
     listings: int = 0
     user_status: str = ""        # active/inactive/service_principal/removed; "" unknown
     error_kind: str = ""         # error rows: TRANSIENT or FINAL; "" otherwise
+    kind: str = USER             # roots.USER or roots.AREA
 
     @property
     def transient(self) -> bool:
@@ -83,7 +99,8 @@ RESULT_FIELDS = tuple(f.name for f in fields(UserResult))
 
 
 def classify(username: str, dbfs: SideCount | None, workspace: SideCount | None, *,
-             started_at: float, ended_at: float, worker: str) -> UserResult:
+             started_at: float, ended_at: float, worker: str,
+             kind: str = USER) -> UserResult:
     """Combine the two sides into a row. A side not scanned is None."""
     sides = {label: side for label, side in (("DBFS", dbfs), ("Workspace", workspace))
              if side is not None}
@@ -93,16 +110,16 @@ def classify(username: str, dbfs: SideCount | None, workspace: SideCount | None,
                 + (f" ({side.failed} listings failed)" if side.failed > 1 else "")
                 for label, side in sides.items() if side.failed]
     if not problems and sides and all(side.missing for side in sides.values()):
-        problems = [NO_HOME if len(sides) == 2
+        problems = [GONE if kind != USER else NO_HOME if len(sides) == 2
                     else f"no home directory in {next(iter(sides))}"]
     read_anything = any(side.listings for side in sides.values())
     if problems:
         status = ERROR
     else:
         status = SUCCESS if files else EMPTY
-    kind = ""
+    error_kind = ""
     if status == ERROR:
-        kind = TRANSIENT if any(side.transient for side in sides.values()) else FINAL
+        error_kind = TRANSIENT if any(side.transient for side in sides.values()) else FINAL
     source = _file_source(dbfs, workspace)
     if status == ERROR and not read_anything:
         source = "unknown"
@@ -115,7 +132,8 @@ def classify(username: str, dbfs: SideCount | None, workspace: SideCount | None,
         workspace_bytes=workspace.bytes if workspace else 0,
         last_modified_ms=max(newest) if newest else None,
         started_at=started_at, ended_at=ended_at, worker=worker,
-        listings=sum(side.listings for side in sides.values()), error_kind=kind)
+        listings=sum(side.listings for side in sides.values()), error_kind=error_kind,
+        kind=kind)
 
 
 def _file_source(dbfs: SideCount | None, workspace: SideCount | None) -> str:
@@ -126,3 +144,10 @@ def _file_source(dbfs: SideCount | None, workspace: SideCount | None) -> str:
     if in_dbfs:
         return "dbfs"
     return "workspace" if in_workspace else "none"
+
+
+def skipped_row(name: str, reason: str, *, worker: str, at: float) -> UserResult:
+    """The row of an area that is named but not walked: no request, no count."""
+    return UserResult(username=name, status=SKIPPED, file_count=0, total_size=0,
+                      file_source="none", error=reason, started_at=at, ended_at=at,
+                      worker=worker, kind=AREA)

@@ -13,6 +13,7 @@ from typing import Callable, Iterator, Sequence
 from .client import ApiClient
 from .modes import Mode
 from .results import UserResult
+from .roots import Item, key_of
 from .scan import Scanner
 from .spark_events import SparkEvents
 
@@ -20,7 +21,7 @@ from .spark_events import SparkEvents
 SparkFailureHandler = Callable[[Exception, list[str], int], None]
 
 
-def scan_rows(mode: Mode, client: ApiClient, todo: Sequence[str], walkers, *,
+def scan_rows(mode: Mode, client: ApiClient, todo: Sequence[Item], walkers, *,
               debug: bool, on_spark_failure: SparkFailureHandler,
               events: SparkEvents | None = None,
               notice: Callable[[str], None] | None = None,
@@ -43,5 +44,5 @@ def scan_rows(mode: Mode, client: ApiClient, todo: Sequence[str], walkers, *,
         except SparkFailure as exc:
             on_spark_failure(exc, received, len(todo))
     done = set(received)
-    rest = [name for name in todo if name not in done]
+    rest = [item for item in todo if key_of(item) not in done]
     yield from Scanner(client, walkers=walkers, notice=notice).scan(rest)

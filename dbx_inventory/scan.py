@@ -23,8 +23,9 @@ from typing import Callable, Iterable, Iterator, Sequence
 from .client import ApiClient
 from .errors import (ApiError, NetworkError, NotAWorkspace, NotFound, ServerError, Throttled,
                      Unauthenticated, WorkspaceOutage)
-from .results import SideCount, UserResult, classify
-from .walkers import DBFS, WORKSPACE
+from .results import SideCount, UserResult, classify, skipped_row
+from .roots import Item, Place, Root, as_root
+from .walkers import DBFS, WALKERS, WORKSPACE
 
 log = logging.getLogger("dbx_inventory.scan")
 
@@ -42,7 +43,7 @@ def worker_identity() -> str:
 
 @dataclass
 class _UserState:
-    username: str
+    root: Root
     order: int
     sides: dict = field(default_factory=dict)   # walker name -> SideCount
     pending: int = 0
@@ -51,7 +52,10 @@ class _UserState:
 
 
 class Scanner:
-    """Scan users over an ApiClient; yields UserResults as users finish."""
+    """Scan roots over an ApiClient; yields a row as each root finishes.
+
+    A user name given instead of a root stands for that user's homes in `walkers`.
+    """
 
     def __init__(self, client: ApiClient, *, walkers: Sequence = (DBFS, WORKSPACE),
                  threads: int | None = None, max_active_users: int | None = None,
@@ -76,10 +80,11 @@ class Scanner:
         self._last_progress = time.monotonic()
         self._last_notice = 0.0
 
-    def scan(self, usernames: Iterable[str]) -> Iterator[UserResult]:
+    def scan(self, items: Iterable[Item]) -> Iterator[UserResult]:
         """Results in completion order; stop() or closing the iterator ends it early."""
         self._start_pool()
-        pending_users = iter(usernames)
+        file_systems = [walker.name for walker in self.walkers]
+        pending_users = iter(items)
         order = itertools.count()
         active = 0
         exhausted = False
@@ -88,11 +93,16 @@ class Scanner:
                 # During an outage no new user is admitted; in-flight ones wait.
                 while not exhausted and active < self.max_active_users \
                         and not self._stopping.is_set() and not self.client.outage.down:
-                    name = next(pending_users, None)
-                    if name is None:
+                    item = next(pending_users, None)
+                    if item is None:
                         exhausted = True
                         break
-                    self._admit(_UserState(name, next(order)))
+                    root = as_root(item, file_systems)
+                    if root.skipped:  # named, never walked: its row needs no request
+                        yield skipped_row(root.name, root.skipped, worker=self.worker,
+                                          at=time.time())
+                        continue
+                    self._admit(_UserState(root, next(order)))
                     active += 1
                 if active == 0:
                     return
@@ -154,25 +164,32 @@ class Scanner:
 
     def _admit(self, user: _UserState) -> None:
         user.started_at = time.time()
-        user.sides = {walker.name: SideCount() for walker in self.walkers}
-        user.pending = len(self.walkers)
-        for walker in self.walkers:
-            self._push(user, walker, walker.home(user.username), home=True)
+        places = user.root.places
+        for place in places:
+            side = user.sides.setdefault(place.file_system, SideCount())
+            side.roots += 1
+        user.pending = len(places)
+        if not places:  # nothing to walk: finished as it starts
+            user.pending = 1
+            self._finish_task(user)
+        for place in places:
+            self._push(user, place, place.path, top=True)
 
-    def _push(self, user: _UserState, walker, path: str, home: bool = False) -> None:
-        self._tasks.put(((user.order,), next(self._seq), (user, walker, path, home)))
+    def _push(self, user: _UserState, place: Place, path: str, top: bool = False) -> None:
+        self._tasks.put(((user.order,), next(self._seq), (user, place, path, top)))
 
     def _work(self) -> None:
         while True:
             _, _, task = self._tasks.get()
             if task is _STOP or self._stopping.is_set():
                 return
-            user, walker, path, home = task
+            user, place, path, top = task
             key = next(self._seq)
             with self._flight_lock:
-                self._in_flight[key] = (f"{walker.label} {path}", time.monotonic())
+                self._in_flight[key] = (f"{WALKERS[place.file_system].label} {path}",
+                                        time.monotonic())
             try:
-                self._list_one(user, walker, path, home)
+                self._list_one(user, place, path, top)
             except _FATAL as exc:
                 # The token died, the host is no workspace, or the outage outlasted
                 # its limit: every further request would fail the same way.
@@ -184,15 +201,16 @@ class Scanner:
                 self._last_progress = time.monotonic()
             self._finish_task(user)
 
-    def _list_one(self, user: _UserState, walker, path: str, home: bool) -> None:
-        side: SideCount = user.sides[walker.name]
+    def _list_one(self, user: _UserState, place: Place, path: str, top: bool) -> None:
+        walker = WALKERS[place.file_system]
+        side: SideCount = user.sides[place.file_system]
         try:
             listing = walker.list_dir(self.client, path)
         except NotFound:
-            with user.lock:
-                if home:
-                    side.missing = True
-                # Below the home, a 404 is a directory deleted while we walked.
+            if top:
+                with user.lock:
+                    side.lost_root()
+            # Below the root, a 404 is a directory deleted while we walked.
             return
         except _FATAL:
             raise
@@ -205,11 +223,14 @@ class Scanner:
             with user.lock:
                 side.fail(f"{type(exc).__name__}: {exc} ({path})")
             return
+        subdirs = listing.subdirs
+        if place.exclude:  # roots of their own: counted in their own rows
+            subdirs = [path for path in subdirs if path.rstrip("/") not in place.exclude]
         with user.lock:
             side.add(listing.files, listing.bytes, listing.newest_ms)
-            user.pending += len(listing.subdirs)
-        for subdir in listing.subdirs:
-            self._push(user, walker, subdir)
+            user.pending += len(subdirs)
+        for subdir in subdirs:
+            self._push(user, place, subdir)
 
     def _finish_task(self, user: _UserState) -> None:
         with user.lock:
@@ -217,7 +238,8 @@ class Scanner:
             finished = user.pending == 0
         if finished:
             sides = user.sides
-            self._done.put(classify(user.username, sides.get(DBFS.name),
+            self._done.put(classify(user.root.name, sides.get(DBFS.name),
                                     sides.get(WORKSPACE.name), started_at=user.started_at,
-                                    ended_at=time.time(), worker=self.worker))
+                                    ended_at=time.time(), worker=self.worker,
+                                    kind=user.root.kind))
 

@@ -33,6 +33,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Hashable, Iterable, Iterator, Sequence
 
+from .roots import Item
 from .throttle import Gate
 
 TARGET_JOB_S = 4.0        # a job lasts seconds: results stream, a dead client orphans little
@@ -50,7 +51,7 @@ SPARK = "spark"
 Submit = Callable[["Unit", int, str], "tuple[list, float | None]"]
 # local(users, share, tag, gate) -> (username, rows) as each user finishes, read from
 # `users` as the scan goes, then (None, rows) with the scan's closing report
-Local = Callable[[Iterable[str], int, str, "Gate | None"],
+Local = Callable[[Iterable[Item], int, str, "Gate | None"],
                  Iterator["tuple[str | None, list]"]]
 
 
@@ -59,7 +60,7 @@ class Unit:
     """Users handed to one job; none for a Spark lane's warm-up."""
 
     number: int
-    users: tuple[str, ...]
+    users: tuple[Item, ...]
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class UnitCutter:
     Thread-safe.
     """
 
-    def __init__(self, usernames: Sequence[str], threads: int, *,
+    def __init__(self, usernames: Sequence[Item], threads: int, *,
                  target_s: float = TARGET_JOB_S, max_users: int = MAX_UNIT_USERS,
                  first_wave: bool = False):
         self._lock = threading.Lock()
@@ -147,7 +148,7 @@ class UnitCutter:
             self._number += 1
             return unit
 
-    def next_user(self) -> str | None:
+    def next_user(self) -> Item | None:
         """One more user, for the client lane's continuous scan; None when all are out."""
         with self._lock:
             if self._taken >= len(self._names):
@@ -430,7 +431,7 @@ class JobQueue:
     cancel (by their tag).
     """
 
-    def __init__(self, usernames: Sequence[str], budget: int, threads: int,
+    def __init__(self, usernames: Sequence[Item], budget: int, threads: int,
                  submit: Submit | None, *, run_id: str, clock: Callable[[], float],
                  local: Local | None = None, target_s: float = TARGET_JOB_S):
         self._users = len(usernames)
@@ -659,13 +660,13 @@ class JobQueue:
                 return
             yield name
 
-    def _scan_here(self, users: Iterable[str], share: int, gate: Gate | None) -> bool:
+    def _scan_here(self, users: Iterable[Item], share: int, gate: Gate | None) -> bool:
         """Scan `users` on this machine, each row handed on as its user finishes; False
         when the scan failed (the error is handed on)."""
         assert self._local is not None
         number = self.units.number()
         submitted = since = self._clock()
-        window: list[str] = []  # users finished since the last measure
+        window: list[Item] = []  # users finished since the last measure
         with self._counts_lock:
             self._reports_due += 1
         try:

@@ -22,6 +22,7 @@ from .client import ClientConfig
 from .politeness import sum_stats
 from .modes import safe_remote
 from .results import UserResult
+from .roots import Item, key_of
 from .scrub import scrub
 from .spark_auth import QUICK_SWEEP_S, SWEEP_TIMEOUT_S, ExecutorCredentials
 from .spark_events import BatchReport, SparkEvents
@@ -35,7 +36,7 @@ from .throttle import Gate
 __all__ = ["SparkFailure", "connect", "run_on_spark", "task_slots", "add_stats"]
 
 
-def run_on_spark(mode, config: ClientConfig, usernames: list[str], walkers, *,
+def run_on_spark(mode, config: ClientConfig, usernames: list[Item], walkers, *,
                  debug: bool = False, events: SparkEvents | None = None,
                  stats: dict | None = None) -> Iterator[UserResult]:
     """Scan on Spark; yields results as jobs end. SparkFailure when Spark fails.
@@ -289,7 +290,7 @@ def _client_lane(config: ClientConfig, walkers, pace: ClusterPace):
     """local(users, share, tag, gate): users scanned on this machine by the same code and
     settings a job's executor uses, with the run's own credentials; (username, [row])
     as each finishes, then (None, [report])."""
-    def local(users: Iterable[str], share: int, tag: str, gate: Gate | None
+    def local(users: Iterable[Item], share: int, tag: str, gate: Gate | None
               ) -> Iterator[tuple[str | None, list]]:
         own = dataclasses.replace(executor_config(config, share, pace.share(share)),
                                   credentials=config.credentials)
@@ -329,7 +330,7 @@ def _split(done: JobDone) -> tuple[list[UserResult], BatchReport]:
     if report is None:
         raise SparkFailure(f"a Spark job ended without its report (unit {done.unit.number})")
     return rows, BatchReport(unit=done.unit.number, worker=report["worker"],
-                             users=done.unit.users, started_at=report["started_at"],
+                             users=tuple(map(key_of, done.unit.users)), started_at=report["started_at"],
                              ended_at=report["ended_at"], stats=report.get("stats", {}),
                              rates=report.get("rates", {}))
 

@@ -15,6 +15,7 @@ import json
 import time
 from typing import Iterable
 
+from .roots import Item
 from .auth import StaticToken
 from .client import ApiClient, ClientConfig
 from .results import RESULT_FIELDS, UserResult
@@ -64,7 +65,7 @@ PROBE = "/api/2.0/workspace/get-status"
 UNREACHABLE = "the executor could not reach the workspace"
 
 
-def scan_unit(config: ClientConfig, walkers, users: Iterable[str], *, probe: bool = False,
+def scan_unit(config: ClientConfig, walkers, users: Iterable[Item], *, probe: bool = False,
               gate: Gate | None = None):
     """Rows as dicts in the row schema: a row per user as it finishes, then the report
     row. What a Spark task sends back, and what the client lane scans. `users` is read
@@ -95,7 +96,7 @@ def scan_unit(config: ClientConfig, walkers, users: Iterable[str], *, probe: boo
     yield {**{name: None for name in RESULT_FIELDS}, REPORT_COLUMN: json.dumps(report)}
 
 
-def unit_task(config: ClientConfig, credentials: str, walkers, users: tuple[str, ...]):
+def unit_task(config: ClientConfig, credentials: str, walkers, users: tuple[Item, ...]):
     """The function Spark runs for one unit of users (none: a warm-up that starts the
     Python worker, unpickles this package and reads the credentials like any job, but
     sends no request). A unit with users asks the workspace one question first: see

@@ -25,7 +25,9 @@ SCHEMA = ", ".join([
     "status string", "file_source string", "error string",
     "dbfs_files bigint", "dbfs_bytes bigint", "workspace_files bigint",
     "workspace_bytes bigint", "last_modified timestamp", "duration_s double",
-    "user_status string", "run_id string", "scanned_at timestamp", "workspace_url string"])
+    "user_status string", "run_id string", "scanned_at timestamp", "workspace_url string",
+    # Last, so a table from before areas takes it with ALTER TABLE ... ADD COLUMNS.
+    "kind string"])
 
 # name, schema.name or catalog.schema.name; a part may be `back-quoted`.
 _PART = r"(?:[A-Za-z0-9_]+|`[^`]+`)"
@@ -64,7 +66,7 @@ def table_rows(info: RunInfo, rows) -> list[tuple]:
              row.workspace_files, row.workspace_bytes,
              stamp(row.last_modified_ms / 1000) if row.last_modified_ms else None,
              round(row.duration_s, 1), row.user_status or None, info.run_id,
-             stamp(row.ended_at or info.ended_at), info.host)
+             stamp(row.ended_at or info.ended_at), info.host, row.kind)
             for row in rows]
 
 

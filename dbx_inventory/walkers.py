@@ -7,8 +7,12 @@ shared by both; a walker only turns one API listing into counts and subdirectori
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Iterator
 
 from .client import ApiClient
+
+# One listing entry as the API gave it: (path, is a container, size, modified).
+Entry = tuple[Any, bool, Any, Any]
 
 # Workspace objects that are walked into rather than counted. A REPO (Git folder)
 # lists like a directory.
@@ -38,14 +42,13 @@ class DbfsWalker:
     label = "DBFS"
     api_path = "/api/2.0/dbfs/list"
 
-    def home(self, username: str) -> str:
-        return f"/Users/{username}"
+    def entries(self, client: ApiClient, path: str) -> Iterator[Entry]:
+        body = client.get(self.api_path, {"path": path}, subject=f"dbfs:{path}")
+        return ((entry.get("path"), bool(entry.get("is_dir")), entry.get("file_size"),
+                 entry.get("modification_time")) for entry in body.get("files") or ())
 
     def list_dir(self, client: ApiClient, path: str) -> DirListing:
-        body = client.get(self.api_path, {"path": path}, subject=f"dbfs:{path}")
-        return _tally(path, ((entry.get("path"), bool(entry.get("is_dir")),
-                              entry.get("file_size"), entry.get("modification_time"))
-                             for entry in body.get("files") or ()))
+        return _tally(path, self.entries(client, path))
 
 
 class WorkspaceWalker:
@@ -59,17 +62,17 @@ class WorkspaceWalker:
     label = "WORKSPACE"
     api_path = "/api/2.0/workspace/list"
 
-    def home(self, username: str) -> str:
-        return f"/Users/{username}"
+    def entries(self, client: ApiClient, path: str) -> Iterator[Entry]:
+        body = client.get(self.api_path, {"path": path}, subject=f"workspace:{path}")
+        return ((obj.get("path"), obj.get("object_type") in WORKSPACE_CONTAINERS,
+                 obj.get("size"), obj.get("modified_at") or obj.get("created_at"))
+                for obj in body.get("objects") or ())
 
     def list_dir(self, client: ApiClient, path: str) -> DirListing:
-        body = client.get(self.api_path, {"path": path}, subject=f"workspace:{path}")
-        return _tally(path, ((obj.get("path"), obj.get("object_type") in WORKSPACE_CONTAINERS,
-                              obj.get("size"), obj.get("modified_at") or obj.get("created_at"))
-                             for obj in body.get("objects") or ()))
+        return _tally(path, self.entries(client, path))
 
 
-def _tally(path: str, entries) -> DirListing:
+def _tally(path: str, entries: Iterator[Entry]) -> DirListing:
     """Count (path, is_container, size, mtime) entries; an empty directory has none ({})."""
     listing = DirListing()
     own = path.rstrip("/")

@@ -1,11 +1,12 @@
 """A fake Databricks workspace served over real HTTP, for tests, the demo and the benchmark."""
 
 from .faults import Faults, Stats
-from .generate import generate_uniform, generate_workspace
+from .generate import (WholeWorkspace, add_whole_workspace, generate_uniform,
+                       generate_workspace)
 from .model import ServicePrincipal, Truth, User, Workspace
 from .oidc import OAuthIssuer
 from .server import FakeWorkspaceServer
 
 __all__ = ["FakeWorkspaceServer", "Faults", "OAuthIssuer", "ServicePrincipal", "Stats", "Truth",
-           "User", "Workspace",
-           "generate_uniform", "generate_workspace"]
+           "User", "WholeWorkspace", "Workspace",
+           "add_whole_workspace", "generate_uniform", "generate_workspace"]

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+if TYPE_CHECKING:
+    from .generate import WholeWorkspace
 
 DEFAULT_MTIME_MS = 1_700_000_000_000
 
@@ -242,6 +245,67 @@ class Tree:
     def file_count(self) -> int:
         return sum(len(d.files) for d in self.dirs.values() if d.files is not None)
 
+    # -- ground truth beyond homes ----------------------------------------------------
+
+    def _timed_codes(self) -> frozenset[int] | None:
+        """Kind codes whose entries carry a time; None when every entry does (DBFS)."""
+        if self.dir_kind != DIRECTORY:
+            return None
+        return frozenset(self._kind_codes[k] for k in TIMED_TYPES if k in self._kind_codes)
+
+    def subtree_totals(self, path: str,
+                       exclude: Iterable[str] = ()) -> tuple[int, int, int | None]:
+        """(files, bytes, newest mtime ms) at or below path, not entering the directories
+        named in exclude (exact absolute paths). Forbidden and bad-path directories count:
+        this is what is stored, not what a client can list. A file path counts as itself;
+        a missing path gives (0, 0, None)."""
+        path = normalize(path)
+        skip = {normalize(e) for e in exclude}
+        node = self.lookup(path)
+        if node is None or path in skip:
+            return 0, 0, None
+        timed = self._timed_codes()
+        if isinstance(node, FileRef):
+            f, i = node.dir.files, node.index
+            mtime = f.mtimes[i] if timed is None or f.kinds[i] in timed else None
+            return 1, f.sizes[i], mtime
+        files = size = 0
+        newest: int | None = None
+        stack = [node]
+        while stack:
+            d = stack.pop()
+            stack.extend(sub for sub in d.subdirs.values() if sub.path not in skip)
+            f = d.files
+            if f is None or not f.names:
+                continue
+            files += len(f.names)
+            size += sum(f.sizes)
+            if timed is None:
+                m = max(f.mtimes)
+            else:
+                m = max((ts for k, ts in zip(f.kinds, f.mtimes, strict=True) if k in timed),
+                        default=None)
+            if m is not None and (newest is None or m > newest):
+                newest = m
+        return files, size, newest
+
+    def totals(self) -> tuple[int, int]:
+        """(files, bytes) of the whole tree, forbidden directories included."""
+        files = size = 0
+        for d in self.dirs.values():
+            f = d.files
+            if f is not None:
+                files += len(f.names)
+                size += sum(f.sizes)
+        return files, size
+
+    def top_level(self) -> list[str]:
+        """Absolute paths of the entries directly under the root (dirs and files), sorted."""
+        names = list(self.root.subdirs)
+        if self.root.files is not None:
+            names.extend(self.root.files.names)
+        return sorted(join("/", n) for n in names)
+
 
 class DbfsTree(Tree):
     """DBFS: directories and files with a size and a modification time."""
@@ -365,6 +429,8 @@ class Workspace:
         self.service_principals: list[ServicePrincipal] = []
         self.clusters: dict[str, dict] = {}
         self._next_user_id = 4_000_000_000_000_000
+        # What add_whole_workspace made (None until it runs).
+        self.whole: WholeWorkspace | None = None
 
     def add_user(self, user_name: str, display_name: str | None = None, *,
                  active: bool = True, user_id: str | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,8 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from fake_workspace import (FakeWorkspaceServer, Faults, Truth, Workspace, generate_uniform,
-                            generate_workspace)
+from fake_workspace import (FakeWorkspaceServer, Faults, Truth, Workspace, add_whole_workspace,
+                            generate_uniform, generate_workspace)
 
 TOKEN = "dapi-fake-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -431,3 +432,190 @@ def test_module_entry_point_serves_until_sigterm():
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+# -- the whole workspace: everything beyond /Users -------------------------------------
+
+def test_whole_workspace_leaves_every_home_unchanged():
+    plain = generate_workspace(40, seed=3, files_per_user=(0, 30))
+    whole = generate_workspace(40, seed=3, files_per_user=(0, 30), whole_workspace=True)
+    assert plain.whole is None and whole.whole is not None
+    assert plain.truths() == whole.truths()
+    assert plain.removed_homes() == whole.removed_homes()
+    assert [(u.id, u.user_name) for u in plain.users] == [(u.id, u.user_name)
+                                                          for u in whole.users]
+    for p, w in ((plain.dbfs, whole.dbfs), (plain.workspace, whole.workspace)):
+        assert p.top_level() == ["/Users"]
+        assert p.totals() == p.subtree_totals("/")[:2] and p.totals()[0] == p.file_count()
+        assert w.subtree_totals("/Users") == p.subtree_totals("/Users")
+        assert {k: d.object_id for k, d in p.dirs.items()} == \
+            {k: d.object_id for k, d in w.dirs.items() if k.startswith("/Users")} | {
+                "/": w.root.object_id}
+    assert whole.file_count() > plain.file_count()
+    again = generate_workspace(40, seed=3, files_per_user=(0, 30), whole_workspace=True)
+    assert again.whole == whole.whole and again.dbfs.totals() == whole.dbfs.totals()
+    assert generate_workspace(40, seed=4, whole_workspace=True).whole != whole.whole
+
+
+def test_whole_workspace_names_who_is_found_where():
+    ws = generate_workspace(40, seed=3, whole_workspace=True)
+    w = ws.whole
+    scim, homes = set(ws.users_by_name), ws.home_names()
+    principals = {sp.application_id for sp in ws.service_principals}
+    assert ws.workspace.top_level() == ["/Repos", "/Shared", "/Users"]
+    assert ws.dbfs.top_level() == sorted(
+        ["/FileStore", "/Users", "/Volumes", "/databricks", "/databricks-datasets",
+         "/databricks-results", "/init_script.sh", "/mnt", w.odd_area, "/tmp", "/user"])
+    # /Repos: a third of SCIM, one of them homeless, then the removed user known only there
+    assert list(ws.workspace.dirs["/Repos"].subdirs) == w.repo_owners
+    scim_owners = w.repo_owners[:-1]
+    assert set(scim_owners) <= scim and len(scim_owners) == round(40 / 3)
+    assert any(n not in homes for n in scim_owners)
+    assert w.repo_only == w.repo_owners[-1] == "former.repo.owner@example.com"
+    assert w.repo_only not in scim | homes | principals | set(w.upload_owners)
+    repos = [d for d in ws.workspace.dirs.values() if d.kind == "REPO"
+             and d.path.startswith("/Repos/")]
+    assert {d.parent.path for d in repos} == {f"/Repos/{n}" for n in w.repo_owners}
+    assert all(d.parent.kind == "DIRECTORY" and d.subdirs and d.files for d in repos)
+    # shared_uploads: a few SCIM users, then the removed user known only there
+    assert list(ws.dbfs.dirs["/FileStore/shared_uploads"].subdirs) == w.upload_owners
+    assert set(w.upload_owners[:-1]) <= scim and len(w.upload_owners) >= 3
+    assert w.upload_only == w.upload_owners[-1] == "former.uploader@example.com"
+    assert w.upload_only not in scim | homes | principals | set(w.repo_owners)
+    for name in w.upload_owners:
+        assert ws.dbfs.subtree_totals(f"/FileStore/shared_uploads/{name}")[0] >= 2
+    assert w.odd_area == "/odd area #1 %20 a+b é 实验"
+    assert ws.dbfs.subtree_totals(w.odd_area)[:1] == (6,) and w.odd_area in ws.dbfs.dirs
+    assert w.mounts == ["/mnt/datalake", "/mnt/archive"]
+    assert w.skipped == w.mounts + ["/databricks-datasets", "/Volumes"]
+    assert all(ws.dbfs.subtree_totals(p)[0] for p in w.skipped)
+    assert w.added_users == []
+
+
+def test_whole_workspace_warehouse_holds_delta_tables():
+    ws = generate_workspace(12, seed=5, whole_workspace=True)
+    tables = ws.whole.warehouse_tables
+    wh = ws.dbfs.dirs["/user/hive/warehouse"]
+    dbs = [n for n in wh.subdirs if n.endswith(".db")]
+    assert 2 <= len(dbs) <= 3
+    assert 1 <= sum(t.count("/") == 4 for t in tables) <= 2  # default's, right below
+    assert set(tables) == {d.path for d in ws.dbfs.dirs.values() if "_delta_log" in d.subdirs}
+    part = re.compile(r"^part-\d{5}-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\.snappy\.parquet$")
+    for table in tables:
+        log = ws.dbfs.dirs[table + "/_delta_log"].files.names
+        assert log[0] == "00000000000000000000.json" and len(log) >= 3
+        parts = [d.files for p, d in ws.dbfs.dirs.items() if d.files
+                 and (p == table or p.startswith(table + "/")) and "_delta_log" not in p]
+        assert parts and all(part.match(n) for f in parts for n in f.names)
+        assert all(2**20 <= s <= 4 * 2**30 for f in parts for s in f.sizes)
+    assert any("event_date=" in p for p in ws.dbfs.dirs)
+    assert max(s for d in ws.dbfs.dirs.values() if d.path.startswith(wh.path) and d.files
+               for s in d.files.sizes) > 100 * 2**20
+
+
+def test_subtree_totals_and_exclude_add_up():
+    ws = hand_built()
+    secret = f"/Users/{A}/secret"
+    assert ws.dbfs.subtree_totals(f"/Users/{A}") == (4, 114, 9999)  # forbidden counts
+    assert ws.dbfs.subtree_totals(f"/Users/{A}/", exclude=[secret + "/"]) == (3, 15, 3000)
+    assert ws.workspace.subtree_totals(f"/Users/{A}") == (6, 107, 5000)
+    assert ws.workspace.subtree_totals(f"/Users/{A}/lib") == (1, 0, None)  # untimed object
+    assert ws.dbfs.subtree_totals(f"/Users/{A}/d/f.csv") == (1, 10, 1000)
+    assert ws.dbfs.subtree_totals("/nope") == ws.dbfs.subtree_totals(
+        f"/Users/{A}/d/f.csv/x") == (0, 0, None)
+    assert ws.dbfs.subtree_totals(secret, exclude=[secret]) == (0, 0, None)
+    assert ws.dbfs.totals() == (5, 156) and ws.workspace.top_level() == ["/Users", "/shared"]
+
+    big = generate_workspace(30, seed=2, whole_workspace=True)
+    dbfs, wh = big.dbfs, "/user/hive/warehouse"
+    outside = dbfs.subtree_totals("/user", exclude=[wh])
+    inside = dbfs.subtree_totals(wh)
+    assert outside[0] > 0 and inside[0] > 0
+    assert (outside[0] + inside[0], outside[1] + inside[1]) == dbfs.subtree_totals("/user")[:2]
+    assert max(outside[2], inside[2]) == dbfs.subtree_totals("/user")[2]
+    per_top = [dbfs.subtree_totals(p) for p in dbfs.top_level()]
+    assert (sum(t[0] for t in per_top), sum(t[1] for t in per_top)) == dbfs.totals()
+    rest = dbfs.subtree_totals("/", exclude=big.whole.skipped)
+    skipped = [dbfs.subtree_totals(p) for p in big.whole.skipped]
+    assert rest[0] + sum(t[0] for t in skipped) == dbfs.totals()[0]
+    assert big.workspace.subtree_totals("/Shared/Sales dashboard") == (1, 0, None)
+
+
+def test_mounts_hold_more_bytes_than_the_rest():
+    ws = generate_workspace(40, seed=3, whole_workspace=True)
+    mounts = [ws.dbfs.subtree_totals(p) for p in ws.whole.mounts]
+    mount_files, mount_bytes = sum(t[0] for t in mounts), sum(t[1] for t in mounts)
+    assert mount_bytes == 50 * 2**40 and all(t[1] for t in mounts)
+    assert 10 <= mount_files <= 60
+    rest = ws.dbfs.totals()[1] - mount_bytes + ws.workspace.totals()[1]
+    assert mount_bytes > 100 * rest
+    small = Workspace()
+    made = add_whole_workspace(small, seed=1, mount_bytes=12345)
+    assert small.dbfs.subtree_totals("/mnt")[1] == 12345
+    assert made.added_users == ["git.folder.only@example.com", "whole.user@example.com"]
+    assert made.repo_owners[:2] == made.added_users and small.whole is made
+
+
+def _walk_http(s: requests.Session, url: str, fs: str, top: str,
+               skip: set[str]) -> tuple[int, int, int | None]:
+    """(files, bytes, newest mtime) of top as a client sees it, not entering skip or a 403."""
+    key, stack, files, size, newest = ("files" if fs == "dbfs" else "objects"), [top], 0, 0, []
+    while stack:
+        r = s.get(f"{url}/api/2.0/{fs}/list", params={"path": stack.pop()}, timeout=10)
+        if r.status_code == 403:
+            continue
+        assert r.status_code == 200, r.text
+        for e in r.json().get(key, []):
+            if e.get("is_dir") or e.get("object_type") in ("DIRECTORY", "REPO"):
+                if e["path"] not in skip:
+                    stack.append(e["path"])
+                continue
+            files += 1
+            size += e.get("file_size", e.get("size", 0))
+            mtime = e.get("modification_time", e.get("modified_at"))
+            if mtime is not None:
+                newest.append(mtime)
+    return files, size, max(newest, default=None)
+
+
+def test_whole_workspace_lists_over_http():
+    ws = generate_workspace(12, seed=5, files_per_user=(2, 10), whole_workspace=True)
+    w = ws.whole
+    odd = w.odd_area
+    with FakeWorkspaceServer(ws, token=TOKEN) as srv, requests.Session() as s:
+        s.headers.update(AUTH)
+
+        def get(fs: str, op: str, path: str) -> dict:
+            r = s.get(f"{srv.url}/api/2.0/{fs}/{op}", params={"path": path}, timeout=10)
+            assert r.status_code == 200, (path, r.text)
+            return r.json()
+        root = get("dbfs", "list", "/")["files"]
+        assert sorted(f["path"] for f in root) == ws.dbfs.top_level()
+        assert [f["is_dir"] for f in root if f["path"] == "/init_script.sh"] == [False]
+        one = get("dbfs", "list", "/init_script.sh")["files"]
+        assert len(one) == 1 and one[0]["path"] == "/init_script.sh" and one[0]["file_size"] > 0
+        assert sorted(o["path"] for o in get("workspace", "list", "/")["objects"]) == \
+            ["/Repos", "/Shared", "/Users"]
+        listed = {f["path"] for f in get("dbfs", "list", f"dbfs:{odd}/")["files"]}
+        assert f"{odd}/100% %20 literal.csv" in listed and f"{odd}/sub #2 + é" in listed
+        assert get("dbfs", "get-status", f"{odd}/naïve 数据 🚀.parquet")["is_dir"] is False
+        homeless = next(n for n in w.repo_owners if n not in ws.home_names())
+        repos = get("workspace", "list", f"/Repos/{homeless}")["objects"]
+        assert repos and {o["object_type"] for o in repos} == {"REPO"}
+        inside = get("workspace", "list", repos[0]["path"])["objects"]
+        assert "DIRECTORY" in {o["object_type"] for o in inside}
+        assert get("workspace", "get-status", repos[0]["path"])["object_type"] == "REPO"
+        readme = get("workspace", "list", repos[0]["path"] + "/README.md")["objects"]
+        assert [o["object_type"] for o in readme] == ["FILE"] and readme[0]["size"] > 0
+        for table in w.warehouse_tables:
+            log = get("dbfs", "list", table + "/_delta_log")["files"]
+            assert log[0]["path"] == table + "/_delta_log/00000000000000000000.json"
+        skip = set(w.skipped) | ws.dbfs.forbidden_paths
+        assert _walk_http(s, srv.url, "dbfs", "/", skip) == ws.dbfs.subtree_totals("/", skip)
+        assert _walk_http(s, srv.url, "dbfs", "/user", {"/user/hive/warehouse"}) == \
+            ws.dbfs.subtree_totals("/user", ["/user/hive/warehouse"])
+        forbidden = ws.workspace.forbidden_paths
+        assert _walk_http(s, srv.url, "workspace", "/", set(forbidden)) == \
+            ws.workspace.subtree_totals("/", forbidden)
+        assert _walk_http(s, srv.url, "workspace", "/Shared", set()) == \
+            ws.workspace.subtree_totals("/Shared")
