@@ -4,8 +4,9 @@
 Starts the project's fake workspace (SCIM, Workspace and DBFS APIs served over real
 HTTP on 127.0.0.1, with latency and some throttling; it has inactive users, removed
 users' homes and a service principal), writes a config profile for it, then runs the
-recommended workflow exactly as a user would: `--all-homes --report` (every SCIM user
-and every home folder, with an HTML report). --spark also starts a local Spark Connect
+recommended workflow exactly as a user would: `--whole-workspace --report` (every SCIM
+user, every home folder, every other place of both file systems as an area, with an HTML
+report). --spark also starts a local Spark Connect
 server, runs the parallel mode against it and appends the results to a Spark table.
 """
 
@@ -33,7 +34,9 @@ def main() -> int:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(exist_ok=True)
-    workspace = generate_workspace(args.users, seed=7)
+    # Beyond the homes: Git folders, uploads, /Shared, the DBFS root's areas and its
+    # Hive warehouse, two mount points and the sample datasets (--whole-workspace).
+    workspace = generate_workspace(args.users, seed=7, whole_workspace=True)
     with FakeWorkspaceServer(workspace, token=DEMO_TOKEN) as server:
         server.faults.latency_s = 0.01
         server.faults.max_in_flight = 20       # like a real workspace: 429 beyond ~20
@@ -49,7 +52,7 @@ def main() -> int:
         report = out / "report.html"
         steps = [
             ["databricks_user_list.py", "--profile", "DEMO", "--output", str(users)],
-            ["databricks_user_files_simple.py", "--all-homes", "--report", str(report),
+            ["databricks_user_files_simple.py", "--whole-workspace", "--report", str(report),
              "--profile", "DEMO", "--output", str(out / "results.csv"), "--checkpoint",
              str(out / "checkpoint.json"), "--extended"],
         ]
@@ -65,7 +68,7 @@ def main() -> int:
                 "spark.sql.warehouse.dir": str(warehouse)}).start()
             # --spark-only: a workspace this small would be done on this machine before
             # the executors are up, and this step is here to show them at work.
-            steps.append(["databricks_user_files_simple.py", "--all-homes", "--profile",
+            steps.append(["databricks_user_files_simple.py", "--whole-workspace", "--profile",
                           "DEMO", "--spark-only", "--spark-remote", spark.url, "--output",
                           str(out / "results-spark.csv"), "--checkpoint",
                           str(out / "checkpoint-spark.json"), "--output-table",

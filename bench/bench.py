@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 from fake_workspace import (FakeWorkspaceServer, Workspace, generate_uniform,  # noqa: E402
                             generate_workspace)
 from fake_workspace.faults import PUBLISHED_RATE_LIMITS  # noqa: E402
+from fake_workspace.truth import expected_areas, expected_users, whole_listings  # noqa: E402
 
 TOOL = ROOT / "databricks_user_files_simple.py"
 SDK_SCRIPT = Path(__file__).resolve().parent / "sdk_baseline.py"
@@ -271,6 +272,28 @@ def check_csv(path: Path, truths) -> tuple[bool, str]:
     return ok, why
 
 
+def check_whole(path: Path, ws) -> tuple[bool, str]:
+    """A --whole-workspace run: every user row and area row as the model has them."""
+    areas_path = path.with_name(f"{path.stem}_areas.csv")
+    if not path.exists() or not areas_path.exists():
+        return False, f"no CSV at {path} or {areas_path}"
+    with open(path, newline="", encoding="utf-8") as handle:
+        users = {row["username"]: (int(row["file_count"]), int(row["total_size"]))
+                 for row in csv.DictReader(handle)}
+    with open(areas_path, newline="", encoding="utf-8") as handle:
+        areas = {(row["file_system"], row["path"]): (
+            int(row["file_count"]), int(row["total_size"]), row["status"])
+            for row in csv.DictReader(handle)}
+    want_users, want_areas = expected_users(ws), expected_areas(ws)
+    wrong = [name for name in set(users) | set(want_users)
+             if users.get(name) != want_users.get(name)]
+    wrong += [f"{fs}:{p}" for fs, p in set(areas) | set(want_areas)
+              if areas.get((fs, p)) != want_areas.get((fs, p))]
+    if wrong:
+        return False, f"{len(wrong)} wrong: " + "; ".join(sorted(wrong)[:3])
+    return True, ""
+
+
 def check_sdk(path: Path, truths) -> tuple[bool, str]:
     if not path.exists():
         return False, f"no output at {path}"
@@ -335,11 +358,14 @@ def tool_env(server: FakeWorkspaceServer, run_dir: Path) -> dict:
 
 
 class Bench:
-    def __init__(self, server, meter, ws, run_dir: Path, users_file: Path, bound: float):
+    def __init__(self, server, meter, ws, run_dir: Path, users_file: Path, bound: float,
+                 whole: bool = False):
         self.server, self.meter, self.ws = server, meter, ws
         self.run_dir, self.users_file, self.bound = run_dir, users_file, bound
+        self.whole = whole  # --whole-workspace instead of the users file
         self.truths = ws.truths()
-        self.min_listings = sum(t.listings for t in self.truths)
+        self.min_listings = sum(whole_listings(ws).values()) if whole else \
+            sum(t.listings for t in self.truths)
         self.env = tool_env(server, run_dir)
 
     def _reset(self) -> None:
@@ -356,8 +382,8 @@ class Bench:
              wrap: list[str] | None = None) -> RunResult:
         out = self.run_dir / f"{name}.csv"
         log = self.run_dir / f"{name}.log"
-        cmd = [sys.executable, TOOL, "--users-file", self.users_file, "--concurrency",
-               concurrency, "-o", out, "--checkpoint", self.run_dir / f"{name}.checkpoint",
+        scope = ["--whole-workspace"] if self.whole else ["--users-file", self.users_file]
+        cmd = [sys.executable, TOOL, *scope, "--concurrency", concurrency, "-o", out, "--checkpoint", self.run_dir / f"{name}.checkpoint",
                "--extended"]
         if spark_remote:
             cmd += ["--spark-remote", spark_remote, "--no-fallback"]
@@ -372,7 +398,8 @@ class Bench:
             scope = "profiler + tool (not comparable)"
         result = measure(name, "spark" if spark_remote else "local", concurrency, proc,
                          self.server, self.meter, self.min_listings, self.bound,
-                         check_csv(out, self.truths), scope, log)
+                         check_whole(out, self.ws) if self.whole
+                         else check_csv(out, self.truths), scope, log)
         result.extra.update(watch.timing(proc.started, proc.wall_s, len(self.truths)))
         if proc.returncode != 0:
             print(f"    exit code {proc.returncode}; log: {log}")
@@ -513,6 +540,7 @@ class Shape:
     cap: int | None = 20
     family_limits: dict = field(default_factory=dict)   # see PUBLISHED_RATE_LIMITS
     retry_after: str | None = "1"                        # None: no Retry-After on 429
+    whole: bool = False                                  # a --whole-workspace run
 
     def serve(self, ws: Workspace) -> FakeWorkspaceServer:
         """A fake server (not started) with this shape's latency and limits."""
@@ -524,7 +552,7 @@ class Shape:
     def bound(self, ws: Workspace) -> tuple[float, str]:
         """(seconds, how): the slowest family's listings over its rate less the first
         second's burst, or listings x latency / cap when that is larger."""
-        per_tree = listings_per_tree(ws)
+        per_tree = whole_listings(ws) if self.whole else listings_per_tree(ws)
         total = sum(per_tree.values())
         bound = total * self.latency_s / (self.cap or 1)
         how = f"{total} listings x {self.latency_s * 1000:.0f} ms / {self.cap}"
@@ -575,6 +603,12 @@ SHAPES = [
     Shape("in-flight", "cap 20 in flight, 50 ms, 429 + Retry-After 1 beyond, no rate limits, "
           "620 users x 4 dirs x 10 files", lambda: generate_uniform(620, 4, 10, seed=4),
           latency_s=0.050),
+    Shape("whole", "--whole-workspace at the per-family rates, cap 20, no Retry-After, "
+          "10 ms, 600 varied users plus Git folders, uploads and the DBFS root's areas",
+          lambda: generate_workspace(600, seed=1, forbidden_subtrees=0, missing_both=0,
+                                     whole_workspace=True),
+          latency_s=0.010, family_limits=dict(PUBLISHED_RATE_LIMITS), retry_after=None,
+          whole=True),
 ]
 
 
@@ -588,14 +622,14 @@ def run_shape(shape: Shape, run_dir: Path, *, concurrency: int = 20,
     users_file = shape_dir / "users.txt"
     write_users(ws, users_file)
     bound, how = shape.bound(ws)
-    per_tree = listings_per_tree(ws)
+    per_tree = whole_listings(ws) if shape.whole else listings_per_tree(ws)
     print(f"\nShape {shape.name}: {shape.title}")
-    print(f"  {len(ws.users)} users, {ws.min_listings():,} listings (DBFS {per_tree['dbfs']:,}, "
+    print(f"  {len(ws.users)} users, {sum(per_tree.values()):,} listings (DBFS {per_tree['dbfs']:,}, "
           f"Workspace {per_tree['workspace']:,}; built in {time.perf_counter() - t0:.1f}s); "
           f"lower bound {how} = {bound:.2f}s")
     server = shape.serve(ws).start()
     try:
-        bench = Bench(server, Meter(server), ws, shape_dir, users_file, bound)
+        bench = Bench(server, Meter(server), ws, shape_dir, users_file, bound, shape.whole)
         result = bench.tool(f"{shape.name}-{tag}", concurrency, spark_remote=spark_remote)
     finally:
         server.stop()

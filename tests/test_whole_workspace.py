@@ -21,13 +21,11 @@ import pytest
 
 from conftest import ROOT, TOKEN, clean_env
 from fake_workspace import FakeWorkspaceServer, generate_workspace
-from fake_workspace.model import FileRef
+from fake_workspace.truth import (SKIPPED_TOP, expected_areas, expected_users, trees,
+                                  visible, whole_listings)
 from helpers import journal_records
 
 SCRIPT = "databricks_user_files_simple.py"
-OWNED = {"workspace": ["/Repos"], "dbfs": ["/FileStore/shared_uploads"]}
-NESTED = {"/user": ["/user/hive/warehouse"], "/FileStore": ["/FileStore/shared_uploads"]}
-SKIPPED_TOP = {"/databricks-datasets", "/Volumes"}
 AREA_HEADER = ["file_system", "path", "file_count", "total_size", "total_size_gb", "status",
                "error", "last_modified"]
 
@@ -36,70 +34,6 @@ def workspace(seed: int = 11, users: int = 18, **options):
     ws = generate_workspace(users, seed=seed, whole_workspace=True, **options)
     ws.dbfs.add_file("/Users/stray notes.txt", 4321)  # a file right in /Users: an area
     return ws
-
-
-def trees(ws):
-    return {"dbfs": ws.dbfs, "workspace": ws.workspace}
-
-
-def visible(tree, path, exclude=()):
-    """(files, bytes) a client can list at or below path: forbidden folders excluded."""
-    files, size, _ = tree.subtree_totals(path, exclude=[*exclude, *tree.forbidden_paths])
-    return files, size
-
-
-def expected_users(ws) -> dict[str, tuple[int, int]]:
-    """Name -> (files, bytes) of every user row, in the order the tool writes them."""
-    scim = [user.user_name for user in ws.users]
-    known = {name.lower() for name in scim}
-    homes = sorted(name for name in ws.home_names() if name.lower() not in known)
-    owned: dict[str, list] = {}
-    for fs, containers in OWNED.items():
-        tree = trees(ws)[fs]
-        for container in containers:
-            for name in tree.dirs[container].subdirs:
-                owned.setdefault(name, []).append((tree, f"{container}/{name}"))
-    rows = {}
-    extra = [name for name in owned if name not in set(scim) | set(homes)]
-    for name in scim + sorted(homes + extra):
-        truth = ws.truth(name)
-        files = truth.dbfs_files + truth.workspace_files
-        size = truth.dbfs_bytes + truth.workspace_bytes
-        for tree, path in owned.get(name, ()):
-            more = visible(tree, path)
-            files, size = files + more[0], size + more[1]
-        rows[name] = (files, size)
-    return rows
-
-
-def expected_areas(ws) -> dict[tuple[str, str], tuple[int, int, str]]:
-    """(file system, path) -> (files, bytes, status) of every area row."""
-    areas = {}
-    for fs, tree in trees(ws).items():
-        containers = OWNED[fs]
-        for top in tree.top_level():
-            node = tree.lookup(top)
-            if isinstance(node, FileRef):
-                areas[(fs, top)] = (*visible(tree, top), "success")
-            elif top == "/Users" or top in containers:
-                for child in sorted(tree.dirs[top].files.names if tree.dirs[top].files
-                                    else ()):
-                    areas[(fs, f"{top}/{child}")] = (*visible(tree, f"{top}/{child}"),
-                                                     "success")
-            elif fs == "dbfs" and top == "/mnt":
-                for child in tree.dirs[top].subdirs:
-                    areas[(fs, f"/mnt/{child}")] = (0, 0, "skipped")
-            elif fs == "dbfs" and top in SKIPPED_TOP:
-                areas[(fs, top)] = (0, 0, "skipped")
-            else:
-                inner = [path for path in NESTED.get(top, ()) if path in tree.dirs]
-                files, size = visible(tree, top, exclude=inner)
-                areas[(fs, top)] = (files, size, "success" if files else "empty")
-                for path in inner:
-                    if path not in containers:
-                        files, size = visible(tree, path)
-                        areas[(fs, path)] = (files, size, "success" if files else "empty")
-    return areas
 
 
 def read(path):
@@ -157,8 +91,8 @@ def test_every_place_is_counted_once_and_exactly_under_faults(cli, serve, tmp_pa
     for name in (whole.repo_only, whole.upload_only):
         assert by_name[name]["user_status"] == "removed"
         assert by_name[name]["status"] == "success"
-    assert f"  Found only outside /Users: {', '.join(sorted([whole.repo_only, whole.upload_only]))}" \
-        in lines
+    only = ", ".join(sorted([whole.repo_only, whole.upload_only]))
+    assert f"  Found only outside /Users: {only}" in lines
     assert TOKEN not in result.output
 
 
@@ -301,9 +235,13 @@ def test_area_options_need_whole_workspace(cli, serve, tmp_path):
 
 
 def test_the_journal_keeps_the_roots_and_no_secret(cli, serve, tmp_path):
-    ws = workspace(users=5)
-    result = cli(SCRIPT, "--whole-workspace", server=serve(ws))
+    ws = workspace(users=5, forbidden_subtrees=0)
+    server = serve(ws)
+    result = cli(SCRIPT, "--whole-workspace", server=server)
     assert result.code == 0, result.output
+    # Every folder listed once, and only the warehouse twice (named, then walked).
+    assert sum(server.stats.listings.values()) == sum(whole_listings(ws).values())
+    assert server.stats.duplicate_listings() == {("dbfs", "/user/hive/warehouse"): 2}
     header = journal_records(tmp_path / ".checkpoint_progress.json")[0]
     roots = header["meta"]["roots"]
     assert roots["dbfs:/user"]["places"] == [["dbfs", "/user", ["/user/hive/warehouse"]]]

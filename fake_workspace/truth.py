@@ -1,0 +1,105 @@
+"""What a perfect --whole-workspace client reports, from the model's own trees.
+
+By the rules the tool promises: a user's Git folders (/Repos/<user>) and uploads
+(/FileStore/shared_uploads/<user>) join their row, every other top-level place is an
+area, the Hive warehouse is an area of its own, and mount points, the sample datasets
+and volumes are named and never listed. Shared by the tests and the benchmark.
+"""
+
+from __future__ import annotations
+
+from .model import FileRef, Tree, Workspace
+
+OWNED = {"workspace": ["/Repos"], "dbfs": ["/FileStore/shared_uploads"]}
+NESTED = {"/user": ["/user/hive/warehouse"], "/FileStore": ["/FileStore/shared_uploads"]}
+SKIPPED_TOP = {"/databricks-datasets", "/Volumes"}
+
+
+def trees(ws: Workspace) -> dict[str, Tree]:
+    return {"dbfs": ws.dbfs, "workspace": ws.workspace}
+
+
+def visible(tree, path, exclude=()):
+    """(files, bytes) a client can list at or below path: forbidden folders excluded."""
+    files, size, _ = tree.subtree_totals(path, exclude=[*exclude, *tree.forbidden_paths])
+    return files, size
+
+
+def expected_users(ws) -> dict[str, tuple[int, int]]:
+    """Name -> (files, bytes) of every user row, in the order the tool writes them."""
+    scim = [user.user_name for user in ws.users]
+    known = {name.lower() for name in scim}
+    homes = sorted(name for name in ws.home_names() if name.lower() not in known)
+    owned: dict[str, list] = {}
+    for fs, containers in OWNED.items():
+        tree = trees(ws)[fs]
+        for container in containers:
+            for name in tree.dirs[container].subdirs:
+                owned.setdefault(name, []).append((tree, f"{container}/{name}"))
+    rows = {}
+    extra = [name for name in owned if name not in set(scim) | set(homes)]
+    for name in scim + sorted(homes + extra):
+        truth = ws.truth(name)
+        files = truth.dbfs_files + truth.workspace_files
+        size = truth.dbfs_bytes + truth.workspace_bytes
+        for tree, path in owned.get(name, ()):
+            more = visible(tree, path)
+            files, size = files + more[0], size + more[1]
+        rows[name] = (files, size)
+    return rows
+
+
+def expected_areas(ws) -> dict[tuple[str, str], tuple[int, int, str]]:
+    """(file system, path) -> (files, bytes, status) of every area row."""
+    areas = {}
+    for fs, tree in trees(ws).items():
+        containers = OWNED[fs]
+        for top in tree.top_level():
+            node = tree.lookup(top)
+            if isinstance(node, FileRef):
+                areas[(fs, top)] = (*visible(tree, top), "success")
+            elif top == "/Users" or top in containers:
+                for child in sorted(tree.dirs[top].files.names if tree.dirs[top].files
+                                    else ()):
+                    areas[(fs, f"{top}/{child}")] = (*visible(tree, f"{top}/{child}"),
+                                                     "success")
+            elif fs == "dbfs" and top == "/mnt":
+                for child in tree.dirs[top].subdirs:
+                    areas[(fs, f"/mnt/{child}")] = (0, 0, "skipped")
+            elif fs == "dbfs" and top in SKIPPED_TOP:
+                areas[(fs, top)] = (0, 0, "skipped")
+            else:
+                inner = [path for path in NESTED.get(top, ()) if path in tree.dirs]
+                files, size = visible(tree, top, exclude=inner)
+                areas[(fs, top)] = (files, size, "success" if files else "empty")
+                for path in inner:
+                    if path not in containers:
+                        files, size = visible(tree, path)
+                        areas[(fs, path)] = (files, size, "success" if files else "empty")
+    return areas
+
+
+
+
+def skipped_places(ws: Workspace) -> list[str]:
+    """The DBFS places a client must never list inside."""
+    mounts = ws.dbfs.dirs.get("/mnt")
+    return [f"/mnt/{name}" for name in (mounts.subdirs if mounts else ())] + sorted(
+        path for path in SKIPPED_TOP if path in ws.dbfs.dirs)
+
+
+def whole_listings(ws: Workspace) -> dict[str, int]:
+    """Listings a perfect client makes in each tree: every directory it can list, outside
+    the skipped places, plus the few that name what is there (/mnt, the warehouse probe)."""
+    skipped = skipped_places(ws)
+    counts = {}
+    for name, tree in trees(ws).items():
+        blocked = tree.forbidden_paths
+        counts[name] = sum(
+            1 for path in tree.dirs
+            if not any(path == place or path.startswith(place + "/") for place in skipped)
+            and not any(path.startswith(f + "/") for f in blocked))
+    # Discovery lists each nested area once to know it is there, before it is walked.
+    counts["dbfs"] += sum(1 for paths in NESTED.values() for path in paths
+                          if path in ws.dbfs.dirs and path not in OWNED["dbfs"])
+    return counts
