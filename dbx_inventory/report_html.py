@@ -4,6 +4,9 @@ jinja2 renders the page (templates/report.html.j2); plotly builds the charts and
 JavaScript is inlined, so the file opens from disk with no network. Everything shown
 is computed from the rows and the RunInfo: a report rewritten from a checkpoint is the
 same report.
+
+Users' figures (tables, charts, counts) come from user rows only; the areas of a
+--whole-workspace run (rows of kind AREA) have their own section.
 """
 
 from __future__ import annotations
@@ -17,13 +20,17 @@ from typing import Sequence
 
 from .atomic import atomic_text_writer
 from .console import format_duration, format_size
-from .discover import LEFT, USER_STATUSES
+from .discover import LEFT, REMOVED, SERVICE_PRINCIPAL, USER_STATUSES
 from .errors import ConfigError
-from .outputs import RunInfo
+from .outputs import RunInfo, areas_of, users_of
 from .report import iso_utc
-from .results import EMPTY, ERROR, SUCCESS, UserResult
+from .results import EMPTY, ERROR, SKIPPED, SUCCESS, UserResult
+from .roots import split_key
+from .scrub import scrub
 
 TOP_USERS = 20
+TOP_AREAS = 30    # bars of the areas chart; the rest are one "other areas" bar
+NOT_IN_SCIM = (REMOVED, SERVICE_PRINCIPAL)  # user rows found without a SCIM user
 STALE_DAYS = 365
 DAY_MS = 86_400_000
 # Bins of the bytes-per-user histogram: 1 B, 32 B, 1 KB, 32 KB, ... (log scale, 32x)
@@ -36,9 +43,16 @@ _COLUMNS = {"user": (0, None, False), "user status": (1, None, False),
             "status": (2, None, False), "files": (3, None, True), "size": (4, 5, True),
             "DBFS": (6, 7, True), "Workspace": (8, 9, True), "source": (10, None, False),
             "last modified": (11, None, False), "error": (12, None, False)}
+# The areas table's columns, over records built by _area_record.
+_AREA_COLUMNS = {"file system": (0, None, False), "path": (1, None, False),
+                 "files": (2, None, True), "size": (3, 4, True), "bytes": (3, None, True),
+                 "status": (5, None, False), "last modified": (6, None, False),
+                 "error / reason": (7, None, False)}
 PAGE_ROWS = 100  # rows drawn at a time: 20,000 users stay quick to open
 _COLORS = {"DBFS": "#1f77b4", "Workspace": "#ff7f0e", "active": "#2ca02c",
-           "inactive": "#9467bd", "service_principal": "#7f7f7f", "removed": "#d62728"}
+           "inactive": "#9467bd", "service_principal": "#7f7f7f", "removed": "#d62728",
+           "DBFS area": "#1f77b4", "Workspace area": "#ff7f0e", "other areas": "#bcbd22",
+           "users' places": "#2ca02c"}
 
 
 def require() -> None:
@@ -84,8 +98,11 @@ def render(info: RunInfo, rows: Sequence[UserResult]) -> str:
 
 
 def context(info: RunInfo, rows: Sequence[UserResult]) -> dict:
-    """Everything the template shows, computed from the run's rows."""
+    """Everything the template shows, computed from the run's rows: users' figures from
+    user rows only, the areas (if any) in `whole`."""
     end_ms = int(info.ended_at * 1000)
+    areas = areas_of(rows)
+    rows = users_of(rows)
     holding = [row for row in rows if row.file_count or row.total_size]
     left = sorted((row for row in holding if row.user_status in LEFT),
                   key=lambda row: -row.total_size)
@@ -117,7 +134,41 @@ def context(info: RunInfo, rows: Sequence[UserResult]) -> dict:
         "errors": [row for row in rows if row.status == ERROR],
         "rows": rows,
         "charts": _charts(info, rows, end_ms),
+        "whole": _whole(rows, areas) if areas or info.whole_workspace else None,
     }
+
+
+def _whole(users: Sequence[UserResult], areas: Sequence[UserResult]) -> dict:
+    """The whole-workspace section: the split totals (as progress.whole_lines has them),
+    the areas largest first, the places skipped and the users SCIM does not know."""
+    areas = sorted(areas, key=lambda row: (-row.total_size, row.username))
+    walked = [row for row in areas if row.status != SKIPPED]
+    outside = sorted((row for row in users if row.user_status in NOT_IN_SCIM),
+                     key=lambda row: (-row.total_size, row.username))
+    everything = [*users, *areas]
+    return {
+        "areas": areas,
+        "walked": len(walked),
+        "area_errors": sum(1 for row in areas if row.status == ERROR),
+        "skipped": [(_area_name(row), scrub(row.error)) for row in areas
+                    if row.status == SKIPPED],
+        "user_files": sum(row.file_count for row in users),
+        "user_bytes": sum(row.total_size for row in users),
+        "area_files": sum(row.file_count for row in walked),
+        "area_bytes": sum(row.total_size for row in walked),
+        "files": sum(row.file_count for row in everything),
+        "bytes": sum(row.total_size for row in everything),
+        "outside": outside,
+        "outside_bytes": sum(row.total_size for row in outside),
+        "chart": {"id": "areas", "title": "Bytes by area, and all users' places",
+                  "figure": json.loads(_by_area(users, walked).to_json())},
+    }
+
+
+def _area_name(row: UserResult) -> str:
+    """An area as people read it: its path with its file system (dbfs:/FileStore)."""
+    file_system, path = split_key(row.username)
+    return f"{file_system}:{path}"
 
 
 def table_data(ctx: dict) -> dict:
@@ -130,20 +181,36 @@ def table_data(ctx: dict) -> dict:
         return {"id": key, "columns": [[label, *_COLUMNS[label]] for label in columns],
                 "rows": None if chosen is None else [number[row.username] for row in chosen]}
 
-    return {"page": PAGE_ROWS, "records": [_record(row) for row in rows], "tables": [
+    tables = [
         table("left-table", ["user", "user status", "files", "size", "DBFS", "Workspace",
                              "last modified"], ctx["left"]),
         table("stale-table", ["user", "user status", "last modified", "files", "size"],
               ctx["stale"]),
         table("error-table", ["user", "error", "files", "size"], ctx["errors"]),
-        table("results-table", list(_COLUMNS), None)]}
+        table("results-table", list(_COLUMNS), None)]
+    whole = ctx.get("whole")
+    if whole:
+        # The areas have records of their own (a table may bring its own), in bytes order.
+        tables.append({"id": "areas-table", "rows": None,
+                       "columns": [[label, *spec] for label, spec in _AREA_COLUMNS.items()],
+                       "records": [_area_record(row) for row in whole["areas"]]})
+        tables.append(table("outside-table", ["user", "user status", "files", "size",
+                                              "DBFS", "Workspace", "last modified"],
+                            whole["outside"]))
+    return {"page": PAGE_ROWS, "records": [_record(row) for row in rows], "tables": tables}
 
 
 def _record(row: UserResult) -> list:
     return [row.username, row.user_status, row.status, row.file_count, row.total_size,
             format_size(row.total_size), row.dbfs_bytes, format_size(row.dbfs_bytes),
             row.workspace_bytes, format_size(row.workspace_bytes), row.file_source,
-            iso_utc(row.last_modified_ms), row.error]
+            iso_utc(row.last_modified_ms), scrub(row.error)]
+
+
+def _area_record(row: UserResult) -> list:
+    file_system, path = split_key(row.username)
+    return [file_system, path, row.file_count, row.total_size, format_size(row.total_size),
+            row.status, iso_utc(row.last_modified_ms), scrub(row.error)]
 
 
 def _charts(info: RunInfo, rows: Sequence[UserResult], end_ms: int) -> list[dict]:
@@ -180,6 +247,42 @@ def _top_users(rows: Sequence[UserResult]):
               for label, attr in (("DBFS", "dbfs_bytes"), ("Workspace", "workspace_bytes"))]
     return _figure(traces, barmode="stack", height=max(300, 26 * len(top) + 80),
                    xaxis={"title": "bytes"}, yaxis={"automargin": True})
+
+
+def _by_area(users: Sequence[UserResult], areas: Sequence[UserResult]):
+    """One bar per area walked (coloured by file system; past TOP_AREAS, one bar for the
+    rest) and one for every user's places together, largest on top."""
+    import plotly.graph_objects as go
+
+    group = {"dbfs": "DBFS area", "workspace": "Workspace area"}
+    bars = [(_area_name(row), row.total_size,
+             group.get(split_key(row.username)[0], "other areas"),
+             f"{row.file_count:,} files" + (", with errors" if row.status == ERROR else ""))
+            for row in areas[:TOP_AREAS]]
+    rest = areas[TOP_AREAS:]
+    if rest:
+        bars.append((f"{len(rest)} other areas", sum(row.total_size for row in rest),
+                     "other areas", f"{sum(row.file_count for row in rest):,} files"))
+    bars.append(("users' places", sum(row.total_size for row in users), "users' places",
+                 f"{len(users):,} users: homes, Git folders, uploads"))
+    bars.sort(key=lambda bar: (bar[1], bar[0]))  # ascending: plotly draws the last on top
+    traces = []
+    for name in ("DBFS area", "Workspace area", "other areas", "users' places"):
+        mine = [bar for bar in bars if bar[2] == name]
+        if mine:
+            traces.append(go.Bar(
+                name=name, y=[bar[0] for bar in mine], x=[bar[1] for bar in mine],
+                orientation="h", marker_color=_COLORS[name],
+                text=[format_size(bar[1]) for bar in mine], textposition="outside",
+                cliponaxis=False,
+                customdata=[[format_size(bar[1]), bar[3]] for bar in mine],
+                hovertemplate="%{y}<br>%{customdata[0]} (%{customdata[1]})<extra></extra>"))
+    figure = _figure(traces, barmode="stack", height=max(300, 26 * len(bars) + 80),
+                     xaxis={"title": "bytes"},
+                     yaxis={"automargin": True, "categoryorder": "array",
+                            "categoryarray": [bar[0] for bar in bars]})
+    figure.update_layout(legend_traceorder="normal")
+    return figure
 
 
 def _distribution(rows: Sequence[UserResult]):

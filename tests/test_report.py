@@ -161,3 +161,153 @@ def test_user_status_comes_last_after_the_extended_columns(tmp_path):
     write_results(str(out), rows, extended=True, user_status=True)
     header, first = out.read_text(encoding="utf-8").splitlines()[:2]
     assert header == EXT_HEADER + ",user_status" and first.endswith(",removed")
+
+
+# -- the HTML report of a --whole-workspace run: areas are not users -------------------
+
+END = 1_780_000_000.0  # epoch seconds
+DAY_MS = 86_400_000
+MOUNT_REASON = "mount point: external storage, not the DBFS root; --include-mounts walks it"
+
+
+def user(name, size, user_status="active", **extra) -> UserResult:
+    return r(name, "success" if size else "empty", 1 if size else 0, size, "dbfs",
+             dbfs_files=1 if size else 0, dbfs_bytes=size, user_status=user_status,
+             last_modified_ms=int(END * 1000) - 10 * DAY_MS, **extra)
+
+
+def area(key, size, status="success", error="", days=10) -> UserResult:
+    return r(key, status, 3 if size else 0, size, "dbfs" if key.startswith("dbfs") else
+             "workspace", error, kind="area",
+             last_modified_ms=int(END * 1000) - days * DAY_MS if size else None)
+
+
+def run_info(**extra):
+    from dbx_inventory.outputs import RunInfo
+
+    fields = dict(host="https://adb-1.azuredatabricks.net", started_at=END - 90,
+                  ended_at=END, mode="LOCAL", command="python x --whole-workspace",
+                  sources=("dbfs", "workspace"), run_id="run-1", all_homes=True,
+                  whole_workspace=True, statuses_known=True)
+    return RunInfo(**{**fields, **extra})
+
+
+def whole_rows() -> list[UserResult]:
+    return [user("alice@x.com", 1000), user("former.bob@x.com", 300, "removed"),
+            area("dbfs:/user/hive/warehouse", 9_000_000, days=800),
+            user("app-1234", 20, "service_principal"),
+            area("workspace:/Shared", 5_000),
+            area("dbfs:/mnt/datalake", 0, "skipped", MOUNT_REASON),
+            area("dbfs:/tmp", 0, "error", "DBFS: 403 PERMISSION_DENIED"),
+            user("carol@x.com", 0)]
+
+
+def test_report_counts_users_from_user_rows_only():
+    from dbx_inventory.report_html import context, table_data
+
+    ctx = context(run_info(), whole_rows())
+    users = ["alice@x.com", "former.bob@x.com", "app-1234", "carol@x.com"]
+    assert [row.username for row in ctx["rows"]] == users
+    assert ctx["users"] == 4 and ctx["files"] == 3 and ctx["bytes"] == 1320
+    assert ctx["per_fs"] == [("DBFS", 3, 1320), ("Workspace", 0, 0)]
+    assert dict(ctx["by_status"]) == {"success": 3, "empty": 1, "error": 0}
+    assert dict(ctx["by_user_status"]) == {"active": 2, "inactive": 0,
+                                           "service_principal": 1, "removed": 1}
+    assert ctx["errors"] == []                       # dbfs:/tmp's error is an area's
+    assert [row.username for row in ctx["stale"]] == []  # the warehouse is 800 days old
+    assert [row.username for row in ctx["left"]] == ["former.bob@x.com"]
+    charts = {chart["id"]: chart["figure"]["data"] for chart in ctx["charts"]}
+    top = [name for trace in charts["top-users"] for name in trace["y"]]
+    assert set(top) == set(users)
+    assert sum(charts["bytes-per-user"][0]["y"]) == 4
+    assert sum(charts["home-age"][0]["y"]) == 3
+    by_status = charts["left-behind"][0]
+    assert dict(zip(by_status["x"], by_status["y"], strict=True)) == {
+        "active": 1000, "inactive": 0, "service_principal": 20, "removed": 300}
+    data = table_data(ctx)
+    assert [record[0] for record in data["records"]] == users
+
+
+def test_report_whole_workspace_section_lists_areas_skipped_and_not_in_scim():
+    from dbx_inventory.report_html import context, table_data
+
+    ctx = context(run_info(), whole_rows())
+    whole = ctx["whole"]
+    assert [row.username for row in whole["areas"]] == [
+        "dbfs:/user/hive/warehouse", "workspace:/Shared", "dbfs:/mnt/datalake", "dbfs:/tmp"]
+    assert whole["walked"] == 3 and whole["area_errors"] == 1
+    assert whole["skipped"] == [("dbfs:/mnt/datalake", MOUNT_REASON)]
+    assert (whole["user_files"], whole["user_bytes"]) == (3, 1320)
+    assert (whole["area_files"], whole["area_bytes"]) == (6, 9_005_000)
+    assert (whole["files"], whole["bytes"]) == (9, 9_006_320)
+    assert [row.username for row in whole["outside"]] == ["former.bob@x.com", "app-1234"]
+    bars = {name: size for trace in whole["chart"]["figure"]["data"]
+            for name, size in zip(trace["y"], trace["x"], strict=True)}
+    assert bars == {"dbfs:/user/hive/warehouse": 9_000_000, "workspace:/Shared": 5_000,
+                    "dbfs:/tmp": 0, "users' places": 1320}   # skipped places: no bar
+    tables = {table["id"]: table for table in table_data(ctx)["tables"]}
+    assert [record[:2] + record[5:6] for record in tables["areas-table"]["records"]] == [
+        ["dbfs", "/user/hive/warehouse", "success"], ["workspace", "/Shared", "success"],
+        ["dbfs", "/mnt/datalake", "skipped"], ["dbfs", "/tmp", "error"]]
+    assert tables["areas-table"]["records"][2][7] == MOUNT_REASON
+    records = table_data(ctx)["records"]
+    assert [records[i][0] for i in tables["outside-table"]["rows"]] == [
+        "former.bob@x.com", "app-1234"]
+
+
+def test_report_page_shows_the_whole_workspace_section():
+    import html
+    import json
+    import re
+
+    from dbx_inventory.report_html import render
+
+    page = render(run_info(), whole_rows())
+    start = page.index('<section id="whole-workspace">')
+    section = page[start:page.index("</section>", start)]
+    assert "Whole workspace · 3 areas walked, 1 skipped" in section
+    assert "<td>dbfs:/mnt/datalake</td>" in section and html.escape(MOUNT_REASON) in section
+    assert "Users not in SCIM (removed users and service principals)" in section
+    assert "9,006,320 bytes" in section  # the grand total, exact
+    assert 'id="chart-areas"' in section and 'data-table="areas-table"' in section
+    data = json.loads(html.unescape(re.search(
+        r'<script type="application/json" id="table-data">(.*?)</script>', page,
+        re.DOTALL).group(1)))
+    assert not any(record[0].startswith(("dbfs:", "workspace:"))
+                   for record in data["records"])  # the users' tables
+    assert "All users' results · 4 rows" in page
+
+
+def test_report_without_areas_has_no_whole_workspace_section():
+    from dbx_inventory.report_html import context, render
+
+    rows = [user("alice@x.com", 1000)]
+    assert context(run_info(whole_workspace=False), rows)["whole"] is None
+    assert 'id="whole-workspace"' not in render(run_info(whole_workspace=False), rows)
+    # A --whole-workspace run that found no area still says so.
+    page = render(run_info(), rows)
+    assert 'id="whole-workspace"' in page and "No areas in this run." in page
+
+
+def test_report_areas_chart_groups_the_smallest_areas_past_the_top():
+    from dbx_inventory.report_html import TOP_AREAS, context
+
+    areas = [area(f"dbfs:/a{k:02}", 1000 + k) for k in range(TOP_AREAS + 5)]
+    ctx = context(run_info(), [user("alice@x.com", 10), *areas])
+    names = [name for trace in ctx["whole"]["chart"]["figure"]["data"]
+             for name in trace["y"]]
+    assert len(names) == TOP_AREAS + 2 and "5 other areas" in names
+    assert "dbfs:/a34" in names and "dbfs:/a04" not in names  # the 5 smallest are grouped
+    assert len(ctx["whole"]["areas"]) == TOP_AREAS + 5  # the table has every area
+
+
+def test_report_errors_are_scrubbed_of_known_secrets():
+    from dbx_inventory import scrub
+    from dbx_inventory.report_html import render
+
+    secret = "dapi-IN-AN-AREA-ERROR-4242"
+    scrub.remember(secret)
+    rows = [user("alice@x.com", 10),
+            r("bob@x.com", "error", 0, 0, "unknown", f"DBFS: 500 Bearer {secret}"),
+            area("dbfs:/tmp", 0, "error", f"DBFS: 500 echo {secret}")]
+    assert secret not in render(run_info(), rows)

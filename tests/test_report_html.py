@@ -3,6 +3,7 @@ real headless Chromium (no console errors, charts drawn, the users that matter s
 
 from __future__ import annotations
 
+import csv
 import html
 import json
 import re
@@ -221,3 +222,64 @@ def test_tables_filter_and_sort_in_the_page(reported, tmp_path):
     # One page holds them all: "next" is disabled and the page stays.
     assert got["second"] == got["bySize"] and got["count"] == f"1–{len(everyone)} of " \
         f"{len(everyone)} rows"
+
+
+@pytest.fixture(scope="module")
+def reported_whole(tmp_path_factory):
+    """One --whole-workspace run with --report on a generated workspace with areas."""
+    from conftest import clean_env, run_script
+    from fake_workspace import FakeWorkspaceServer
+
+    tmp = tmp_path_factory.mktemp("report-whole")
+    ws = generate_workspace(30, seed=5, whole_workspace=True)
+    with FakeWorkspaceServer(ws, token=TOKEN) as server:
+        env = clean_env(tmp, DATABRICKS_HOST=server.url, DATABRICKS_TOKEN=TOKEN)
+        result = run_script(SCRIPT, "--whole-workspace", "--report", "report.html",
+                            env=env, cwd=tmp)
+        assert result.code == 0, result.output
+        assert "Report saved to: report.html" in result.stdout
+    return ws, tmp
+
+
+def test_whole_workspace_report_shows_areas_apart_from_users(reported_whole):
+    require_chromium()
+    ws, tmp = reported_whole
+    with open(tmp / "results_areas.csv", encoding="utf-8", newline="") as handle:
+        areas = list(csv.DictReader(handle))
+    assert sum(1 for a in areas if a["status"] == "skipped") == len(ws.whole.skipped)
+    warehouse = "dbfs:/user/hive/warehouse"
+    skipped = [f"dbfs:{path}" for path in ws.whole.skipped]
+    # The page, made visible for the check: the section's size once everything is drawn.
+    driver = """<script>
+      window.addEventListener("load", function () {
+        var box = document.getElementById("whole-workspace").getBoundingClientRect();
+        var chart = document.getElementById("chart-areas").getBoundingClientRect();
+        document.body.setAttribute("data-test", JSON.stringify(
+          {height: box.height, chart: chart.height, width: chart.width,
+           rows: document.querySelectorAll("#areas-table tbody tr").length}));
+      });
+    </script></body>"""
+    page_file = tmp / "driven.html"
+    page_file.write_text((tmp / "report.html").read_text(encoding="utf-8")
+                         .replace("</body>", driver, 1), encoding="utf-8")
+    shot = tmp / "report-whole.png"
+    page = browser.render(page_file, screenshot=shot, size=(1400, 3400))
+    outside = [ws.whole.repo_only, ws.whole.upload_only]
+    assert problems(page, {"whole-workspace": [warehouse, "/user/hive/warehouse",
+                                               "users' places", *skipped, *outside],
+                           "results": outside}) == []
+    got = json.loads(html.unescape(re.search(r'data-test="([^"]*)"', page.dom).group(1)))
+    assert got["rows"] == len(areas) and got["height"] > 800
+    assert got["chart"] > 200 and got["width"] > 600
+    # The areas chart drew a bar per area walked and one for the users' places; the
+    # top-users chart and the results table hold users only.
+    chart = page.dom[page.dom.find('id="chart-areas"'):]
+    ticks = [html.unescape(label) for label in re.findall(
+        r'<g class="ytick"><text[^>]*?data-unformatted="([^"]*)"', chart[:chart.find("</h3>")])]
+    assert warehouse in ticks and "users' places" in ticks
+    assert not set(skipped) & set(ticks)
+    top = page.dom[page.dom.find('id="chart-top-users"'):]
+    assert "dbfs:/" not in top[:top.find("</section>")]
+    results = page.dom[page.dom.find('id="results"'):]
+    assert "/user/hive/warehouse" not in results[:results.find("</section>")]
+    assert shot.stat().st_size > 50_000
