@@ -383,8 +383,8 @@ class Bench:
         out = self.run_dir / f"{name}.csv"
         log = self.run_dir / f"{name}.log"
         scope = ["--whole-workspace"] if self.whole else ["--users-file", self.users_file]
-        cmd = [sys.executable, TOOL, *scope, "--concurrency", concurrency, "-o", out, "--checkpoint", self.run_dir / f"{name}.checkpoint",
-               "--extended"]
+        cmd = [sys.executable, TOOL, *scope, "--concurrency", concurrency, "-o", out,
+               "--checkpoint", self.run_dir / f"{name}.checkpoint", "--extended"]
         if spark_remote:
             cmd += ["--spark-remote", spark_remote, "--no-fallback"]
         self._reset()
@@ -624,7 +624,8 @@ def run_shape(shape: Shape, run_dir: Path, *, concurrency: int = 20,
     bound, how = shape.bound(ws)
     per_tree = whole_listings(ws) if shape.whole else listings_per_tree(ws)
     print(f"\nShape {shape.name}: {shape.title}")
-    print(f"  {len(ws.users)} users, {sum(per_tree.values()):,} listings (DBFS {per_tree['dbfs']:,}, "
+    print(f"  {len(ws.users)} users, {sum(per_tree.values()):,} listings "
+          f"(DBFS {per_tree['dbfs']:,}, "
           f"Workspace {per_tree['workspace']:,}; built in {time.perf_counter() - t0:.1f}s); "
           f"lower bound {how} = {bound:.2f}s")
     server = shape.serve(ws).start()

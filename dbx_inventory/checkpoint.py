@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 from .atomic import atomic_text_writer
 from .errors import CheckpointBusy, ConfigError, JournalWriteError
 from .results import ERROR, FINAL, RESULT_FIELDS, STATUSES, TRANSIENT, UserResult
+from .dirs import checked
 from .roots import KINDS
 from .scrub import scrub
 
@@ -103,7 +104,7 @@ _TYPES: dict[str, tuple] = {
     "file_source": _STR, "error": _STR, "dbfs_files": _INT, "dbfs_bytes": _INT,
     "workspace_files": _INT, "workspace_bytes": _INT, "last_modified_ms": (int, type(None)),
     "started_at": _NUM, "ended_at": _NUM, "worker": _STR, "listings": _INT,
-    "error_kind": _STR, "user_status": _STR, "kind": _STR,
+    "error_kind": _STR, "user_status": _STR, "kind": _STR, "dirs": (list,),
 }
 assert set(_TYPES) == set(RESULT_FIELDS), "every stored field has a checked type"
 
@@ -120,7 +121,10 @@ def _result(data) -> UserResult | None:
             or data.get("error_kind", "") not in ("", TRANSIENT, FINAL) \
             or data.get("kind", KINDS[0]) not in KINDS:
         return None
-    return UserResult.from_dict(data)
+    rows = checked(data.get("dirs", []))
+    if rows is None:
+        return None
+    return UserResult.from_dict({**data, "dirs": rows})
 
 
 def _damaged(target: Path, number: int) -> ConfigError:

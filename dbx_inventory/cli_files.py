@@ -27,7 +27,7 @@ from .errors import (ConfigError, InventoryError, JournalWriteError, NotAWorkspa
                      Unauthenticated, WorkspaceOutage)
 from .progress import Progress, print_summary, whole_lines
 from .modes import Mode, choose_mode
-from .outputs import AreasCsv, CsvOutput, Output, RunInfo, users_of, write_outputs
+from .outputs import AreasCsv, CsvOutput, DirsCsv, Output, RunInfo, users_of, write_outputs
 from .politeness import politeness_lines, sum_stats
 from .report import iso_utc
 from .report_html import HtmlReport
@@ -44,6 +44,7 @@ from .worker_names import WorkerNames
 
 DEFAULT_CONCURRENCY = 20  # the workspace admits about 20 requests in flight
 MAX_CONCURRENCY = 256     # one thread per request in flight: beyond this, threads run out
+DEFAULT_DIRS_DEPTH = 3
 DEFAULT_OUTAGE_S = 600.0  # how long a silent workspace is waited for before the run stops
 PROG = "databricks_user_files_simple.py"
 
@@ -64,6 +65,11 @@ def build_parser() -> Parser:
     parser.add_argument("--areas-output", metavar="FILE",
                         help="areas CSV of --whole-workspace (default: beside the "
                              "results, <stem>_areas.csv)")
+    parser.add_argument("--dirs-output", metavar="FILE",
+                        help="also write a breakdown by directory: one row per directory "
+                             "at depth 1..--dirs-depth below every scanned root")
+    parser.add_argument("--dirs-depth", type=int, default=DEFAULT_DIRS_DEPTH, metavar="N",
+                        help=f"depth of --dirs-output (default {DEFAULT_DIRS_DEPTH})")
     parser.add_argument("--include-mounts", action="store_true",
                         help="with --whole-workspace, walk /mnt mount points too "
                              "(external storage: can take days)")
@@ -177,6 +183,8 @@ class Run:
             raise ConfigError("--max-rps must be above 0")
         if args.output_table:
             check_table_name(args.output_table)
+        if not 1 <= args.dirs_depth <= 100:
+            raise ConfigError("--dirs-depth must be between 1 and 100")
         if args.whole_workspace:
             args.all_homes = True
         elif args.areas_output or args.include_mounts:
@@ -195,6 +203,8 @@ class Run:
             scope["whole_workspace"] = True
             if args.include_mounts:
                 scope["include_mounts"] = True
+        if args.dirs_output:  # the breakdown is part of each row
+            scope["dirs_depth"] = args.dirs_depth
         file_systems = [walker.name for walker in walkers]
         retry = RetryPolicy(outage_limit_s=args.outage_timeout)
         config = replace(client_config(settings, args.concurrency, retry), max_rps=args.max_rps)
@@ -307,7 +317,8 @@ class Run:
             if plan.mode.spark else None
         rows = scan_rows(plan.mode, client, plan.todo, plan.walkers, debug=args.debug,
                          on_spark_failure=self._report_spark_failure, events=events,
-                         notice=self._notice, stats=self.spark_stats)
+                         notice=self._notice, stats=self.spark_stats,
+                         dirs_depth=args.dirs_depth if args.dirs_output else 0)
         then = ""
         try:
             for row in rows:
@@ -407,17 +418,32 @@ class Run:
         outputs: list[Output] = [CsvOutput(args.output, extended=args.extended)]
         if args.whole_workspace:
             outputs.append(AreasCsv(self._areas_path()))
+        if args.dirs_output:
+            outputs.append(DirsCsv(self._dirs_path()))
         if args.report:
             outputs.append(HtmlReport(args.report))
         if args.output_table:
             outputs.append(SparkTable(args.output_table, table_mode(args, settings.cluster_id),
-                                      config))
+                                      config, dirs=bool(args.dirs_output)))
         return outputs
 
     def _output_paths(self) -> list[str]:
         return [self.args.output] \
             + ([self._areas_path()] if self.args.whole_workspace else []) \
+            + ([self._dirs_path()] if self.args.dirs_output else []) \
             + ([self.args.report] if self.args.report else [])
+
+    def _dirs_path(self) -> str:
+        """--dirs-output: a file of its own, not one of the other outputs."""
+        path = self.args.dirs_output
+        if Path(path).is_dir():
+            raise ConfigError(f"--dirs-output {path} is a directory: name a file")
+        others = [self.args.output] + ([self._areas_path()] if self.args.whole_workspace
+                                       else [])
+        if any(Path(path).resolve() == Path(other).resolve() for other in others):
+            raise ConfigError(f"--dirs-output {path} is another output of this run: give "
+                              "the breakdown a file of its own")
+        return path
 
     def _areas_path(self) -> str:
         """--areas-output, or <stem>_areas.csv beside the results; never the results."""
@@ -514,7 +540,7 @@ class _Plan:
     """What _prepare settled and the rest of the run works from."""
 
     names: list[str]
-    todo: list[str]
+    todo: list[Root]
     done: dict[str, UserResult]
     host: str
     mode: Mode

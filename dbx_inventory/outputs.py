@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Mapping, Protocol, Sequence
 
 from . import __version__
-from .report import write_areas, write_results
+from .dirs import all_rows
+from .report import write_areas, write_dirs, write_results
 from .results import UserResult
 from .roots import AREA, USER
 
@@ -69,6 +70,19 @@ class AreasCsv:
 
     def describe(self) -> str:
         return f"Areas saved to: {self.path}"
+
+
+@dataclass(frozen=True)
+class DirsCsv:
+    """--dirs-output: every root's directories at depth 1..N, users' then areas'."""
+
+    path: str
+
+    def write(self, info: RunInfo, rows: Sequence[UserResult]) -> None:
+        write_dirs(self.path, all_rows(rows))
+
+    def describe(self) -> str:
+        return f"Directory breakdown saved to: {self.path}"
 
 
 def users_of(rows: Sequence[UserResult]) -> list[UserResult]:

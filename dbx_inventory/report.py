@@ -73,3 +73,17 @@ def write_areas(path: str, rows: Iterable[UserResult]) -> None:
         writer.writerow(AREA_COLUMNS)
         for row in rows:
             writer.writerow(area_row(row))
+
+
+DIR_COLUMNS = ["owner", "file_system", "root", "path", "depth", "file_count", "total_size",
+               "last_modified", "error"]
+
+
+def write_dirs(path: str, rows: Iterable[tuple]) -> None:
+    """The --dirs-output CSV from (owner, dirs.DirRow) pairs: whole or nothing."""
+    with atomic_text_writer(path, newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(DIR_COLUMNS)
+        for owner, (fs, root, where, depth, files, size, newest, error) in rows:
+            writer.writerow([owner, fs, root, where, depth, files, size, iso_utc(newest),
+                             scrub(error)])

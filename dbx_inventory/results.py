@@ -75,6 +75,7 @@ class UserResult:
     user_status: str = ""        # active/inactive/service_principal/removed; "" unknown
     error_kind: str = ""         # error rows: TRANSIENT or FINAL; "" otherwise
     kind: str = USER             # roots.USER or roots.AREA
+    dirs: tuple = ()             # --dirs-output: dirs.DirRow for each directory at 1..N
 
     @property
     def transient(self) -> bool:
@@ -100,7 +101,7 @@ RESULT_FIELDS = tuple(f.name for f in fields(UserResult))
 
 def classify(username: str, dbfs: SideCount | None, workspace: SideCount | None, *,
              started_at: float, ended_at: float, worker: str,
-             kind: str = USER) -> UserResult:
+             kind: str = USER, dirs: tuple = ()) -> UserResult:
     """Combine the two sides into a row. A side not scanned is None."""
     sides = {label: side for label, side in (("DBFS", dbfs), ("Workspace", workspace))
              if side is not None}
@@ -133,7 +134,7 @@ def classify(username: str, dbfs: SideCount | None, workspace: SideCount | None,
         last_modified_ms=max(newest) if newest else None,
         started_at=started_at, ended_at=ended_at, worker=worker,
         listings=sum(side.listings for side in sides.values()), error_kind=error_kind,
-        kind=kind)
+        kind=kind, dirs=dirs)
 
 
 def _file_source(dbfs: SideCount | None, workspace: SideCount | None) -> str:

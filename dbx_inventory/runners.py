@@ -25,7 +25,7 @@ def scan_rows(mode: Mode, client: ApiClient, todo: Sequence[Item], walkers, *,
               debug: bool, on_spark_failure: SparkFailureHandler,
               events: SparkEvents | None = None,
               notice: Callable[[str], None] | None = None,
-              stats: dict | None = None) -> Iterator[UserResult]:
+              stats: dict | None = None, dirs_depth: int = 0) -> Iterator[UserResult]:
     """Rows for `todo` in completion order, from Spark or from this machine.
 
     `events` hears how the Spark run goes; `stats` receives its summed request counters;
@@ -37,7 +37,7 @@ def scan_rows(mode: Mode, client: ApiClient, todo: Sequence[Item], walkers, *,
 
         try:
             for row in run_on_spark(mode, client.config, list(todo), walkers, debug=debug,
-                                    events=events, stats=stats):
+                                    events=events, stats=stats, dirs_depth=dirs_depth):
                 received.append(row.username)
                 yield row
             return
@@ -45,4 +45,5 @@ def scan_rows(mode: Mode, client: ApiClient, todo: Sequence[Item], walkers, *,
             on_spark_failure(exc, received, len(todo))
     done = set(received)
     rest = [item for item in todo if key_of(item) not in done]
-    yield from Scanner(client, walkers=walkers, notice=notice).scan(rest)
+    yield from Scanner(client, walkers=walkers, notice=notice,
+                       dirs_depth=dirs_depth).scan(rest)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
 
 from .client import ApiClient
+from .dirs import Breakdown
 from .errors import (ApiError, NetworkError, NotAWorkspace, NotFound, ServerError, Throttled,
                      Unauthenticated, WorkspaceOutage)
 from .results import SideCount, UserResult, classify, skipped_row
@@ -47,6 +48,7 @@ class _UserState:
     order: int
     sides: dict = field(default_factory=dict)   # walker name -> SideCount
     pending: int = 0
+    breakdown: Breakdown | None = None          # --dirs-output: directories at 1..N
     started_at: float = field(default_factory=time.time)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -60,13 +62,14 @@ class Scanner:
     def __init__(self, client: ApiClient, *, walkers: Sequence = (DBFS, WORKSPACE),
                  threads: int | None = None, max_active_users: int | None = None,
                  worker: str | None = None, notice: Callable[[str], None] | None = None,
-                 stall_notice_s: float = STALL_NOTICE_S):
+                 stall_notice_s: float = STALL_NOTICE_S, dirs_depth: int = 0):
         self.client = client
         self.walkers = tuple(walkers)
         self.threads = threads or client.throttle.max_in_flight
         # Enough users in play that one deep, narrow tree never leaves slots idle.
         self.max_active_users = max_active_users or max(8, 4 * self.threads)
         self.worker = worker or worker_identity()
+        self.dirs_depth = dirs_depth  # rows carry their directories down to this depth
         self._tasks: queue.PriorityQueue = queue.PriorityQueue()
         self._done: queue.Queue = queue.Queue()
         self._seq = itertools.count()
@@ -164,6 +167,8 @@ class Scanner:
 
     def _admit(self, user: _UserState) -> None:
         user.started_at = time.time()
+        if self.dirs_depth:
+            user.breakdown = Breakdown(self.dirs_depth)
         places = user.root.places
         for place in places:
             side = user.sides.setdefault(place.file_system, SideCount())
@@ -173,23 +178,25 @@ class Scanner:
             user.pending = 1
             self._finish_task(user)
         for place in places:
-            self._push(user, place, place.path, top=True)
+            self._push(user, place, place.path, 0, ())
 
-    def _push(self, user: _UserState, place: Place, path: str, top: bool = False) -> None:
-        self._tasks.put(((user.order,), next(self._seq), (user, place, path, top)))
+    def _push(self, user: _UserState, place: Place, path: str, depth: int,
+              chain: tuple) -> None:
+        """Queue a listing; `chain` names the directories at 1..N its files add to."""
+        self._tasks.put(((user.order,), next(self._seq), (user, place, path, depth, chain)))
 
     def _work(self) -> None:
         while True:
             _, _, task = self._tasks.get()
             if task is _STOP or self._stopping.is_set():
                 return
-            user, place, path, top = task
+            user, place, path, depth, chain = task
             key = next(self._seq)
             with self._flight_lock:
                 self._in_flight[key] = (f"{WALKERS[place.file_system].label} {path}",
                                         time.monotonic())
             try:
-                self._list_one(user, place, path, top)
+                self._list_one(user, place, path, depth, chain)
             except _FATAL as exc:
                 # The token died, the host is no workspace, or the outage outlasted
                 # its limit: every further request would fail the same way.
@@ -201,36 +208,51 @@ class Scanner:
                 self._last_progress = time.monotonic()
             self._finish_task(user)
 
-    def _list_one(self, user: _UserState, place: Place, path: str, top: bool) -> None:
+    def _list_one(self, user: _UserState, place: Place, path: str, depth: int,
+                  chain: tuple) -> None:
         walker = WALKERS[place.file_system]
         side: SideCount = user.sides[place.file_system]
+        breakdown = user.breakdown
         try:
             listing = walker.list_dir(self.client, path)
         except NotFound:
-            if top:
-                with user.lock:
+            with user.lock:
+                if depth == 0:
                     side.lost_root()
-            # Below the root, a 404 is a directory deleted while we walked.
+                elif breakdown is not None:
+                    # Below the root, a 404 is a directory deleted while we walked.
+                    breakdown.gone(chain, depth)
             return
         except _FATAL:
             raise
         except ApiError as exc:
             log.debug("[%s] listing failed for %s: %s", walker.label, path, exc)
-            with user.lock:
-                side.fail(exc.describe(), transient=isinstance(exc, _TRANSIENT))
+            self._failed(user, side, chain, exc.describe(), isinstance(exc, _TRANSIENT))
             return
         except Exception as exc:  # a malformed answer must cost one user, not the run
-            with user.lock:
-                side.fail(f"{type(exc).__name__}: {exc} ({path})")
+            self._failed(user, side, chain, f"{type(exc).__name__}: {exc} ({path})", False)
             return
         subdirs = listing.subdirs
         if place.exclude:  # roots of their own: counted in their own rows
             subdirs = [path for path in subdirs if path.rstrip("/") not in place.exclude]
+        chains: list[tuple] = []
         with user.lock:
             side.add(listing.files, listing.bytes, listing.newest_ms)
             user.pending += len(subdirs)
-        for subdir in subdirs:
-            self._push(user, place, subdir)
+            if breakdown is not None:
+                breakdown.listed(chain, listing.files, listing.bytes, listing.newest_ms)
+                chains = [breakdown.child_chain(place.file_system, place.path, chain,
+                                                depth + 1, subdir) for subdir in subdirs]
+        for number, subdir in enumerate(subdirs):
+            self._push(user, place, subdir, depth + 1, chains[number] if chains else ())
+
+    @staticmethod
+    def _failed(user: _UserState, side: SideCount, chain: tuple, reason: str,
+                transient: bool) -> None:
+        with user.lock:
+            side.fail(reason, transient=transient)
+            if user.breakdown is not None:
+                user.breakdown.failed(chain, reason)
 
     def _finish_task(self, user: _UserState) -> None:
         with user.lock:
@@ -241,5 +263,6 @@ class Scanner:
             self._done.put(classify(user.root.name, sides.get(DBFS.name),
                                     sides.get(WORKSPACE.name), started_at=user.started_at,
                                     ended_at=time.time(), worker=self.worker,
-                                    kind=user.root.kind))
+                                    kind=user.root.kind,
+                                    dirs=user.breakdown.rows() if user.breakdown else ()))
 

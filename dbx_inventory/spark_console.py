@@ -43,7 +43,7 @@ class SparkConsole(SparkEvents):
                   "start, and after while it uses the request budget better than a "
                   "Spark job"])
 
-    def distributing(self, users: Sequence[str], units: int, slots: int,
+    def distributing(self, users: Sequence[object], units: int, slots: int,
                      in_flight: int) -> None:
         self._distributed = True
         lines = [f"Processing {plural(len(users), 'user')} across Spark workers..."]

@@ -31,7 +31,7 @@ class SparkEvents:
         """About to connect: target is "cluster ID" or a Spark Connect URL (no params);
         client_starts: this machine scans meanwhile, and after (see spark_jobs)."""
 
-    def distributing(self, users: Sequence[str], units: int, slots: int,
+    def distributing(self, users: Sequence[object], units: int, slots: int,
                      in_flight: int) -> None:
         """Spark is ready, work is handed out: units of work, tasks at once, budget."""
 

@@ -651,7 +651,7 @@ class JobQueue:
         finally:
             self.budget.retire(lane)
 
-    def _lone_feed(self) -> Iterator[str]:
+    def _lone_feed(self) -> Iterator[Item]:
         """Users for the continuous scan, one at a time, until a Spark lane joins (the
         budget is shared out by jobs again) or none is left."""
         while not self._stop.is_set() and not self.budget.joined:

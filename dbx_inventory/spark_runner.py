@@ -38,7 +38,7 @@ __all__ = ["SparkFailure", "connect", "run_on_spark", "task_slots", "add_stats"]
 
 def run_on_spark(mode, config: ClientConfig, usernames: list[Item], walkers, *,
                  debug: bool = False, events: SparkEvents | None = None,
-                 stats: dict | None = None) -> Iterator[UserResult]:
+                 stats: dict | None = None, dirs_depth: int = 0) -> Iterator[UserResult]:
     """Scan on Spark; yields results as jobs end. SparkFailure when Spark fails.
 
     `stats`, when given, receives the request counters summed over every job. Unless
@@ -56,11 +56,12 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[Item], walkers, *,
     completed = False  # every unit came back: the credential clean-up may take its time
     try:
         pace = ClusterPace(config)
-        local = None if mode.spark_only else _client_lane(config, tuple(walkers), pace)
+        local = None if mode.spark_only else \
+            _client_lane(config, tuple(walkers), pace, dirs_depth)
         jobs = JobQueue(usernames, config.max_in_flight, 0, None,
                         run_id=secrets.token_hex(6), clock=time.time, local=local)
         # This machine scans from the start; Spark joins when it is ready.
-        setup = _Setup(mode, config, tuple(walkers), pace, jobs)
+        setup = _Setup(mode, config, tuple(walkers), pace, jobs, dirs_depth)
         jobs.start()
         setup.start()
         timings: list[tuple[float, float, float]] = []
@@ -149,9 +150,10 @@ class _Setup(threading.Thread):
     """
 
     def __init__(self, mode, config: ClientConfig, walkers, pace: "ClusterPace",
-                 jobs: JobQueue):
+                 jobs: JobQueue, dirs_depth: int = 0):
         super().__init__(name="spark-setup", daemon=True)
         self._mode, self._config, self._walkers = mode, config, walkers
+        self._dirs_depth = dirs_depth
         self._pace, self._jobs = pace, jobs
         self._lock = threading.Lock()
         self._cancelled = False
@@ -176,7 +178,7 @@ class _Setup(threading.Thread):
                 self._credentials.artifact_name()
             slots = task_slots(self._spark, self._mode)
             submit = _submitter(self._spark, config, self._credentials, self._walkers,
-                                self._pace)
+                                self._pace, self._dirs_depth)
             if self._over(hand=True):
                 return self._undo()
         except Exception as exc:  # gRPC, Spark and py4j errors share no base class
@@ -253,7 +255,7 @@ class ClusterPace:
 
 
 def _submitter(spark, config: ClientConfig, credentials: ExecutorCredentials, walkers,
-               pace: ClusterPace):
+               pace: ClusterPace, dirs_depth: int = 0):
     """submit(unit, share, tag) -> (rows, executor seconds): one tagged one-partition
     job, run to its end."""
     schema = row_schema()
@@ -262,7 +264,7 @@ def _submitter(spark, config: ClientConfig, credentials: ExecutorCredentials, wa
         # Tags are per client thread: every job this thread runs carries the run's tag.
         spark.addTag(tag)
         task = unit_task(executor_config(config, share, pace.share(share)),
-                         credentials.artifact_name(), walkers, unit.users)
+                         credentials.artifact_name(), walkers, unit.users, dirs_depth)
         frame = spark.range(0, 1, 1, 1).mapInPandas(task, schema)
         try:
             rows = [row.asDict() for row in frame.collect()]
@@ -286,7 +288,7 @@ def _unreachable(exc: BaseException) -> SparkFailure | None:
     return None
 
 
-def _client_lane(config: ClientConfig, walkers, pace: ClusterPace):
+def _client_lane(config: ClientConfig, walkers, pace: ClusterPace, dirs_depth: int = 0):
     """local(users, share, tag, gate): users scanned on this machine by the same code and
     settings a job's executor uses, with the run's own credentials; (username, [row])
     as each finishes, then (None, [report])."""
@@ -294,7 +296,7 @@ def _client_lane(config: ClientConfig, walkers, pace: ClusterPace):
               ) -> Iterator[tuple[str | None, list]]:
         own = dataclasses.replace(executor_config(config, share, pace.share(share)),
                                   credentials=config.credentials)
-        for data in scan_unit(own, walkers, users, gate=gate):
+        for data in scan_unit(own, walkers, users, gate=gate, dirs_depth=dirs_depth):
             report = data.get(REPORT_COLUMN)
             if report:
                 # Before the scan ends, so Spark jobs that start next (see
@@ -330,7 +332,8 @@ def _split(done: JobDone) -> tuple[list[UserResult], BatchReport]:
     if report is None:
         raise SparkFailure(f"a Spark job ended without its report (unit {done.unit.number})")
     return rows, BatchReport(unit=done.unit.number, worker=report["worker"],
-                             users=tuple(map(key_of, done.unit.users)), started_at=report["started_at"],
+                             users=tuple(map(key_of, done.unit.users)),
+                             started_at=report["started_at"],
                              ended_at=report["ended_at"], stats=report.get("stats", {}),
                              rates=report.get("rates", {}))
 

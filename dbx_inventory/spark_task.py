@@ -18,6 +18,7 @@ from typing import Iterable
 from .roots import Item
 from .auth import StaticToken
 from .client import ApiClient, ClientConfig
+from .dirs import checked
 from .results import RESULT_FIELDS, UserResult
 # Module-level on purpose: pickled by value with the function, so executors need
 # no copy of this package (an import inside the function would look for one).
@@ -66,7 +67,7 @@ UNREACHABLE = "the executor could not reach the workspace"
 
 
 def scan_unit(config: ClientConfig, walkers, users: Iterable[Item], *, probe: bool = False,
-              gate: Gate | None = None):
+              gate: Gate | None = None, dirs_depth: int = 0):
     """Rows as dicts in the row schema: a row per user as it finishes, then the report
     row. What a Spark task sends back, and what the client lane scans. `users` is read
     as the scan goes: the client lane feeds it while it is the only lane scanning.
@@ -87,8 +88,10 @@ def scan_unit(config: ClientConfig, walkers, users: Iterable[Item], *, probe: bo
                 client.get(PROBE, {"path": "/"}, subject="the workspace root")
             except Exception as exc:
                 raise RuntimeError(f"{UNREACHABLE}: {exc}") from None
-        for row in Scanner(client, walkers=walkers, worker=worker).scan(users):
-            yield {**row.to_dict(), REPORT_COLUMN: None}
+        for row in Scanner(client, walkers=walkers, worker=worker,
+                           dirs_depth=dirs_depth).scan(users):
+            # The breakdown travels as JSON: one string column, whatever its size.
+            yield {**row.to_dict(), "dirs": json.dumps(row.dirs), REPORT_COLUMN: None}
         counters = client_counters(client)
         rates = client.learned_rates()
     report = {"worker": worker, "started_at": started, "ended_at": time.time(),
@@ -96,7 +99,8 @@ def scan_unit(config: ClientConfig, walkers, users: Iterable[Item], *, probe: bo
     yield {**{name: None for name in RESULT_FIELDS}, REPORT_COLUMN: json.dumps(report)}
 
 
-def unit_task(config: ClientConfig, credentials: str, walkers, users: tuple[Item, ...]):
+def unit_task(config: ClientConfig, credentials: str, walkers, users: tuple[Item, ...],
+              dirs_depth: int = 0):
     """The function Spark runs for one unit of users (none: a warm-up that starts the
     Python worker, unpickles this package and reads the credentials like any job, but
     sends no request). A unit with users asks the workspace one question first: see
@@ -119,7 +123,7 @@ def unit_task(config: ClientConfig, credentials: str, walkers, users: tuple[Item
         token = headers.get("Authorization", "").removeprefix("Bearer ")
         object.__setattr__(own, "credentials", StaticToken(token))  # frozen, no replace()
         columns = list(RESULT_FIELDS) + [REPORT_COLUMN]
-        for item in scan_unit(own, walkers, users, probe=bool(users)):
+        for item in scan_unit(own, walkers, users, probe=bool(users), dirs_depth=dirs_depth):
             yield pd.DataFrame([item], columns=columns)
     return run
 
@@ -134,4 +138,8 @@ def decode(data: dict) -> UserResult | dict:
                        "(client and cluster Python libraries disagree?)")
     if data.get("last_modified_ms") is not None:
         data["last_modified_ms"] = int(data["last_modified_ms"])
+    rows = checked(json.loads(data.get("dirs") or "[]"))
+    if rows is None:
+        raise EmptyRow("a Spark task sent back a malformed directory breakdown")
+    data["dirs"] = rows
     return UserResult.from_dict(data)

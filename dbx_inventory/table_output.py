@@ -18,6 +18,7 @@ from .client import ClientConfig
 from .errors import ConfigError, InventoryError
 from .modes import Mode, safe_remote
 from .outputs import RunInfo
+from .dirs import owner_of
 from .report import GIB
 
 SCHEMA = ", ".join([
@@ -28,6 +29,12 @@ SCHEMA = ", ".join([
     "user_status string", "run_id string", "scanned_at timestamp", "workspace_url string",
     # Last, so a table from before areas takes it with ALTER TABLE ... ADD COLUMNS.
     "kind string"])
+
+# --dirs-output's breakdown, in NAME_dirs: a row per directory, tied to its run.
+DIRS_SCHEMA = ", ".join([
+    "owner string", "file_system string", "root string", "path string", "depth int",
+    "file_count bigint", "total_size bigint", "last_modified timestamp", "error string",
+    "kind string", "run_id string", "scanned_at timestamp", "workspace_url string"])
 
 # name, schema.name or catalog.schema.name; a part may be `back-quoted`.
 _PART = r"(?:[A-Za-z0-9_]+|`[^`]+`)"
@@ -70,6 +77,18 @@ def table_rows(info: RunInfo, rows) -> list[tuple]:
             for row in rows]
 
 
+def dirs_table_rows(info: RunInfo, rows) -> list[tuple]:
+    """One tuple per directory of every row, in DIRS_SCHEMA's order."""
+    def stamp(epoch_s: float) -> datetime:
+        return datetime.fromtimestamp(epoch_s, tz=timezone.utc)
+
+    return [(owner_of(row.username, row.kind), fs, root, path, depth, files, size,
+             stamp(newest / 1000) if newest else None, error or None, row.kind,
+             info.run_id, stamp(row.ended_at or info.ended_at), info.host)
+            for row in rows
+            for fs, root, path, depth, files, size, newest, error in row.dirs]
+
+
 @dataclass(frozen=True)
 class SparkTable:
     """Append the results to a Spark table."""
@@ -77,6 +96,7 @@ class SparkTable:
     name: str
     mode: Mode
     config: ClientConfig = field(repr=False)
+    dirs: bool = False  # also append the directory breakdown to NAME_dirs
 
     def write(self, info: RunInfo, rows: Sequence) -> None:
         from .spark_runner import SparkFailure, connect
@@ -88,6 +108,10 @@ class SparkTable:
         try:
             frame = spark.createDataFrame(table_rows(info, rows), schema=SCHEMA)
             frame.write.mode("append").saveAsTable(self.name)
+            if self.dirs:
+                frame = spark.createDataFrame(dirs_table_rows(info, rows),
+                                              schema=DIRS_SCHEMA)
+                frame.write.mode("append").saveAsTable(self.dirs_name)
         except Exception as exc:  # Spark's errors share no useful base class
             raise TableWriteFailed(f"Spark refused table {self.name}: "
                                    f"{_one_line(exc)}") from None
@@ -97,8 +121,16 @@ class SparkTable:
             except Exception:
                 pass
 
+    @property
+    def dirs_name(self) -> str:
+        """NAME_dirs: the last part of the name gets the suffix, inside any back-quotes."""
+        if self.name.endswith("`"):
+            return self.name[:-1] + "_dirs`"
+        return self.name + "_dirs"
+
     def describe(self) -> str:
-        return f"Results appended to table: {self.name} (through {self.mode.describe})"
+        tables = f"{self.name} and {self.dirs_name}" if self.dirs else self.name
+        return f"Results appended to table: {tables} (through {self.mode.describe})"
 
 
 def _one_line(exc: BaseException) -> str:

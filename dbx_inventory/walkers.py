@@ -99,4 +99,5 @@ def _size(value) -> int:
 
 DBFS = DbfsWalker()
 WORKSPACE = WorkspaceWalker()
-WALKERS = {DBFS.name: DBFS, WORKSPACE.name: WORKSPACE}
+WALKERS: dict[str, DbfsWalker | WorkspaceWalker] = {DBFS.name: DBFS,
+                                                    WORKSPACE.name: WORKSPACE}

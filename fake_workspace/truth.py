@@ -103,3 +103,47 @@ def whole_listings(ws: Workspace) -> dict[str, int]:
     counts["dbfs"] += sum(1 for paths in NESTED.values() for path in paths
                           if path in ws.dbfs.dirs and path not in OWNED["dbfs"])
     return counts
+
+
+def scanned_roots(ws: Workspace, users: list[str] | None = None
+                  ) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(owner, file system, root path, excluded paths) of every root a run walks: the
+    homes of `users`, or with None everything --whole-workspace walks."""
+    roots = []
+    names = list(expected_users(ws)) if users is None else users
+    for name in names:
+        for fs, tree in trees(ws).items():
+            roots.append((name, fs, f"/Users/{name}", ()))
+            if users is None:
+                roots += [(name, fs, f"{container}/{name}", ()) for container in OWNED[fs]
+                          if container in tree.dirs
+                          and name in tree.dirs[container].subdirs]
+    if users is None:
+        for (fs, path), (_, _, status) in expected_areas(ws).items():
+            if status != "skipped":
+                inner = tuple(p for p in NESTED.get(path, ()) if p in trees(ws)[fs].dirs)
+                roots.append((path, fs, path, inner))
+    return roots
+
+
+def expected_dirs(ws: Workspace, roots, depth: int) -> set[tuple]:
+    """(owner, fs, root, path, depth, files, bytes, has error) of every directory at
+    1..depth below each root, with what a client can list of it."""
+    rows = set()
+    for owner, fs, root, exclude in roots:
+        tree = trees(ws)[fs]
+        top = tree.dirs.get(root)
+        if top is None or root in tree.forbidden_paths:
+            continue
+        stack = [(sub, 1) for sub in top.subdirs.values()]
+        while stack:
+            node, level = stack.pop()
+            if node.path in exclude:
+                continue
+            files, size = visible(tree, node.path, exclude)
+            error = any(f == node.path or f.startswith(node.path + "/")
+                        for f in tree.forbidden_paths)
+            rows.add((owner, fs, root, node.path, level, files, size, error))
+            if level < depth and node.path not in tree.forbidden_paths:
+                stack.extend((sub, level + 1) for sub in node.subdirs.values())
+    return rows

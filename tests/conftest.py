@@ -53,7 +53,7 @@ _FILE_MARKS = {"test_spark_mode.py": ("spark",), "test_dbconnect.py": ("spark", 
                "test_files_cli.py": ("cli",), "test_files_cli_faults.py": ("cli",),
                "test_user_list_cli.py": ("cli",), "test_oauth_cli.py": ("cli",),
                "test_all_homes.py": ("cli",), "test_politeness.py": ("cli",),
-               "test_whole_workspace.py": ("cli",),
+               "test_whole_workspace.py": ("cli",), "test_dirs.py": ("cli",),
                "test_report_html.py": ("browser", "cli")}
 _FIXTURE_MARKS = {"spark_remote": "spark", "cli": "cli"}
 
