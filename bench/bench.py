@@ -62,6 +62,7 @@ TARGET_RATIO = 1.25          # local mode wall time / lower bound
 TARGET_SPEEDUP = 20.0        # SDK baseline wall time / local mode wall time
 TARGET_EXTRA_PCT = 5.0       # listing requests beyond the minimum, in %
 TARGET_RSS_MB = 300.0        # peak RSS of the tool on the scale run
+TARGET_DIRS_RSS_RATIO = 1.20  # the same run with --dirs-output, against without
 TARGET_SHAPE_RATIO = 1.10    # local mode wall time / the shape's lower bound
 TARGET_SHAPE_429_PCT = 3.0   # 429s as a share of the listings, local mode
 
@@ -379,12 +380,12 @@ class Bench:
         self.meter.reset()
 
     def tool(self, name: str, concurrency: int, spark_remote: str | None = None,
-             wrap: list[str] | None = None) -> RunResult:
+             wrap: list[str] | None = None, extra: tuple = ()) -> RunResult:
         out = self.run_dir / f"{name}.csv"
         log = self.run_dir / f"{name}.log"
         scope = ["--whole-workspace"] if self.whole else ["--users-file", self.users_file]
         cmd = [sys.executable, TOOL, *scope, "--concurrency", concurrency, "-o", out,
-               "--checkpoint", self.run_dir / f"{name}.checkpoint", "--extended"]
+               "--checkpoint", self.run_dir / f"{name}.checkpoint", "--extended", *extra]
         if spark_remote:
             cmd += ["--spark-remote", spark_remote, "--no-fallback"]
         self._reset()
@@ -781,10 +782,20 @@ def main_scale(args, stamp: str, run_dir: Path) -> dict:
         meter = Meter(server)
         bench = Bench(server, meter, ws, run_dir, users_file, bound)
         result = bench.tool(f"scale-C{args.concurrency}", args.concurrency)
+        # The same run with the directory breakdown: what its rows cost in memory.
+        dirs = bench.tool(f"scale-dirs-C{args.concurrency}", args.concurrency,
+                          extra=("--dirs-output", run_dir / "dirs.csv"))
         profile = profile_run(bench, args.concurrency, run_dir,
                               args.profile_mode or "gil") if args.profile else None
     print()
-    print_table([result])
+    print_table([result, dirs])
+    dirs_ratio = dirs.peak_rss_mb / result.peak_rss_mb if result.peak_rss_mb else None
+    dirs_met = dirs_ratio is not None and dirs_ratio <= TARGET_DIRS_RSS_RATIO
+    with open(run_dir / "dirs.csv", encoding="utf-8") as handle:
+        dir_rows = sum(1 for _ in handle) - 1
+    print(f"  --dirs-output ({dir_rows:,} directory rows): peak RSS {dirs.peak_rss_mb:.0f} MB "
+          f"against {result.peak_rss_mb:.0f} MB without = {_f(dirs_ratio, '.2f')}x "
+          f"(target <= {TARGET_DIRS_RSS_RATIO}x) -> {verdict(dirs_met)}")
     print(f"\n  time per listing: {result.per_listing_ms:.3f} ms "
           f"({min_listings / result.wall_s:,.0f} listings/s over the whole run; "
           f"{min_listings / result.span_s:,.0f}/s while scanning)" if result.span_s else "")
@@ -801,10 +812,13 @@ def main_scale(args, stamp: str, run_dir: Path) -> dict:
                 "users": args.users, "dirs_per_user": args.dirs, "files_per_dir": args.files,
                 "files": ws.file_count(), "min_listings": min_listings,
                 "latency_s": args.latency, "cap": args.cap, "rate_per_s": args.rate},
-            "runs": [asdict(result)],
+            "runs": [asdict(result), asdict(dirs)],
             "targets": {"peak_rss_<300MB": {"measured": result.peak_rss_mb,
                                             "target": TARGET_RSS_MB, "met": met},
-                        "matches_truth": {"measured": result.match, "met": result.match}},
+                        "matches_truth": {"measured": result.match, "met": result.match},
+                        "dirs_rss_ratio": {"measured": dirs_ratio, "dir_rows": dir_rows,
+                                           "target": TARGET_DIRS_RSS_RATIO,
+                                           "met": dirs_met}},
             "profile": profile}
 
 

@@ -280,11 +280,7 @@ class Tree:
                 continue
             files += len(f.names)
             size += sum(f.sizes)
-            if timed is None:
-                m = max(f.mtimes)
-            else:
-                m = max((ts for k, ts in zip(f.kinds, f.mtimes, strict=True) if k in timed),
-                        default=None)
+            m = _newest(f, timed)
             if m is not None and (newest is None or m > newest):
                 newest = m
         return files, size, newest
@@ -528,11 +524,15 @@ def _walk(tree: Tree, home: str, t: Truth, newest: list[int]) -> tuple[bool, int
             continue
         files += len(f.names)
         size += sum(f.sizes)
-        if timed is None:
-            newest.append(max(f.mtimes))
-        else:
-            m = max((ts for k, ts in zip(f.kinds, f.mtimes, strict=True) if k in timed),
-                    default=None)
-            if m is not None:
-                newest.append(m)
+        m = _newest(f, timed)
+        if m is not None:
+            newest.append(m)
     return True, files, size
+
+
+def _newest(f: Files, timed: set[int] | None) -> int | None:
+    """The newest time among a directory's entries (only `timed` kinds carry one)."""
+    if timed is None:
+        return max(f.mtimes)
+    return max((ts for k, ts in zip(f.kinds, f.mtimes, strict=True) if k in timed),
+               default=None)
