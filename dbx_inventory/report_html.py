@@ -6,7 +6,9 @@ is computed from the rows and the RunInfo: a report rewritten from a checkpoint 
 same report.
 
 Users' figures (tables, charts, counts) come from user rows only; the areas of a
---whole-workspace run (rows of kind AREA) have their own section.
+--whole-workspace run (rows of kind AREA) have their own section. When the rows carry a
+directory breakdown (--dirs-output), "Where the bytes are" shows it for users and areas
+alike: a treemap and a table of the largest directories.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from typing import Sequence
 
 from .atomic import atomic_text_writer
 from .console import format_duration, format_size
+from .dirs import owner_of
 from .discover import LEFT, REMOVED, SERVICE_PRINCIPAL, USER_STATUSES
 from .errors import ConfigError
 from .outputs import RunInfo, areas_of, users_of
 from .report import iso_utc
 from .results import EMPTY, ERROR, SKIPPED, SUCCESS, UserResult
-from .roots import split_key
+from .roots import USER, split_key
 from .scrub import scrub
 
 TOP_USERS = 20
@@ -48,6 +51,14 @@ _AREA_COLUMNS = {"file system": (0, None, False), "path": (1, None, False),
                  "files": (2, None, True), "size": (3, 4, True), "bytes": (3, None, True),
                  "status": (5, None, False), "last modified": (6, None, False),
                  "error / reason": (7, None, False)}
+# The largest-directories table's columns, over records built by _dir_record.
+_DIR_COLUMNS = {"path": (0, None, False), "file system": (1, None, False),
+                "owner": (2, None, False), "depth": (3, None, True),
+                "files": (4, None, True), "size": (5, 6, True), "bytes": (5, None, True),
+                "last modified": (7, None, False), "error": (8, None, False)}
+TREEMAP_OWNERS = 40     # owners drawn in the treemap; the rest are one "other owners" box
+TREEMAP_NODES = 2000    # boxes of the treemap at most, largest first
+TOP_DIRS = 5000         # rows of the largest-directories table
 PAGE_ROWS = 100  # rows drawn at a time: 20,000 users stay quick to open
 _COLORS = {"DBFS": "#1f77b4", "Workspace": "#ff7f0e", "active": "#2ca02c",
            "inactive": "#9467bd", "service_principal": "#7f7f7f", "removed": "#d62728",
@@ -101,6 +112,7 @@ def context(info: RunInfo, rows: Sequence[UserResult]) -> dict:
     """Everything the template shows, computed from the run's rows: users' figures from
     user rows only, the areas (if any) in `whole`."""
     end_ms = int(info.ended_at * 1000)
+    dirs = _dirs(rows) if any(row.dirs for row in rows) else None
     areas = areas_of(rows)
     rows = users_of(rows)
     holding = [row for row in rows if row.file_count or row.total_size]
@@ -135,6 +147,7 @@ def context(info: RunInfo, rows: Sequence[UserResult]) -> dict:
         "rows": rows,
         "charts": _charts(info, rows, end_ms),
         "whole": _whole(rows, areas) if areas or info.whole_workspace else None,
+        "dirs": dirs,
     }
 
 
@@ -171,6 +184,122 @@ def _area_name(row: UserResult) -> str:
     return f"{file_system}:{path}"
 
 
+def _dirs(rows: Sequence[UserResult]) -> dict:
+    """Where the bytes are: the directory breakdown of users and areas together, as a
+    treemap and as the largest directories (every directory row, largest first)."""
+    everything = [(owner_of(row.username, row.kind), dir_row)
+                  for row in rows for dir_row in row.dirs]
+    largest = sorted(everything, key=lambda item: (-item[1][5], item[1][0], item[1][2]))
+    return {"count": len(everything), "shown": min(len(everything), TOP_DIRS),
+            "largest": largest[:TOP_DIRS],
+            "chart": {"id": "dirs", "title": "Bytes by owner and directory",
+                      "figure": json.loads(_treemap(rows).to_json())}}
+
+
+def _owner_label(row: UserResult) -> str:
+    return row.username if row.kind == USER else _area_name(row)
+
+
+def _treemap(rows: Sequence[UserResult]):
+    """Owners (users and areas walked) at the top, then their directories by depth.
+
+    Drawn with branchvalues="total": each box's value is its whole size and must be at
+    least the sum of its children's. A directory's figures are cumulative, so that holds
+    among directories. An owner with several roots (a user's /Users home in dbfs and in
+    workspace, their /Repos folder, their uploads) gets a box per root between it and
+    its directories; the rows have no root's own total, so a root box is the sum of its
+    depth-1 directories, and files straight in a root (or in a root without
+    subdirectories) are the owner's remainder. The owner's value is its row's total,
+    but never less than the sum of its boxes: every value is lifted to the sum of its
+    children bottom-up, so a row that is short (an error) still draws. An owner with a
+    single root has its directories straight under it.
+
+    Bounded whatever the run's size: the TREEMAP_OWNERS largest owners (the rest are one
+    box) and TREEMAP_NODES boxes in all, largest first; dropping a box only lowers its
+    parent's sum of children, so the values stay consistent.
+    """
+    import plotly.graph_objects as go
+
+    # id -> [parent id, label, own value, files, hover path, error?]
+    nodes: dict[str, list] = {}
+    for row in rows:
+        if row.status == SKIPPED:
+            continue
+        owner = f"{row.kind}:{row.username}"
+        nodes[owner] = ["", _owner_label(row), row.total_size, row.file_count,
+                        _owner_label(row), row.status == ERROR]
+        roots = sorted({(d[0], d[1]) for d in row.dirs})
+        for file_system, root in roots if len(roots) > 1 else ():
+            nodes[f"{owner}|{file_system}:{root}"] = [owner, f"{file_system}:{root}", 0, 0,
+                                                     f"{file_system}:{root}", False]
+        # parents before their children
+        for file_system, root, path, depth, files, size, _, error in sorted(
+                row.dirs, key=lambda d: d[3]):
+            if depth == 1:
+                parent = f"{owner}|{file_system}:{root}" if len(roots) > 1 else owner
+            else:
+                parent = f"{owner}|{file_system}:{path.rsplit('/', 1)[0]}"
+            if parent not in nodes:  # its parent's row is gone: nowhere to draw it
+                continue
+            nodes[f"{owner}|{file_system}:{path}"] = [parent, path.rsplit("/", 1)[-1] or path,
+                                                     size, files, f"{file_system}:{path}",
+                                                     bool(error)]
+    value = {key: node[2] for key, node in nodes.items()}
+    files = {key: node[3] for key, node in nodes.items()}
+    kids: dict[str, list[str]] = {}
+    for key, node in nodes.items():
+        kids.setdefault(node[0], []).append(key)
+    for key in reversed(list(nodes)):  # children were added after their parents
+        if key in kids:
+            value[key] = max(value[key], sum(value[kid] for kid in kids[key]))
+            if not nodes[key][3]:  # a root box: its directories' files
+                files[key] = sum(files[kid] for kid in kids[key])
+    owners = sorted((key for key in kids.get("", []) if value[key] > 0),
+                    key=lambda key: (-value[key], key))
+    chosen = owners[:TREEMAP_OWNERS]
+    rest = owners[TREEMAP_OWNERS:]
+    keep = set(chosen)
+    below = sorted((key for key, node in nodes.items() if node[0] and value[key] > 0),
+                   key=lambda key: (-value[key], key.count("|") + key.count("/"), key))
+    budget = TREEMAP_NODES - len(chosen) - (1 if rest else 0)
+    for key in below:
+        if budget <= 0:
+            break
+        if nodes[key][0] in keep:
+            keep.add(key)
+            chosen.append(key)
+            budget -= 1
+    top = "everything"
+    ids, parents, labels, values, custom = [top], [""], ["everything scanned"], [0], []
+    for key in chosen:
+        parent, label, _, _, where, error = nodes[key]
+        ids.append(key)
+        parents.append(parent or top)
+        labels.append(label)
+        values.append(value[key])
+        custom.append([where, format_size(value[key]), f"{files[key]:,} files"
+                       + (" · listing errors below" if error else "")])
+    if rest:
+        ids.append("other owners")
+        parents.append(top)
+        labels.append(f"{len(rest):,} other owners")
+        values.append(sum(value[key] for key in rest))
+        custom.append([labels[-1], format_size(values[-1]),
+                       f"{sum(files[key] for key in rest):,} files"])
+    values[0] = sum(value for value, parent in zip(values, parents, strict=True)
+                    if parent == top)
+    custom.insert(0, ["everything scanned", format_size(values[0]),
+                      f"{sum(files[key] for key in owners):,} files"])
+    trace = go.Treemap(ids=ids, parents=parents, labels=labels, values=values,
+                       branchvalues="total", customdata=custom, maxdepth=4,
+                       texttemplate="%{label}<br>%{customdata[1]}",
+                       hovertemplate="%{customdata[0]}<br>%{customdata[1]} · "
+                                     "%{customdata[2]}<extra></extra>",
+                       marker={"line": {"width": 1}}, pathbar={"visible": True},
+                       tiling={"pad": 2})
+    return _figure([trace], height=640)
+
+
 def table_data(ctx: dict) -> dict:
     """Rows once, as compact records, and each table as columns plus row numbers; the
     page draws the tables from this (a page at a time), sorts and filters them."""
@@ -197,6 +326,12 @@ def table_data(ctx: dict) -> dict:
         tables.append(table("outside-table", ["user", "user status", "files", "size",
                                               "DBFS", "Workspace", "last modified"],
                             whole["outside"]))
+    dirs = ctx.get("dirs")
+    if dirs:
+        tables.append({"id": "dirs-table", "rows": None,
+                       "columns": [[label, *spec] for label, spec in _DIR_COLUMNS.items()],
+                       "records": [_dir_record(owner, dir_row)
+                                   for owner, dir_row in dirs["largest"]]})
     return {"page": PAGE_ROWS, "records": [_record(row) for row in rows], "tables": tables}
 
 
@@ -211,6 +346,12 @@ def _area_record(row: UserResult) -> list:
     file_system, path = split_key(row.username)
     return [file_system, path, row.file_count, row.total_size, format_size(row.total_size),
             row.status, iso_utc(row.last_modified_ms), scrub(row.error)]
+
+
+def _dir_record(owner: str, dir_row: tuple) -> list:
+    file_system, _, path, depth, files, size, newest_ms, error = dir_row
+    return [path, file_system, owner, depth, files, size, format_size(size),
+            iso_utc(newest_ms), scrub(error)]
 
 
 def _charts(info: RunInfo, rows: Sequence[UserResult], end_ms: int) -> list[dict]:

@@ -311,3 +311,175 @@ def test_report_errors_are_scrubbed_of_known_secrets():
             r("bob@x.com", "error", 0, 0, "unknown", f"DBFS: 500 Bearer {secret}"),
             area("dbfs:/tmp", 0, "error", f"DBFS: 500 echo {secret}")]
     assert secret not in render(run_info(), rows)
+
+
+# -- "Where the bytes are": the directory breakdown of --dirs-output -------------------
+
+NOW_MS = int(END * 1000)
+
+
+def d(fs, root, rel, files, size, error="", days=5) -> tuple:
+    """One dirs.DirRow: `rel` below `root`, its depth from the number of parts."""
+    return (fs, root, f"{root}/{rel}", rel.count("/") + 1, files, size,
+            NOW_MS - days * DAY_MS if files else None, error)
+
+
+def dirs_rows() -> list[UserResult]:
+    home = "/Users/ann@x.com"
+    ann = user("ann@x.com", 1000, dirs=(  # two roots: her home in both file systems
+        d("dbfs", home, "data", 4, 600), d("dbfs", home, "data/raw", 3, 500),
+        d("dbfs", home, "data/raw/2024", 1, 200), d("dbfs", home, "tmp", 0, 0),
+        d("workspace", home, "proj", 2, 300)))
+    ben = user("ben@x.com", 5000, dirs=(d("dbfs", "/Users/ben@x.com", "big", 2, 4900),))
+    warehouse = area("dbfs:/user/hive/warehouse", 9000)
+    warehouse = UserResult(**{**warehouse.to_dict(), "dirs": (
+        d("dbfs", "/user/hive/warehouse", "sales.db", 2, 7000),
+        d("dbfs", "/user/hive/warehouse", "sales.db/orders", 1, 6500, "DBFS: 403 x"))})
+    return [ann, ben, user("cy@x.com", 70), warehouse,
+            area("dbfs:/mnt/datalake", 0, "skipped", MOUNT_REASON)]
+
+
+def _treemap(ctx) -> dict:
+    return ctx["dirs"]["chart"]["figure"]["data"][0]
+
+
+def _check_tree(trace) -> dict:
+    """The treemap's boxes as {id: (parent, value)}, checked as branchvalues=total
+    needs them: unique ids, every parent drawn, no parent smaller than its children."""
+    ids, parents, values = trace["ids"], trace["parents"], trace["values"]
+    assert trace["branchvalues"] == "total"
+    assert len(ids) == len(set(ids)) == len(parents) == len(values)
+    assert parents.count("") == 1
+    assert all(parent == "" or parent in ids for parent in parents)
+    children: dict = {}
+    for parent, value in zip(parents, values, strict=True):
+        children[parent] = children.get(parent, 0) + value
+    tree = {key: (parent, value) for key, parent, value in zip(ids, parents, values,
+                                                               strict=True)}
+    assert all(tree[key][1] >= total for key, total in children.items() if key), children
+    return tree
+
+
+def test_treemap_owners_roots_and_directories_add_up():
+    from dbx_inventory.report_html import context
+
+    ctx = context(run_info(), dirs_rows())
+    trace = _treemap(ctx)
+    tree = _check_tree(trace)
+    top = trace["ids"][0]
+    owners = {key: value for key, (parent, value) in tree.items() if parent == top}
+    # Owners are sized by their totals, largest first; skipped areas and empty owners
+    # have no box; an owner without directories is a box of its own.
+    assert owners == {"area:dbfs:/user/hive/warehouse": 9000, "user:ben@x.com": 5000,
+                      "user:ann@x.com": 1000, "user:cy@x.com": 70}
+    assert list(owners) == sorted(owners, key=lambda key: -owners[key])
+    assert tree[top] == ("", 15070)
+    ann = "user:ann@x.com"
+    # Two roots: a box per root, the sum of its depth-1 directories (0-byte ones left out).
+    assert {key: value for key, (parent, value) in tree.items() if parent == ann} == {
+        f"{ann}|dbfs:/Users/ann@x.com": 600, f"{ann}|workspace:/Users/ann@x.com": 300}
+    raw = f"{ann}|dbfs:/Users/ann@x.com/data/raw"
+    assert tree[raw] == (f"{ann}|dbfs:/Users/ann@x.com/data", 500)
+    assert tree[f"{ann}|dbfs:/Users/ann@x.com/data/raw/2024"] == (raw, 200)
+    assert f"{ann}|dbfs:/Users/ann@x.com/tmp" not in tree
+    # One root: the directories hang straight under the owner.
+    assert tree["user:ben@x.com|dbfs:/Users/ben@x.com/big"] == ("user:ben@x.com", 4900)
+    assert tree["area:dbfs:/user/hive/warehouse|dbfs:/user/hive/warehouse/sales.db"] == (
+        "area:dbfs:/user/hive/warehouse", 7000)
+    # Labels are short, the hover has the full path, the size for people and the files.
+    at = trace["ids"].index(raw)
+    assert trace["labels"][at] == "raw"
+    assert trace["customdata"][at] == ["dbfs:/Users/ann@x.com/data/raw", "500 B", "3 files"]
+    orders = trace["ids"].index(
+        "area:dbfs:/user/hive/warehouse|dbfs:/user/hive/warehouse/sales.db/orders")
+    assert trace["customdata"][orders][2] == "1 files · listing errors below"
+    assert trace["labels"][trace["ids"].index("area:dbfs:/user/hive/warehouse")] == \
+        "dbfs:/user/hive/warehouse"
+    assert "%{customdata[0]}" in trace["hovertemplate"]
+
+
+def test_treemap_lifts_an_owner_whose_total_is_short():
+    """An error row can count less than its directories: the owner's box is lifted to
+    them, or plotly would draw nothing."""
+    from dbx_inventory.report_html import context
+
+    short = user("ann@x.com", 100, dirs=(d("dbfs", "/Users/ann@x.com", "a", 2, 400),))
+    tree = _check_tree(_treemap(context(run_info(), [short])))
+    assert tree["user:ann@x.com"][1] == 400
+
+
+def test_treemap_stays_bounded(monkeypatch):
+    from dbx_inventory import report_html
+    from dbx_inventory.report_html import context
+
+    monkeypatch.setattr(report_html, "TREEMAP_OWNERS", 5)
+    monkeypatch.setattr(report_html, "TREEMAP_NODES", 60)
+    rows = [user(f"u{k:02}@x.com", 100_000 + k, dirs=tuple(
+        d("dbfs", f"/Users/u{k:02}@x.com", f"d{j:02}", 1, 1000 + 100 * k + j)
+        for j in range(30))) for k in range(12)]
+    trace = _treemap(context(run_info(), rows))
+    tree = _check_tree(trace)
+    top = trace["ids"][0]
+    owners = [key for key, (parent, _) in tree.items() if parent == top]
+    assert owners == [f"user:u{k:02}@x.com" for k in (11, 10, 9, 8, 7)] + ["other owners"]
+    assert tree["other owners"][1] == sum(100_000 + k for k in range(7))
+    assert trace["labels"][trace["ids"].index("other owners")] == "7 other owners"
+    assert len(tree) == 61  # the budget, and the box of everything
+    # The directories kept are the largest ones (u11's, then u10's...).
+    kept = [key for key, (parent, _) in tree.items() if parent in owners]
+    assert len(kept) == 54 and all(key.startswith(("user:u11", "user:u10")) for key in kept)
+    assert sum(key.startswith("user:u10") for key in kept) == 24  # its 24 largest
+    assert "user:u10@x.com|dbfs:/Users/u10@x.com/d29" in kept
+
+
+def test_largest_directories_table_is_sorted_by_bytes_with_full_paths(monkeypatch):
+    from dbx_inventory import report_html
+    from dbx_inventory.report_html import context, table_data
+
+    ctx = context(run_info(), dirs_rows())
+    assert ctx["dirs"]["count"] == ctx["dirs"]["shown"] == 8
+    tables = {table["id"]: table for table in table_data(ctx)["tables"]}
+    table = tables["dirs-table"]
+    assert [column[0] for column in table["columns"]] == [
+        "path", "file system", "owner", "depth", "files", "size", "bytes",
+        "last modified", "error"]
+    records = table["records"]
+    assert [record[:3] + record[5:6] for record in records[:4]] == [
+        ["/user/hive/warehouse/sales.db", "dbfs", "/user/hive/warehouse", 7000],
+        ["/user/hive/warehouse/sales.db/orders", "dbfs", "/user/hive/warehouse", 6500],
+        ["/Users/ben@x.com/big", "dbfs", "ben@x.com", 4900],
+        ["/Users/ann@x.com/data", "dbfs", "ann@x.com", 600]]
+    sizes = [record[5] for record in records]
+    assert sizes == sorted(sizes, reverse=True)
+    assert records[1][3:] == [2, 1, 6500, "6.3 KB", "2026-05-23T20:26:40Z", "DBFS: 403 x"]
+    assert records[-1][0] == "/Users/ann@x.com/tmp" and records[-1][7] == ""
+    # Capped to the largest rows; the heading says how many there are.
+    monkeypatch.setattr(report_html, "TOP_DIRS", 3)
+    ctx = context(run_info(), dirs_rows())
+    records = {t["id"]: t for t in table_data(ctx)["tables"]}["dirs-table"]["records"]
+    assert [record[5] for record in records] == [7000, 6500, 4900]
+    page = report_html.render(run_info(), dirs_rows())
+    assert "Largest directories · the largest 3 of 8" in page
+
+
+def test_report_page_shows_where_the_bytes_are():
+    from dbx_inventory.report_html import render
+
+    page = render(run_info(), dirs_rows())
+    start = page.index('<section id="where-the-bytes-are">')
+    section = page[start:page.index("</section>", start)]
+    assert "Where the bytes are · 8 directories" in section
+    assert 'id="chart-dirs"' in section and 'data-table="dirs-table"' in section
+    assert '"id": "dirs"' in page.split("var charts =", 1)[1].split(";\n", 1)[0]
+
+
+def test_report_without_dirs_has_no_directory_section():
+    from dbx_inventory.report_html import context, render, table_data
+
+    rows = [user("alice@x.com", 1000), area("dbfs:/tmp", 50)]
+    ctx = context(run_info(), rows)
+    assert ctx["dirs"] is None
+    assert "dirs-table" not in [table["id"] for table in table_data(ctx)["tables"]]
+    page = render(run_info(), rows)
+    assert "where-the-bytes-are" not in page and "chart-dirs" not in page
+    assert "Where the bytes are" not in page

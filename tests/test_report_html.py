@@ -283,3 +283,55 @@ def test_whole_workspace_report_shows_areas_apart_from_users(reported_whole):
     results = page.dom[page.dom.find('id="results"'):]
     assert "/user/hive/warehouse" not in results[:results.find("</section>")]
     assert shot.stat().st_size > 50_000
+
+
+def test_dirs_report_draws_the_treemap_and_the_largest_directories(tmp_path):
+    """A --whole-workspace --dirs-output run: the treemap is drawn in Chromium and the
+    table starts with the largest directory of dirs.csv."""
+    require_chromium()
+    from conftest import clean_env, run_script
+    from fake_workspace import FakeWorkspaceServer
+
+    ws = generate_workspace(30, seed=5, whole_workspace=True)
+    with FakeWorkspaceServer(ws, token=TOKEN) as server:
+        env = clean_env(tmp_path, DATABRICKS_HOST=server.url, DATABRICKS_TOKEN=TOKEN)
+        result = run_script(SCRIPT, "--whole-workspace", "--dirs-output", "dirs.csv",
+                            "--report", "report.html", env=env, cwd=tmp_path)
+        assert result.code == 0, result.output
+    with open(tmp_path / "dirs.csv", encoding="utf-8", newline="") as handle:
+        dirs = list(csv.DictReader(handle))
+    largest = max(dirs, key=lambda d: int(d["total_size"]))
+    with open(tmp_path / "results_areas.csv", encoding="utf-8", newline="") as handle:
+        owners = {f"{a['file_system']}:{a['path']}": int(a["total_size"])
+                  for a in csv.DictReader(handle)}
+    with open(tmp_path / "results.csv", encoding="utf-8", newline="") as handle:
+        owners.update((u["username"], int(u["total_size"])) for u in csv.DictReader(handle))
+    top_owner = max(owners, key=lambda name: owners[name])
+    driver = """<script>
+      window.addEventListener("load", function () {
+        var svg = document.querySelector("#chart-dirs svg.main-svg");
+        var box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
+        var first = document.querySelector("#dirs-table tbody tr");
+        document.body.setAttribute("data-test", JSON.stringify(
+          {width: box.width, height: box.height,
+           boxes: document.querySelectorAll("#chart-dirs g.slice").length,
+           first: first ? first.cells[0].textContent : "",
+           rows: document.querySelectorAll("#dirs-table tbody tr").length}));
+      });
+    </script></body>"""
+    page_file = tmp_path / "driven.html"
+    page_file.write_text((tmp_path / "report.html").read_text(encoding="utf-8")
+                         .replace("</body>", driver, 1), encoding="utf-8")
+    shot = tmp_path / "report-dirs.png"
+    page = browser.render(page_file, screenshot=shot, size=(1400, 6000))
+    assert problems(page, {"where-the-bytes-are": [largest["path"]]}) == []
+    got = json.loads(html.unescape(re.search(r'data-test="([^"]*)"', page.dom).group(1)))
+    assert got["width"] > 600 and got["height"] > 400, got
+    assert got["boxes"] > 20, got  # plotly drew the owners' and directories' boxes
+    chart = page.dom[page.dom.find('id="chart-dirs"'):]
+    texts = [html.unescape(text).split("<br>")[0] for text in re.findall(
+        r'data-unformatted="([^"]*)"', chart[:chart.find("</h3>")])]
+    assert top_owner in texts and largest["path"].rsplit("/", 1)[1] in texts
+    assert got["first"] == largest["path"]
+    assert got["rows"] == min(100, len(dirs))
+    assert shot.stat().st_size > 50_000
