@@ -13,6 +13,7 @@ a name of its own.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import fcntl
 import json
@@ -87,7 +88,9 @@ def read_journal(path: str | os.PathLike) -> Journal | None:
             row = _result(record.get("result"))
             if row is None:
                 raise _damaged(target, number)
-            journal.results[row.username] = row
+            # The breakdown stays on disk (JournalBreakdowns): rows are kept without it.
+            journal.results[row.username] = dataclasses.replace(row, dirs=()) \
+                if row.dirs else row
             journal.complete = False  # scanned after a finish: a new run is under way
         elif kind == "complete":
             journal.complete = True
@@ -347,3 +350,44 @@ class CheckpointLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+class JournalBreakdowns:
+    """The directory breakdown of each row, read back from the journal when an output
+    needs it: the run keeps its rows without it, so memory follows the rows, not the
+    directories (see dirs.py). One pass finds each row's latest line; each row's
+    breakdown is then read from its line, in the order asked for."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._offsets: dict[str, int] | None = None
+
+    def _index(self) -> dict[str, int]:
+        if self._offsets is None:
+            offsets: dict[str, int] = {}
+            position = 0
+            with open(self.path, "rb") as handle:
+                for line in handle:
+                    if line.startswith(b'{"kind":"result"'):
+                        record = _parse_last(line)
+                        result = (record or {}).get("result")
+                        if isinstance(result, dict) and isinstance(result.get("username"),
+                                                                   str):
+                            offsets[result["username"]] = position
+                    position += len(line)
+            self._offsets = offsets
+        return self._offsets
+
+    def of(self, name: str) -> tuple:
+        """The breakdown recorded for one row (none when it has no line)."""
+        offset = self._index().get(name)
+        if offset is None:
+            return ()
+        with open(self.path, "rb") as handle:
+            handle.seek(offset)
+            record = _parse_last(handle.readline()) or {}
+        return checked((record.get("result") or {}).get("dirs", [])) or ()
+
+    def attach(self, rows: Sequence[UserResult]) -> list[UserResult]:
+        """The rows with their breakdowns, for outputs that need them all at once."""
+        return [dataclasses.replace(row, dirs=self.of(row.username)) for row in rows]

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .atomic import check_writable
-from .checkpoint import (DEFAULT_PATH, CheckpointLock, CheckpointWriter, check_resumable,
-                         read_journal, set_aside)
+from .checkpoint import (DEFAULT_PATH, CheckpointLock, CheckpointWriter, JournalBreakdowns,
+                         check_resumable, read_journal, set_aside)
 from .cli_common import (EXIT_FAILED, EXIT_OK, Parser, add_connection_args, client_config,
                          command_line, explain_api_error, resolve_settings, run,
                          setup_logging)
@@ -27,7 +27,8 @@ from .errors import (ConfigError, InventoryError, JournalWriteError, NotAWorkspa
                      Unauthenticated, WorkspaceOutage)
 from .progress import Progress, print_summary, whole_lines
 from .modes import Mode, choose_mode
-from .outputs import AreasCsv, CsvOutput, DirsCsv, Output, RunInfo, users_of, write_outputs
+from .outputs import (AreasCsv, CsvOutput, DirsCsv, Output, RunInfo, WithBreakdowns,
+                      users_of, write_outputs)
 from .politeness import politeness_lines, sum_stats
 from .report import iso_utc
 from .report_html import HtmlReport
@@ -324,7 +325,8 @@ class Run:
             for row in rows:
                 row = plan.stamp(row)
                 writer.record(row)  # durable before it is reported
-                fresh[row.username] = row
+                # Its breakdown stays in the journal only (JournalBreakdowns).
+                fresh[row.username] = replace(row, dirs=()) if row.dirs else row
                 progress.report(row)
         except KeyboardInterrupt:
             reason = "interrupted"
@@ -418,14 +420,19 @@ class Run:
         outputs: list[Output] = [CsvOutput(args.output, extended=args.extended)]
         if args.whole_workspace:
             outputs.append(AreasCsv(self._areas_path()))
+        breakdowns = JournalBreakdowns(args.checkpoint)
         if args.dirs_output:
-            outputs.append(DirsCsv(self._dirs_path()))
+            outputs.append(DirsCsv(self._dirs_path(), breakdowns))
         if args.report:
             outputs.append(HtmlReport(args.report))
         if args.output_table:
             outputs.append(SparkTable(args.output_table, table_mode(args, settings.cluster_id),
                                       config, dirs=bool(args.dirs_output)))
-        return outputs
+        if not args.dirs_output:
+            return outputs
+        # The rows are kept without their breakdowns: these outputs read them back.
+        return [output if isinstance(output, (CsvOutput, AreasCsv, DirsCsv))
+                else WithBreakdowns(output, breakdowns) for output in outputs]
 
     def _output_paths(self) -> list[str]:
         return [self.args.output] \

@@ -9,8 +9,6 @@ not the directories walked.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
-
 # One row as plain data (it travels in checkpoints and Spark rows):
 # (file_system, root, path, depth, file_count, total_size, last_modified_ms, error)
 DirRow = tuple
@@ -95,8 +93,3 @@ def owner_of(name: str, kind: str) -> str:
 
     return name if kind == USER else split_key(name)[1]
 
-
-def all_rows(results: Sequence) -> list[tuple]:
-    """(owner, row) for every directory row of the results, in the results' order."""
-    return [(owner_of(result.username, result.kind), row)
-            for result in results for row in result.dirs]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Protocol, Sequence
 
 from . import __version__
-from .dirs import all_rows
+from .dirs import owner_of
 from .report import write_areas, write_dirs, write_results
 from .results import UserResult
 from .roots import AREA, USER
@@ -72,17 +72,42 @@ class AreasCsv:
         return f"Areas saved to: {self.path}"
 
 
+class Breakdowns(Protocol):
+    """Where the rows' directory breakdowns are kept (the journal: checkpoint.py)."""
+
+    def of(self, name: str) -> tuple: ...
+
+    def attach(self, rows: Sequence[UserResult]) -> list[UserResult]: ...
+
+
 @dataclass(frozen=True)
 class DirsCsv:
-    """--dirs-output: every root's directories at depth 1..N, users' then areas'."""
+    """--dirs-output: every root's directories at depth 1..N, users' then areas', read
+    row by row from where they are kept (never all in memory)."""
 
     path: str
+    breakdowns: Breakdowns
 
     def write(self, info: RunInfo, rows: Sequence[UserResult]) -> None:
-        write_dirs(self.path, all_rows(rows))
+        write_dirs(self.path, ((owner_of(row.username, row.kind), item) for row in rows
+                               for item in self.breakdowns.of(row.username)))
 
     def describe(self) -> str:
         return f"Directory breakdown saved to: {self.path}"
+
+
+@dataclass(frozen=True)
+class WithBreakdowns:
+    """An output that needs every row's breakdown at once (the report, the table)."""
+
+    output: Output
+    breakdowns: Breakdowns
+
+    def write(self, info: RunInfo, rows: Sequence[UserResult]) -> None:
+        self.output.write(info, self.breakdowns.attach(rows))
+
+    def describe(self) -> str:
+        return self.output.describe()
 
 
 def users_of(rows: Sequence[UserResult]) -> list[UserResult]:
