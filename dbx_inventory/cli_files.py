@@ -343,7 +343,7 @@ class Run:
         writer.close()
         # Users in flight are not recorded; what the journal holds is what is saved.
         saved = len(plan.done) + writer.recorded
-        fail(f"{reason}. {saved} of {len(plan.names)} users are saved in "
+        fail(f"{reason}. {saved} of {len(plan.names)} {plan.noun} are saved in "
              f"{args.checkpoint}; {then}resume with: {self._resume_hint()}")
         return None
 
@@ -368,7 +368,7 @@ class Run:
             reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else \
                 str(exc) if isinstance(exc, JournalWriteError) else \
                 f"cannot write {exc.filename or 'an output'}: {exc.strerror or exc}"
-            fail(f"{reason}. All {len(plan.names)} users are saved in "
+            fail(f"{reason}. All {len(plan.names)} {plan.noun} are saved in "
                  f"{self.args.checkpoint}; resume with: {self._resume_hint()}")
             return EXIT_FAILED
         finally:
@@ -391,7 +391,10 @@ class Run:
         for line in written:
             out(line)
         footer("COMPLETED SUCCESSFULLY", time.monotonic() - self.started,
-               [f"Users processed: {len(plan.names)}", f"Output file: {self.args.output}",
+               [f"Users processed: {len(users_of(rows))}",
+                *([f"Areas: {len(rows) - len(users_of(rows))}"] if plan.meta.get(
+                    "whole_workspace") else []),
+                f"Output file: {self.args.output}",
                 *(where if self.fell_back else [])])
         return EXIT_OK
 
@@ -557,6 +560,11 @@ class _Plan:
     outputs: list[Output]
     meta: dict = field(default_factory=dict)
 
+    @property
+    def noun(self) -> str:
+        """What the rows are, for the lines that count them."""
+        return "users and areas" if self.meta.get("whole_workspace") else "users"
+
     def stamp(self, row: UserResult) -> UserResult:
         """The row with its user_status, when statuses are known for this run."""
         status = (self.meta.get("statuses") or {}).get(row.username)
@@ -577,8 +585,8 @@ def _print_layout(found) -> None:
     """What --whole-workspace found beyond /Users, in the DISCOVERY block."""
     layout = found.layout
     places = sum(len(places) for places in layout.owned.values())
-    out(f"  Users' places outside /Users (Git folders, uploads): {places} of "
-        f"{plural(len(layout.owned), 'user')}")
+    out(f"  Users' places outside /Users (Git folders, uploads): "
+        f"{plural(places, 'place')} of {plural(len(layout.owned), 'user')}")
     if found.outside:
         out(f"  Found only outside /Users: {', '.join(found.outside)}")
     walked = [area for area in layout.areas + layout.home_files if not area.skipped]

@@ -85,6 +85,7 @@ def test_every_place_is_counted_once_and_exactly_under_faults(cli, serve, tmp_pa
     assert any(line.startswith("  Grand total: ") and line.endswith(f"({size:,} bytes)")
                for line in lines), result.stdout
     assert f"  Skipped (named, not walked): {len(skipped)} places" in lines
+    assert f"Users processed: {len(users)}" in lines and f"Areas: {len(areas)}" in lines
     # The names found only in a Git folder or an upload are rows of their own.
     whole = ws.whole
     by_name = {row["username"]: row for row in read(tmp_path / "results.csv")}
