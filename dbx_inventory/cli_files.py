@@ -83,8 +83,8 @@ def build_parser() -> Parser:
                              "spark.default.parallelism or master, else 8)")
     parser.add_argument("--spark-only", action="store_true",
                         help="scan on the cluster only (by default this machine scans "
-                             "users too while the executors start, and after while it "
-                             "uses the request budget better)")
+                             "the first users while the executors start, then hands "
+                             "every other user to Spark)")
     parser.add_argument("-o", "--output", default="results.csv", help="results CSV")
     parser.add_argument("--no-parallel", action="store_true",
                         help="scan from this machine even if a cluster is configured")

@@ -39,9 +39,8 @@ class SparkConsole(SparkEvents):
               RULE, f"Parallel start time: {now_text()}", "",
               f"Connecting to cluster: {target.removeprefix('cluster ')}"])
         if client_starts:
-            emit(["This machine scans users too (shown as local): while the executors "
-                  "start, and after while it uses the request budget better than a "
-                  "Spark job"])
+            emit(["This machine scans the first users (shown as local) while the "
+                  "executors start; once they are up, every other user goes to Spark"])
 
     def distributing(self, users: Sequence[object], units: int, slots: int,
                      in_flight: int) -> None:
@@ -73,6 +72,11 @@ class SparkConsole(SparkEvents):
             more = ", ..." if len(report.users) > SHOWN_PER_BATCH else ""
             emit([f"[WORKER BATCH] {name} received {len(report.users)} user(s): "
                   f"{shown}{more}"])
+
+    def slower(self, spark_users_s: float, here_users_s: float) -> None:
+        emit([f"⚠ The executors scan {spark_users_s:.1f} users/s, this machine scanned "
+              f"{here_users_s:.1f} users/s at the same request budget: --no-parallel "
+              "would scan from here alone"])
 
     def finished(self, elapsed_s: float) -> None:
         emit(["", f"Parallel processing completed in {format_duration(elapsed_s)}"])

@@ -38,6 +38,10 @@ class SparkEvents:
     def batch_finished(self, report: BatchReport) -> None:
         """A unit's rows have all reached the client (called before its rows are yielded)."""
 
+    def slower(self, spark_users_s: float, here_users_s: float) -> None:
+        """Measured once both have scanned: the executors scan fewer users a second
+        than this machine did (each at the whole request budget)."""
+
     def finished(self, elapsed_s: float) -> None:
         """Every unit is in; the Spark part of the run took elapsed_s."""
 

@@ -7,16 +7,14 @@ cluster's first Python job costs seconds (10 s measured here) before its executo
 anything.
 
 The client lane scans on this machine from the start, while Spark gets ready
-(add_spark), and hands each user's row on as it finishes. While no Spark lane has
-joined (none ready yet, or all gone), it runs one continuous scan fed user by user,
-each request counted in the budget as it is sent (Budget.acquire): units would only
-add a barrier, a tail of idle requests, every few seconds. A lane that joins stops the
-feed and starts its first job once that scan has finished its users (it has the whole
-budget and the whole learned pace till then, so nothing is lost meanwhile); from then
-on the client lane scans units like a job, with its share of both. Once both
-kinds have run, the one that scans a user with more of the budget (slot-seconds per
-user, Spark's per-job overhead counted) gives way to the other (Budget.give_way);
-Spark lanes also give way when less is left than two rounds of jobs.
+(add_spark), and hands each user's row on as it finishes: one continuous scan fed user
+by user, each request counted in the budget as it is sent (Budget.acquire). The first
+Spark lane that joins stops the feed: the scan finishes the few users it holds (it has
+the whole budget and the whole learned pace till then), and every other user goes to
+Spark. A run that asked for a cluster gets the cluster doing the work, even when its
+jobs cost more per user than this machine did (the reader says so once, see
+UnitCutter.spark_costs_more); Spark lanes leave only when the cluster runs fewer tasks
+at once than there are lanes.
 
 The request budget (--concurrency) is a hard ceiling for the whole cluster and the
 client: a job starts only when its lane's whole share is free, so the shares of running
@@ -39,7 +37,7 @@ from .throttle import Gate
 TARGET_JOB_S = 4.0        # a job lasts seconds: results stream, a dead client orphans little
 OVERHEAD_SHARE = 5        # ...and at least 5 x Spark's per-job overhead, so that stays small
 CLIENT_UNIT_S = 1.5       # the client lane hands its share back (or measures) this often
-SPARK_RETIRE_MARGIN = 1.15  # Spark lanes give way to the client lane beyond this cost ratio
+SPARK_SLOWER_MARGIN = 1.15  # beyond this cost ratio, the run says this machine is faster
 MIN_TAIL_JOB_S = 1.0      # the last jobs are cut finer, down to this much work ...
 TAIL_OVERHEAD = 2         # ... or twice the per-job overhead, when that is more
 MAX_UNIT_USERS = 64
@@ -188,29 +186,15 @@ class UnitCutter:
                 else (self._overhead_s + overhead) / 2
             self._overhead_known = True
 
-    def client_pays(self) -> bool:
-        """Does the client lane scan a user with no more of the budget than a Spark job
-        (its overhead counted)? Unknown until both have been measured: yes."""
+    def spark_costs_more(self) -> tuple[float, float] | None:
+        """(client, Spark) slot-seconds per user when a Spark job holds clearly more of
+        the budget per user than this machine did (by SPARK_SLOWER_MARGIN); None while
+        either is unmeasured, or Spark is not slower."""
         with self._lock:
             client, spark = self._held_s.get(CLIENT), self._held_s.get(SPARK)
-        return client is None or spark is None or client <= spark
-
-    def worth_a_job(self, budget: int) -> bool:
-        """Is enough left to keep the whole budget busy for two rounds of jobs (2 x
-        TARGET_JOB_S; unknown: yes)? With less, this machine ends the run sooner than
-        Spark jobs, each with its second of overhead and its tail, would."""
-        with self._lock:
-            remaining = len(self._names) - self._taken
-            return self._slot_s is None or \
-                remaining * self._slot_s / max(1, budget) >= 2 * self._target_s
-
-    def spark_costs_more(self) -> bool:
-        """Does a Spark job hold clearly more of the budget per user than the client
-        lane (by SPARK_RETIRE_MARGIN)? Unknown until both have been measured: no."""
-        with self._lock:
-            client, spark = self._held_s.get(CLIENT), self._held_s.get(SPARK)
-        return client is not None and spark is not None \
-            and spark > client * SPARK_RETIRE_MARGIN
+        if client is None or spark is None or spark <= client * SPARK_SLOWER_MARGIN:
+            return None
+        return client, spark
 
 
 def shares(budget: int, threads: int) -> list[int]:
@@ -374,17 +358,6 @@ class Budget:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-
-    def give_way(self, lane: Hashable) -> bool:
-        """Retire `lane` because the other kind of lane uses the budget better, if
-        one of that kind is still there (else False: the last kind left never leaves)."""
-        with self._cond:
-            others = [other for other in self._lanes
-                      if (other == CLIENT) != (lane == CLIENT)]
-            if not others:
-                return False
-            self._retire(lane)
-            return True
 
     @property
     def joined(self) -> int:
@@ -585,10 +558,8 @@ class JobQueue:
             while not self._stop.is_set():
                 if self.budget.active > self._slots_seen and lane >= self._slots_seen:
                     return  # the cluster runs fewer tasks at once than we have lanes
-                if (self.units.spark_costs_more()
-                        or not self.units.worth_a_job(self.budget.total)) \
-                        and self.budget.give_way(lane):
-                    return  # this machine scans the rest with less of the budget
+                # A Spark run asked the cluster to do the work: a lane scans to the end,
+                # whatever it costs (the reader says so once when this machine is faster).
                 if not joined:  # only now: joining ends the client lane's continuous scan
                     self.budget.join(lane)
                     joined = True
@@ -625,29 +596,13 @@ class JobQueue:
         return True
 
     def _client_lane(self, lane) -> None:
-        """This machine's lane: one continuous scan while no Spark lane has joined,
-        else a unit at a time (with a share, like a job) while it pays."""
+        """This machine's lane: one continuous scan while no Spark lane has joined. The
+        first lane that joins ends it: the users it holds are finished here, every
+        other user goes to Spark (the budget is the Spark lanes' from then on)."""
         try:
-            while not self._stop.is_set():
-                if not self.budget.joined:
-                    with self.budget.alone():
-                        scanned = self._scan_here(self._lone_feed(), self.budget.total,
-                                                  self.budget)
-                    if not scanned or self.units.exhausted:
-                        return
-                    continue
-                if not self.budget.warming and not self.units.client_pays() \
-                        and self.budget.give_way(lane):
-                    return  # the executors are up and use the budget better
-                share = self.budget.take(lane)
-                if share is None:
-                    return
-                try:
-                    unit = self.units.next(share, CLIENT)
-                    if unit is None or not self._scan_here(unit.users, share, None):
-                        return
-                finally:
-                    self.budget.give_back(share, lane)
+            if not self.budget.joined:
+                with self.budget.alone():
+                    self._scan_here(self._lone_feed(), self.budget.total, self.budget)
         finally:
             self.budget.retire(lane)
 

@@ -65,6 +65,7 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[Item], walkers, *,
         jobs.start()
         setup.start()
         timings: list[tuple[float, float, float]] = []
+        warned = False  # that the executors scan slower than this machine
         try:
             for done in jobs.results():
                 if isinstance(done, SparkReady):
@@ -81,6 +82,12 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[Item], walkers, *,
                     timings.append((done.returned_at - done.submitted_at,
                                     report.started_at, report.ended_at))
                     jobs.measured(timings)
+                    costs = None if warned else jobs.units.spark_costs_more()
+                    if costs is not None:  # said once; the cluster goes on scanning
+                        warned = True
+                        here, spark = costs
+                        budget = config.max_in_flight
+                        events.slower(budget / spark, budget / here)
                 events.batch_finished(report)
                 for row in rows:
                     received += 1
@@ -296,7 +303,8 @@ def _client_lane(config: ClientConfig, walkers, pace: ClusterPace, dirs_depth: i
               ) -> Iterator[tuple[str | None, list]]:
         own = dataclasses.replace(executor_config(config, share, pace.share(share)),
                                   credentials=config.credentials)
-        for data in scan_unit(own, walkers, users, gate=gate, dirs_depth=dirs_depth):
+        for data in scan_unit(own, walkers, users, gate=gate, dirs_depth=dirs_depth,
+                              hold=max(1, share)):
             report = data.get(REPORT_COLUMN)
             if report:
                 # Before the scan ends, so Spark jobs that start next (see

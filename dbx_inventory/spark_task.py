@@ -67,7 +67,7 @@ UNREACHABLE = "the executor could not reach the workspace"
 
 
 def scan_unit(config: ClientConfig, walkers, users: Iterable[Item], *, probe: bool = False,
-              gate: Gate | None = None, dirs_depth: int = 0):
+              gate: Gate | None = None, dirs_depth: int = 0, hold: int | None = None):
     """Rows as dicts in the row schema: a row per user as it finishes, then the report
     row. What a Spark task sends back, and what the client lane scans. `users` is read
     as the scan goes: the client lane feeds it while it is the only lane scanning.
@@ -76,6 +76,8 @@ def scan_unit(config: ClientConfig, walkers, users: Iterable[Item], *, probe: bo
     share, so an executor that cannot reach it (an IP access list, a network rule)
     fails before its first user, not user by user. `gate` (the client lane): each
     request also counts in the budget this machine shares with the cluster's jobs.
+    `hold`: users in progress at most (the client lane holds few: what it holds when
+    a Spark lane joins it finishes, every other user goes to Spark).
     """
     started = time.time()
     worker = worker_identity()
@@ -88,8 +90,8 @@ def scan_unit(config: ClientConfig, walkers, users: Iterable[Item], *, probe: bo
                 client.get(PROBE, {"path": "/"}, subject="the workspace root")
             except Exception as exc:
                 raise RuntimeError(f"{UNREACHABLE}: {exc}") from None
-        for row in Scanner(client, walkers=walkers, worker=worker,
-                           dirs_depth=dirs_depth).scan(users):
+        for row in Scanner(client, walkers=walkers, worker=worker, dirs_depth=dirs_depth,
+                           max_active_users=hold).scan(users):
             # The breakdown travels as JSON: one string column, whatever its size.
             yield {**row.to_dict(), "dirs": json.dumps(row.dirs), REPORT_COLUMN: None}
         counters = client_counters(client)

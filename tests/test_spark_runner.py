@@ -91,18 +91,6 @@ def test_client_units_are_short_and_fill_the_share():
     assert 29 <= len(cutter.next(20, CLIENT).users) <= 30  # 1.5 s x 20 / 1
 
 
-def test_client_keeps_its_share_only_while_it_pays():
-    cutter = UnitCutter(names(1000), 4)
-    assert cutter.client_pays()                     # nothing known yet
-    cutter.observed(Unit(0, tuple(names(10))), 4, 1.0, 1.0, CLIENT)    # 0.4 slot-s
-    cutter.observed(Unit(1, tuple(names(10))), 4, 1.5, 1.0, SPARK)     # 0.6 with overhead
-    assert cutter.client_pays()
-    far = UnitCutter(names(1000), 4)
-    far.observed(Unit(0, tuple(names(10))), 4, 3.0, 3.0, CLIENT)       # far away: 1.2
-    far.observed(Unit(1, tuple(names(10))), 4, 1.5, 1.0, SPARK)
-    assert not far.client_pays()
-
-
 @pytest.mark.parametrize("budget, threads, expected", [
     (20, 8, [3, 3, 3, 3, 2, 2, 2, 2]),       # 20, not 16
     (20, 4, [5, 5, 5, 5]),
@@ -159,30 +147,15 @@ def test_client_lane_has_the_budget_until_spark_lanes_join_and_waits_for_it():
     assert budget.take(1) is None
 
 
-def test_a_lane_gives_way_only_to_a_lane_of_the_other_kind():
-    """Spark lanes give way to the client lane (and it to them) only while one of the
-    other kind is there: the last kind left never leaves, whatever the measures say."""
-    budget = Budget(20, 2, client=True)
-    budget.join(0)
-    budget.join(1)
-    assert budget.give_way(0) is True       # the client lane is there
-    assert budget.active == 1
-    assert budget.take(CLIENT) == 10        # lane 0's share is the others' now
-    budget.give_back(10)
-    assert budget.give_way(CLIENT) is True  # lane 1 is there
-    assert budget.give_way(1) is False      # nobody of the other kind is left
-    assert budget.take(1) == 20
-
-
-def test_spark_lanes_give_way_when_their_jobs_cost_clearly_more_per_user():
+def test_spark_is_called_slower_only_when_its_jobs_cost_clearly_more_per_user():
     cutter = UnitCutter(names(200), 2)
-    assert not cutter.spark_costs_more()    # nothing measured
+    assert cutter.spark_costs_more() is None    # nothing measured
     cutter.observed(Unit(0, tuple(names(10))), 10, 1.0, 1.0, CLIENT)  # 1.0 slot-s/user
-    assert not cutter.spark_costs_more()    # Spark not measured yet
+    assert cutter.spark_costs_more() is None    # Spark not measured yet
     cutter.observed(Unit(1, tuple(names(10))), 10, 1.1, 0.9)          # 1.1: within margin
-    assert not cutter.spark_costs_more() and cutter.client_pays()
+    assert cutter.spark_costs_more() is None
     cutter.observed(Unit(2, tuple(names(10))), 10, 2.1, 1.0)          # averaged: 1.6
-    assert cutter.spark_costs_more() and cutter.client_pays()
+    assert cutter.spark_costs_more() == pytest.approx((1.0, 1.6))
 
 
 def test_the_continuous_scan_takes_users_one_at_a_time_between_units():
@@ -337,6 +310,28 @@ def test_client_lane_scans_while_spark_warms_up_then_hands_over():
     first = [d for d in done if not d.warmup][:100]
     assert all(d.lane == CLIENT and d.share == 20 for d in first)  # warm-ups send nothing
     assert len({d.unit.number for d in first}) == 1  # one scan, no unit barriers
+
+
+def test_once_a_spark_lane_joins_the_client_lane_starts_no_new_user():
+    """The client lane scans while the executors warm up; the first lane that joins
+    ends its feed: it finishes what it holds, every other user goes to Spark, even
+    when Spark jobs cost more per user than this machine did."""
+    flight = Flight()
+    warm = threading.Event()
+    queue = JobQueue(names(300), 20, 4, spark_job(flight, warm, 0.05), run_id="h",
+                     clock=time.time, local=fake_local(flight, 0.001), target_s=0.001)
+    done = []
+    for item in queue.start().results():
+        done.append(item)
+        if len(users_in(done)) >= 30:
+            warm.set()
+    assert users_in(done) == sorted(names(300))
+    here = [u for d in done if d.lane == CLIENT for u in d.unit.users]
+    on_spark = [u for d in done if d.lane == SPARK for u in d.unit.users]
+    first_spark = next(i for i, d in enumerate(done) if d.lane == SPARK and d.unit.users)
+    late = [u for d in done[first_spark:] if d.lane == CLIENT for u in d.unit.users]
+    assert len(here) >= 30 and len(on_spark) == 300 - len(here)
+    assert late == []  # nothing of this machine's after the first Spark job's rows
 
 
 def test_job_queue_uses_fewer_threads_than_slots_when_the_budget_is_smaller():
@@ -545,16 +540,6 @@ def test_a_queue_whose_lanes_all_stopped_says_so_rather_than_hang():
         list(queue.start().results())
 
 
-def test_spark_lanes_are_not_worth_a_job_for_the_last_seconds_of_work():
-    cutter = UnitCutter(names(100), 4)
-    assert cutter.worth_a_job(20)              # nothing measured yet
-    cutter.observed(Unit(0, tuple(names(20))), 20, 1.0, 1.0, CLIENT)  # 1 slot-s/user
-    for _ in range(80):                        # the client lane scans 80
-        cutter.next_user()
-    assert not cutter.worth_a_job(20)          # 20 left: 1 s for 20 requests
-    assert cutter.worth_a_job(2)               # 10 s for 2: two jobs of 4 s and more
-
-
 def test_setting_spark_up_borrows_one_request_of_the_budget():
     """The cluster check and the executors' token are workspace requests made while the
     client lane scans: they wait for a free request and the client lane leaves one."""
@@ -587,7 +572,7 @@ def test_the_client_lane_takes_what_no_spark_lane_holds_or_waits_for():
     assert budget.take(0) == 7              # 20 over three lanes: 7, 7, 6
     assert budget.take(CLIENT) == 6         # lane 1's 7 is kept for its next job
     budget.give_back(6)
-    assert budget.give_way(1)               # lane 1 leaves: shares are 10 and 10 now
+    budget.retire(1)                        # lane 1 leaves: shares are 10 and 10 now
     assert budget.take(CLIENT) == 13        # lane 0 still runs with 7, not 10
     budget.give_back(13)
     budget.give_back(7, 0)                  # lane 0's job ended: its next share is 10
