@@ -200,7 +200,7 @@ def test_rows_this_machine_scans_before_spark_is_ready_come_before_the_handing_o
     events.batch_finished(BatchReport(1, "h/pid7", ("b@x", "c@x"), 1.0, 2.0))
     lines = capsys.readouterr().out.splitlines()
     connect = lines.index("Connecting to cluster: sc://h:15002")
-    assert lines[connect + 1].startswith("This machine scans users too (shown as local)")
+    assert lines[connect + 1].startswith("This machine scans the first users (shown as local)")
     assert lines.count("Collecting results from workers...") == 1
     assert lines.index("Collecting results from workers...") > \
         lines.index("Processing 3 users across Spark workers...")
