@@ -128,10 +128,10 @@ def test_budget_refuses_more_threads_than_requests():
 
 def test_client_lane_has_the_budget_until_spark_lanes_join_and_waits_for_it():
     """While two Spark lanes warm up (no request), the client lane has the whole
-    budget: their shares are lent to it. A lane that joins waits until its whole share
-    is free: the sum never passes 20."""
+    budget. A lane that joins waits until its whole share is free (the sum never passes
+    20); lane 1 still warming, its share is lane 0's and the client's to split."""
     budget = Budget(20, 2, client=True)
-    assert budget.take(CLIENT) == 20        # 6 of its own, 7 + 7 lent
+    assert budget.take(CLIENT) == 20
     budget.join(0)
     got: list = []
     waiter = threading.Thread(target=lambda: got.append(budget.take(0)))
@@ -140,11 +140,38 @@ def test_client_lane_has_the_budget_until_spark_lanes_join_and_waits_for_it():
     assert waiter.is_alive() and not got    # nothing free: it waits, takes nothing
     budget.give_back(20)
     waiter.join(5)
-    assert got == [7]                       # 20 over three lanes: 7, 7, 6
-    assert budget.take(CLIENT) == 13        # 6 + 7 still lent by lane 1
+    assert got == [10]                      # 20 over the two lanes up
+    assert budget.take(CLIENT) == 10
+    budget.give_back(10)
+    budget.join(1)                          # three lanes up: 7, 7, 6
+    assert budget.take(CLIENT) == 3         # lane 1's 7 is kept for it
     assert budget.peak == 20
     budget.close()
     assert budget.take(1) is None
+
+
+def test_the_first_lane_up_has_the_whole_budget_and_shares_shrink_as_lanes_join():
+    """After the client lane's scan, a lane that is up starts without waiting for the
+    others (they send no request while warming up): its job gets every request, and
+    the lanes that join later wait for their share to be free."""
+    budget = Budget(20, 4, client=True)
+    with budget.alone():
+        budget.retire(CLIENT)
+    budget.join(0)
+    assert budget.take(0) == 20             # lanes 1 to 3 still warm up
+    budget.join(1)
+    got: list = []
+    waiter = threading.Thread(target=lambda: got.append(budget.take(1)))
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive() and not got    # lane 0's job holds all 20
+    budget.give_back(20, 0)
+    waiter.join(5)
+    assert got == [10]
+    budget.join(2)
+    budget.join(3)
+    assert budget.take(0) == 5              # four lanes up now
+    assert budget.peak == 20
 
 
 def test_spark_is_called_slower_only_when_its_jobs_cost_clearly_more_per_user():
@@ -354,6 +381,42 @@ def test_job_queue_hands_a_failure_to_the_caller_and_starts_nothing_more():
     with pytest.raises(RuntimeError, match="worker crashed"):
         list(queue.start().results())
     assert started == [0]
+
+
+def test_the_first_lane_warms_up_alone_and_the_others_after_it():
+    """Python workers that start side by side share their cold start: lane 0's warm-up
+    runs alone, the other lanes' start once it has returned."""
+    events: list = []
+    lock = threading.Lock()
+    first = threading.Event()
+
+    def submit(unit, share, tag):
+        if not unit.users:
+            with lock:
+                events.append(("start", unit.number))
+            if unit.number == -1:
+                first.wait(10)   # lane 0's warm-up held open until released below
+            with lock:
+                events.append(("end", unit.number))
+            return [], 0.0
+        return [unit.users], None
+
+    queue = JobQueue(names(20), 8, 4, submit, run_id="w", clock=time.time)
+    results = queue.start().results()
+    waiter = threading.Thread(target=lambda: list(results), daemon=True)
+    waiter.start()
+    deadline = time.monotonic() + 10
+    while not events and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    with lock:
+        assert events == [("start", -1)]    # nothing else while lane 0 warms up
+    first.set()
+    waiter.join(10)
+    assert not waiter.is_alive()
+    starts = [number for kind, number in events if kind == "start"]
+    assert sorted(starts) == [-4, -3, -2, -1] and starts[0] == -1
+    assert events.index(("end", -1)) < events.index(("start", starts[1]))
 
 
 def test_a_failed_warm_up_stops_the_queue():
