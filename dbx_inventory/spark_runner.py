@@ -303,8 +303,11 @@ def _client_lane(config: ClientConfig, walkers, pace: ClusterPace, dirs_depth: i
               ) -> Iterator[tuple[str | None, list]]:
         own = dataclasses.replace(executor_config(config, share, pace.share(share)),
                                   credentials=config.credentials)
+        # Users held: as few as keep every request busy (each user starts with a
+        # listing per file system), so that few are left to finish once Spark is up.
+        hold = max(1, -(-share // max(1, len(walkers))))
         for data in scan_unit(own, walkers, users, gate=gate, dirs_depth=dirs_depth,
-                              hold=max(1, share)):
+                              hold=hold):
             report = data.get(REPORT_COLUMN)
             if report:
                 # Before the scan ends, so Spark jobs that start next (see
