@@ -28,6 +28,7 @@ jobs. Nothing here imports pyspark: the jobs themselves are the `submit` callabl
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import queue
 import threading
@@ -36,6 +37,8 @@ from typing import Callable, Hashable, Iterable, Iterator, Sequence
 
 from .roots import Item
 from .throttle import Gate
+
+log = logging.getLogger("dbx_inventory.spark")
 
 TARGET_JOB_S = 4.0        # a job lasts seconds: results stream, a dead client orphans little
 OVERHEAD_SHARE = 5        # ...and at least 5 x Spark's per-job overhead, so that stays small
@@ -563,6 +566,7 @@ class JobQueue:
         try:
             if lane:
                 self._first_up.wait()
+            began = self._clock()
             warmed = not self._stop.is_set() and self._run(lane, Unit(-1 - lane, ()), 0)
             if not lane:
                 self._first_up.set()
@@ -577,6 +581,10 @@ class JobQueue:
                 if not joined:  # only now: joining ends the client lane's continuous scan
                     self.budget.join(lane)
                     joined = True
+                    # Said after the join, so that it holds when read: from the first
+                    # lane's on, this machine takes no new user.
+                    log.debug("Spark lane %d is up (its warm-up took %.1f s)", lane,
+                              self._clock() - began)
                 share = self.budget.take(lane)
                 if share is None:
                     return

@@ -24,12 +24,6 @@ SCRIPT = "databricks_user_files_simple.py"
 
 # -- helpers ---------------------------------------------------------------------------
 
-
-
-
-
-
-
 def journal_results(path: Path) -> list[dict]:
     """Result records of a checkpoint journal, in the order they were appended."""
     return [r["result"] for r in journal_records(path) if r.get("kind") == "result"]
@@ -92,6 +86,19 @@ def wait_for_results(journal: Path, count: int, proc: subprocess.Popen,
         assert proc.poll() is None, "the CLI ended before it saved any results"
         time.sleep(0.05)
     raise AssertionError(f"fewer than {count} results in {journal} after {timeout}s")
+
+
+def wait_for_line(path: Path, pattern: str, proc: subprocess.Popen,
+                  timeout: float = 120) -> None:
+    """Until a whole line of the background CLI's output matches `pattern`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        if re.search(pattern, text, re.M):
+            return
+        assert proc.poll() is None, f"the CLI ended first:\n{text[-2000:]}"
+        time.sleep(0.05)
+    raise AssertionError(f"no line matching {pattern!r} in {path} after {timeout}s")
 
 
 def finish(proc: subprocess.Popen, tmp_path: Path, timeout: float):
@@ -494,3 +501,55 @@ def test_this_machine_scans_while_the_executors_start(tmp_path, serve, spark_rem
     assert int(local.group(1)) <= len(early) + 6, out[-2000:]
     assert "This machine scans the first users (shown as local) while the executors start" \
         in out
+
+
+def test_a_plain_spark_run_scans_on_the_executors(tmp_path, serve, spark_remote):
+    """No forcing flag, a few hundred users: the executors scan them and the console is
+    the seed's parallel one. This machine's DBFS listings wait until the first Spark
+    lane is up, so how fast the executors start does not decide the split: this machine
+    keeps the users it held then (concurrency / file systems), no more."""
+    from spark_faults import EndpointHold
+
+    ws = generate_workspace(300, seed=41, forbidden_subtrees=0)
+    server = serve(ws, latency_s=0.01)
+    names = users_file(tmp_path, ws)
+    here_first = EndpointHold(server, "/api/2.0/dbfs/list")
+    proc = launch(tmp_path, server, "--users-file", "users.txt", "--spark-remote",
+                  spark_remote.url, "--debug", "-o", "out.csv", "--checkpoint", "ck.json")
+    with ending(proc, here_first):
+        assert here_first.arrived.wait(120), "this machine listed nothing in DBFS"
+        wait_for_line(tmp_path / "bg.out", r"^  \[debug\] Spark lane \d+ is up "
+                      r"\(its warm-up took \d+\.\d s\)$", proc)
+        here_first.release()
+        code, out, err = finish(proc, tmp_path, timeout=300)
+    assert code == 0, out[-3000:] + err[-2000:]
+    assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
+    assert_no_rescan(tmp_path / "ck.json", names)
+
+    held = 20 // 2  # the default concurrency over DBFS and Workspace
+    spark = re.search(r"^Scanned on Spark: (\d+) users \((\d+) executors?\)$", out, re.M)
+    local = re.search(r"^Scanned on this machine \(alongside Spark\): (\d+) users?$", out,
+                      re.M)
+    assert spark and local, out[-3000:]
+    assert int(spark.group(1)) + int(local.group(1)) == len(names)
+    assert 1 <= int(local.group(1)) <= held, out[-3000:]
+    assert int(spark.group(1)) >= 0.8 * len(names)
+
+    # The seed's parallel lines, each user named by who scanned it.
+    per_user = re.findall(r"^  \[\d+/300\] \S \[(Executor-\d+|local)\] \[\w+\] (.+?): ",
+                          out, re.M)
+    assert sorted(name for _, name in per_user) == sorted(names)
+    # The executor's own times, as the seed shows them; this machine's are on its lines.
+    finished = re.findall(r"^\[WORKER COMPLETE\] (Executor-\d+) finished (.+?) - ", out, re.M)
+    assert sorted(finished) == sorted(item for item in per_user if item[0] != "local")
+    batches = re.findall(r"^\[WORKER BATCH\] (Executor-\d+|local) received (\d+) user\(s\)",
+                         out, re.M)
+    assert {who for who, _ in batches} == {who for who, _ in per_user}
+    assert all(int(count) == 1 for who, count in batches if who == "local")
+    spread = dict(re.findall(r"^  • (Executor-\d+): processed (\d+) user\(s\)$", out, re.M))
+    assert "PARALLEL EXECUTION CONFIRMED" in out and len(spread) > 1, out[-3000:]
+    assert sum(int(n) for n in spread.values()) == int(spark.group(1))
+    assert len(spread) == int(spark.group(2))
+    assert sum(who == "local" for who, _ in per_user) == int(local.group(1))
+    for executor, count in spread.items():
+        assert sum(who == executor for who, _ in per_user) == int(count)
