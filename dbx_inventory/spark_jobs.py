@@ -14,8 +14,10 @@ The client lane scans on this machine from the start, while Spark gets ready
 by user, each request counted in the budget as it is sent (Budget.acquire). The first
 Spark lane that joins stops the feed: the scan finishes the few users it holds (it has
 the whole budget and the whole learned pace till then), and every other user goes to
-Spark. A run that asked for a cluster gets the cluster doing the work, even when its
-jobs cost more per user than this machine did (the reader says so once, see
+Spark. The feed also stops at `here_most` users (a Spark run: a fifth, here_at_most):
+when the executors are slow to start, this machine waits for them rather than scan the
+run itself. A run that asked for a cluster gets the cluster doing the work, even when
+its jobs cost more per user than this machine did (the reader says so once, see
 UnitCutter.spark_costs_more); Spark lanes leave only when the cluster runs fewer tasks
 at once than there are lanes.
 
@@ -42,6 +44,7 @@ log = logging.getLogger("dbx_inventory.spark")
 
 TARGET_JOB_S = 4.0        # a job lasts seconds: results stream, a dead client orphans little
 OVERHEAD_SHARE = 5        # ...and at least 5 x Spark's per-job overhead, so that stays small
+HERE_SHARE = 0.2          # of the users, scanned here while the executors start
 CLIENT_UNIT_S = 1.5       # the client lane hands its share back (or measures) this often
 SPARK_SLOWER_MARGIN = 1.15  # beyond this cost ratio, the run says this machine is faster
 MIN_TAIL_JOB_S = 1.0      # the last jobs are cut finer, down to this much work ...
@@ -201,6 +204,12 @@ class UnitCutter:
         if client is None or spark is None or spark <= client * SPARK_SLOWER_MARGIN:
             return None
         return client, spark
+
+
+def here_at_most(users: int) -> int:
+    """Users the client lane may scan in a Spark run (the run asked for the cluster:
+    at least four in five go to it); one at least, so that the first shows early."""
+    return max(1, int(users * HERE_SHARE))
 
 
 def shares(budget: int, threads: int) -> list[int]:
@@ -416,8 +425,10 @@ class JobQueue:
 
     def __init__(self, usernames: Sequence[Item], budget: int, threads: int,
                  submit: Submit | None, *, run_id: str, clock: Callable[[], float],
-                 local: Local | None = None, target_s: float = TARGET_JOB_S):
+                 local: Local | None = None, target_s: float = TARGET_JOB_S,
+                 here_most: int | None = None):
         self._users = len(usernames)
+        self._here_most = len(usernames) if here_most is None else here_most
         self._total = budget
         self.threads = self._lanes_for(threads) if submit is not None else 0
         self.budget = Budget(budget, self.threads, client=local is not None)
@@ -632,8 +643,11 @@ class JobQueue:
 
     def _lone_feed(self) -> Iterator[Item]:
         """Users for the continuous scan, one at a time, until a Spark lane joins (the
-        budget is shared out by jobs again) or none is left."""
-        while not self._stop.is_set() and not self.budget.joined:
+        budget is shared out by jobs again), this machine has taken its most, or none
+        is left."""
+        for _ in range(self._here_most):
+            if self._stop.is_set() or self.budget.joined:
+                return
             name = self.units.next_user()
             if name is None:
                 return

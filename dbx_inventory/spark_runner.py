@@ -26,7 +26,7 @@ from .roots import Item, key_of
 from .scrub import scrub
 from .spark_auth import QUICK_SWEEP_S, SWEEP_TIMEOUT_S, ExecutorCredentials
 from .spark_events import BatchReport, SparkEvents
-from .spark_jobs import CLIENT, SPARK, JobDone, JobQueue, SparkReady, Unit
+from .spark_jobs import CLIENT, SPARK, JobDone, JobQueue, SparkReady, Unit, here_at_most
 from .spark_session import (SparkFailure, cancel_running, connect, first_line,
                             interrupt_all, release, server_listens, task_slots)
 from .spark_task import (REPORT_COLUMN, UNREACHABLE, EmptyRow, decode, executor_config,
@@ -46,8 +46,9 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[Item], walkers, *,
     """
     events = events or SparkEvents()
     stats = {} if stats is None else stats
+    here_most = 0 if mode.spark_only else here_at_most(len(usernames))
     events.connecting(f"cluster {mode.cluster_id}" if mode.cluster_id
-                      else safe_remote(mode.remote or ""), client_starts=not mode.spark_only)
+                      else safe_remote(mode.remote or ""), here_at_most=here_most)
     started = time.monotonic()
     jobs: JobQueue | None = None
     setup: _Setup | None = None
@@ -59,7 +60,8 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[Item], walkers, *,
         local = None if mode.spark_only else \
             _client_lane(config, tuple(walkers), pace, dirs_depth)
         jobs = JobQueue(usernames, config.max_in_flight, 0, None,
-                        run_id=secrets.token_hex(6), clock=time.time, local=local)
+                        run_id=secrets.token_hex(6), clock=time.time, local=local,
+                        here_most=here_most)
         # This machine scans from the start; Spark joins when it is ready.
         setup = _Setup(mode, config, tuple(walkers), pace, jobs, dirs_depth)
         jobs.start()

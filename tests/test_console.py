@@ -194,13 +194,15 @@ def test_parallel_block_prints_each_line_when_it_becomes_true(capsys):
 def test_rows_this_machine_scans_before_spark_is_ready_come_before_the_handing_out(capsys):
     names = WorkerNames(local="me/pid1")
     events = SparkConsole(3, names, monotonic=iter([10.0, 12.0]).__next__)
-    events.connecting("sc://h:15002", client_starts=True)
+    events.connecting("sc://h:15002", here_at_most=1)
     events.batch_finished(BatchReport(0, "me/pid1", ("a@x",), 1.0, 2.0))
     events.distributing(["a@x", "b@x", "c@x"], units=0, slots=2, in_flight=4)
     events.batch_finished(BatchReport(1, "h/pid7", ("b@x", "c@x"), 1.0, 2.0))
     lines = capsys.readouterr().out.splitlines()
     connect = lines.index("Connecting to cluster: sc://h:15002")
-    assert lines[connect + 1].startswith("This machine scans the first users (shown as local)")
+    assert lines[connect + 1] == ("This machine scans the first users (shown as local; 1 of 3 "
+                                  "at most) while the executors start; once they are up, "
+                                  "every other user goes to Spark")
     assert lines.count("Collecting results from workers...") == 1
     assert lines.index("Collecting results from workers...") > \
         lines.index("Processing 3 users across Spark workers...")

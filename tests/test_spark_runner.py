@@ -16,7 +16,7 @@ from dbx_inventory.modes import Mode
 from dbx_inventory.results import RESULT_FIELDS
 from dbx_inventory.spark_jobs import (CLIENT, MAX_UNIT_USERS, SPARK, Budget, JobDone,
                                       JobQueue, SparkReady, Unit, UnitCutter, peak_overlap,
-                                      shares)
+                                      here_at_most, shares)
 from dbx_inventory.spark_runner import add_stats
 from dbx_inventory.spark_session import first_line, task_slots
 from dbx_inventory.spark_task import REPORT_COLUMN, decode, executor_config, row_schema
@@ -359,6 +359,28 @@ def test_once_a_spark_lane_joins_the_client_lane_starts_no_new_user():
     late = [u for d in done[first_spark:] if d.lane == CLIENT for u in d.unit.users]
     assert len(here) >= 30 and len(on_spark) == 300 - len(here)
     assert late == []  # nothing of this machine's after the first Spark job's rows
+
+
+def test_the_client_lane_scans_a_fifth_of_the_users_at_most_while_the_executors_start():
+    """Executors slow to start: this machine's scan ends after a fifth of the users (as
+    a Spark run asks; its closing report comes back), the cluster scans the rest."""
+    flight = Flight()
+    warm = threading.Event()
+    queue = JobQueue(names(101), 20, 4, spark_job(flight, warm), run_id="f",
+                     clock=time.time, local=fake_local(flight), target_s=0.001,
+                     here_most=here_at_most(101))
+    done = []
+    for item in queue.start().results():
+        done.append(item)
+        if isinstance(item, JobDone) and item.lane == CLIENT and item.warmup:
+            assert not warm.is_set()
+            assert len(users_in(done)) == here_at_most(101) == 20
+            warm.set()
+    assert warm.is_set()
+    assert users_in(done) == sorted(names(101))
+    on_spark = [u for d in done if d.lane == SPARK for u in d.unit.users]
+    assert len(on_spark) == 81
+    assert here_at_most(3) == 1  # the first user shows early however few there are
 
 
 def test_job_queue_uses_fewer_threads_than_slots_when_the_budget_is_smaller():
