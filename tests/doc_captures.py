@@ -55,6 +55,9 @@ SCENARIOS: dict[str, Scenario] = {
                             faults={"fail_first_n_requests_for_path":
                                     {"dbfs:/Users/r&d.team5@example.com": 1}}),
     "single-user": Scenario(FILES, ("josé.núñez2@example.com", "-o", "one.csv")),
+    # --spark-only: a plain run's order (this machine's first user against the lines
+    # that hand work out, the slower-executors line) varies with timing; its console is
+    # tested in test_spark_mode (test_a_plain_spark_run_scans_on_the_executors).
     "spark": Scenario(FILES, ("--users-file", "users.txt", "--spark-only",
                               "--spark-remote", "{spark}",
                               "-o", "results.csv"), spark=True, users=SPARK_USERS,
@@ -115,8 +118,12 @@ _VARYING: list[tuple[re.Pattern, str]] = [
     (re.compile(r"[^\s/\[]+/pid\d+"), "<HOST>/pid<PID>"),
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:<PORT>"),
     (re.compile(r"\[\d+/(\d+)\]"), r"[n/\1]"),
-    # Which Python worker gets which user, and what each deleted, varies by run.
+    # Which Python worker gets which user (so how many take part), and what each
+    # deleted, varies by run.
     (re.compile(r"Executor-\d+"), "Executor-<N>"),
+    (re.compile(r"(Scanned on Spark: \d+ users? \()\d+ (executors?\))"), r"\1<N> \2"),
+    (re.compile(r"(Spark lane )\d+( is up \(its warm-up took )[\d.]+ s\)"),
+     r"\1<N>\2<SECONDS>)"),
     (re.compile(r"(credential files deleted on executors: ).*"), r"\1<LIST>"),
     (re.compile(r"(executors' token )[0-9a-f]+"), r"\1<ID>"),
     # Request counters: a retry on a busy machine adds one.
