@@ -32,14 +32,14 @@ class SparkConsole(SparkEvents):
         if debug:
             names.on_new = self._show_executor
 
-    def connecting(self, target: str, *, here_at_most: int = 0) -> None:
+    def connecting(self, target: str, *, here_most: int = 0) -> None:
         self._started = self._monotonic()
         users = plural(self.total, "USER", "USERS")
         emit(["", RULE, f"PARALLEL PROCESSING {users} USING SPARK CLUSTER",
               RULE, f"Parallel start time: {now_text()}", "",
               f"Connecting to cluster: {target.removeprefix('cluster ')}"])
-        if here_at_most:
-            emit([f"This machine scans the first users (shown as local; {here_at_most} "
+        if here_most:
+            emit([f"This machine scans the first users (shown as local; {here_most} "
                   f"of {self.total} at most) while the executors start; once they are "
                   "up, every other user goes to Spark"])
 

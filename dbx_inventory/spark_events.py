@@ -27,9 +27,9 @@ class BatchReport:
 class SparkEvents:
     """Base with no output; a console subclass overrides what it shows."""
 
-    def connecting(self, target: str, *, here_at_most: int = 0) -> None:
+    def connecting(self, target: str, *, here_most: int = 0) -> None:
         """About to connect: target is "cluster ID" or a Spark Connect URL (no params);
-        here_at_most: users this machine may scan while the executors start (see
+        here_most: users this machine may scan while the executors start (see
         spark_jobs; 0: none)."""
 
     def distributing(self, users: Sequence[object], units: int, slots: int,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import secrets
 import threading
 import time
@@ -48,7 +49,7 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[Item], walkers, *,
     stats = {} if stats is None else stats
     here_most = 0 if mode.spark_only else here_at_most(len(usernames))
     events.connecting(f"cluster {mode.cluster_id}" if mode.cluster_id
-                      else safe_remote(mode.remote or ""), here_at_most=here_most)
+                      else safe_remote(mode.remote or ""), here_most=here_most)
     started = time.monotonic()
     jobs: JobQueue | None = None
     setup: _Setup | None = None
@@ -307,7 +308,7 @@ def _client_lane(config: ClientConfig, walkers, pace: ClusterPace, dirs_depth: i
                                   credentials=config.credentials)
         # Users held: as few as keep every request busy (each user starts with a
         # listing per file system), so that few are left to finish once Spark is up.
-        hold = max(1, -(-share // max(1, len(walkers))))
+        hold = max(1, math.ceil(share / max(1, len(walkers))))
         for data in scan_unit(own, walkers, users, gate=gate, dirs_depth=dirs_depth,
                               hold=hold):
             report = data.get(REPORT_COLUMN)

@@ -194,7 +194,7 @@ def test_parallel_block_prints_each_line_when_it_becomes_true(capsys):
 def test_rows_this_machine_scans_before_spark_is_ready_come_before_the_handing_out(capsys):
     names = WorkerNames(local="me/pid1")
     events = SparkConsole(3, names, monotonic=iter([10.0, 12.0]).__next__)
-    events.connecting("sc://h:15002", here_at_most=1)
+    events.connecting("sc://h:15002", here_most=1)
     events.batch_finished(BatchReport(0, "me/pid1", ("a@x",), 1.0, 2.0))
     events.distributing(["a@x", "b@x", "c@x"], units=0, slots=2, in_flight=4)
     events.batch_finished(BatchReport(1, "h/pid7", ("b@x", "c@x"), 1.0, 2.0))
