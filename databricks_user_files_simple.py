@@ -3,7 +3,7 @@
 
 import sys
 
-from dbx_inventory.cli_files import main
+from dbx_inventory.cli.files import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,7 +3,7 @@
 
 import sys
 
-from dbx_inventory.cli_users import main
+from dbx_inventory.cli.users import main
 
 if __name__ == "__main__":
     sys.exit(main())

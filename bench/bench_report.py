@@ -24,9 +24,9 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]
 
 import browser  # noqa: E402  (tests/browser.py: headless Chromium runner)
-from dbx_inventory.outputs import RunInfo  # noqa: E402
-from dbx_inventory.report_html import HtmlReport  # noqa: E402
-from dbx_inventory.results import UserResult  # noqa: E402
+from dbx_inventory.outputs.output import RunInfo  # noqa: E402
+from dbx_inventory.outputs.html.report import HtmlReport  # noqa: E402
+from dbx_inventory.scan.results import UserResult  # noqa: E402
 
 LIMIT_MB, LIMIT_S = 15.0, 5.0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .process_local import ProcessLocal
+from dbx_inventory.process_local import ProcessLocal
 
 MASK = "****"
 _MIN_LEN = 4  # shorter values would blank ordinary words

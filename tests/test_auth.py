@@ -11,11 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from dbx_inventory import scrub
-from dbx_inventory.auth import OAuthM2M, StaticToken
-from dbx_inventory.client import ApiClient, ClientConfig
+from dbx_inventory.transport.auth import OAuthM2M, StaticToken
+from dbx_inventory.transport.client import ApiClient, ClientConfig
 from dbx_inventory.clock import FakeClock
 from dbx_inventory.errors import OAuthFailed, Unauthenticated
-from dbx_inventory.retry import RetryPolicy
+from dbx_inventory.transport.retry import RetryPolicy
 from fake_workspace import Workspace
 from helpers import closed_port
 

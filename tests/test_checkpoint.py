@@ -11,11 +11,11 @@ import sys
 import pytest
 
 from conftest import ROOT
-from dbx_inventory.checkpoint import (CheckpointLock, CheckpointWriter, check_resumable,
+from dbx_inventory.outputs.checkpoint import (CheckpointLock, CheckpointWriter, check_resumable,
                                       read_journal, set_aside)
 from dbx_inventory.errors import CheckpointBusy, ConfigError
-from dbx_inventory.results import UserResult
-from dbx_inventory.settings import resolve
+from dbx_inventory.scan.results import UserResult
+from dbx_inventory.transport.settings import resolve
 
 HOST = "https://ws.example.com"
 USERS = ["alice@x.com", "bob@x.com", "carol@x.com"]
@@ -410,7 +410,7 @@ def test_lock_held_by_another_process_is_refused(tmp_path):
     path = tmp_path / "cp.json"
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from dbx_inventory.checkpoint import CheckpointLock; "
+         "import sys, time; from dbx_inventory.outputs.checkpoint import CheckpointLock; "
          f"lock = CheckpointLock({str(path)!r}); lock.acquire(); print('held', flush=True); "
          "sys.stdin.read()"],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -442,9 +442,9 @@ def test_a_write_the_disk_cannot_take_is_an_error_naming_the_file(tmp_path):
     # what a full disk does. (Python ignores SIGXFSZ, so the write just fails.)
     path = tmp_path / "cp.json"
     code = ("import resource, sys\n"
-            "from dbx_inventory.checkpoint import CheckpointWriter\n"
+            "from dbx_inventory.outputs.checkpoint import CheckpointWriter\n"
             "from dbx_inventory.errors import JournalWriteError\n"
-            "from dbx_inventory.results import UserResult\n"
+            "from dbx_inventory.scan.results import UserResult\n"
             "resource.setrlimit(resource.RLIMIT_FSIZE, (600, 600))\n"
             f"w = CheckpointWriter({str(path)!r}, host='h', users=['a'])\n"
             "try:\n"

@@ -13,13 +13,13 @@ from email.utils import formatdate
 
 import pytest
 
-from dbx_inventory.auth import StaticToken
-from dbx_inventory.client import ApiClient, ClientConfig
+from dbx_inventory.transport.auth import StaticToken
+from dbx_inventory.transport.client import ApiClient, ClientConfig
 from dbx_inventory.clock import Clock, FakeClock
 from dbx_inventory.errors import (ApiError, BadRequest, NetworkError, NotAWorkspace,
                                   NotFound, PermissionDenied, ServerError, Throttled,
                                   Unauthenticated, WorkspaceUnreachable)
-from dbx_inventory.retry import RetryPolicy
+from dbx_inventory.transport.retry import RetryPolicy
 from fake_workspace import FakeWorkspaceServer, Workspace
 from conftest import TOKEN
 from helpers import closed_port

@@ -13,16 +13,18 @@ import time
 import pytest
 
 from conftest import TOKEN
-from dbx_inventory import console, settings
-from dbx_inventory.auth import StaticToken
-from dbx_inventory.cli_users import source_line
-from dbx_inventory.client import ApiClient, ClientConfig
+from dbx_inventory import humanize
+from dbx_inventory.cli import console
+from dbx_inventory.transport import settings
+from dbx_inventory.transport.auth import StaticToken
+from dbx_inventory.cli.users import source_line
+from dbx_inventory.transport.client import ApiClient, ClientConfig
 from dbx_inventory.clock import FakeClock
-from dbx_inventory.progress import Progress, user_lines
-from dbx_inventory.results import UserResult
-from dbx_inventory.spark_console import SparkConsole, print_distribution
-from dbx_inventory.spark_events import BatchReport
-from dbx_inventory.worker_names import WorkerNames
+from dbx_inventory.cli.progress import Progress, user_lines
+from dbx_inventory.scan.results import UserResult
+from dbx_inventory.cli.spark_console import SparkConsole, print_distribution
+from dbx_inventory.runners.spark.events import BatchReport
+from dbx_inventory.cli.worker_names import WorkerNames
 from fake_workspace import Workspace
 
 
@@ -41,11 +43,11 @@ class SlowStream(io.StringIO):
 
 
 def test_plural():
-    assert console.plural(1, "user") == "1 user"
-    assert console.plural(0, "user") == "0 users"
-    assert console.plural(2, "request") == "2 requests"
-    assert console.plural(1, "email address", "email addresses") == "1 email address"
-    assert console.plural(3, "email address", "email addresses") == "3 email addresses"
+    assert humanize.plural(1, "user") == "1 user"
+    assert humanize.plural(0, "user") == "0 users"
+    assert humanize.plural(2, "request") == "2 requests"
+    assert humanize.plural(1, "email address", "email addresses") == "1 email address"
+    assert humanize.plural(3, "email address", "email addresses") == "3 email addresses"
 
 
 def test_lines_from_many_threads_never_run_into_each_other(monkeypatch):
@@ -141,7 +143,7 @@ def test_retry_line_in_the_seed_form(serve, subject, shown):
     ws.dbfs.add_file("/Users/a@x.com/f", size=1)
     server = serve(ws, fail_first_n_requests_for_path={"/Users/a@x.com": 1})
     records: list[str] = []
-    logger = logging.getLogger("dbx_inventory.client")
+    logger = logging.getLogger("dbx_inventory.transport.client")
     handler = logging.Handler()
     handler.emit = lambda record: records.append(record.getMessage())  # type: ignore
     logger.addHandler(handler)

@@ -15,7 +15,7 @@ import time
 
 from conftest import ROOT, TOKEN, clean_env
 from helpers import csv_rows, expected_rows
-from dbx_inventory.results import UserResult
+from dbx_inventory.scan.results import UserResult
 from fake_workspace import generate_workspace
 
 VENV = ROOT / ".venv-dbconnect"
@@ -87,7 +87,7 @@ def test_results_survive_pickling_by_value_with_the_dbconnect_cloudpickle():
     code = (
         "import dataclasses, pickle, dbx_inventory\n"
         "from pyspark import cloudpickle\n"
-        "from dbx_inventory.results import UserResult\n"
+        "from dbx_inventory.scan.results import UserResult\n"
         "cloudpickle.register_pickle_by_value(dbx_inventory)\n"
         "cls = pickle.loads(cloudpickle.dumps(UserResult))\n"
         "row = cls('u@x.com', 'success', 3, 10, 'dbfs', '')\n"
@@ -109,10 +109,10 @@ def test_databricks_connect_sends_no_call_context_after_connect(spark_remote):
 import sys
 sys.path.insert(0, {str(ROOT)!r})
 from pyspark.sql.connect.client import core
-from dbx_inventory.auth import StaticToken
-from dbx_inventory.client import ClientConfig
-from dbx_inventory.modes import Mode
-from dbx_inventory.spark_session import connect
+from dbx_inventory.transport.auth import StaticToken
+from dbx_inventory.transport.client import ClientConfig
+from dbx_inventory.runners.modes import Mode
+from dbx_inventory.runners.spark.session import connect
 
 mode = Mode(True, "test", remote={spark_remote.url!r})
 spark = connect(mode, ClientConfig(host="http://127.0.0.1:1", credentials=StaticToken("t")))

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from conftest import TOKEN
-from dbx_inventory.auth import StaticToken
-from dbx_inventory.client import ApiClient, ClientConfig
+from dbx_inventory.transport.auth import StaticToken
+from dbx_inventory.transport.client import ApiClient, ClientConfig
 from dbx_inventory.clock import FakeClock
-from dbx_inventory.discover import (Directory, discover, left_behind_line, list_homes,
+from dbx_inventory.scan.discover import (Directory, discover, left_behind_line, list_homes,
                                     read_directory)
-from dbx_inventory.results import UserResult
-from dbx_inventory.walkers import DBFS, WORKSPACE
+from dbx_inventory.scan.results import UserResult
+from dbx_inventory.scan.filesystems import DBFS, WORKSPACE
 from fake_workspace import Workspace
 
 APP_ID = "6f1c2e7a-0b4d-4c3e-9a51-2d7f8e9b0c11"

@@ -20,8 +20,8 @@ import pytest
 
 from conftest import ROOT, TOKEN, clean_env, run_script
 from helpers import journal_records
-from dbx_inventory.checkpoint import CheckpointWriter
-from dbx_inventory.results import UserResult
+from dbx_inventory.outputs.checkpoint import CheckpointWriter
+from dbx_inventory.scan.results import UserResult
 from fake_workspace import FakeWorkspaceServer, Workspace, generate_workspace
 
 SCRIPT = "databricks_user_files_simple.py"
@@ -804,7 +804,7 @@ def test_interrupt_exit_1_says_how_to_resume(tmp_path, gen, clean_csv, signum):
 def test_interrupt_right_after_a_save_counts_it(tmp_path, hand, monkeypatch, capsys):
     """Ctrl-C landing just after a user was written to the journal: the message must
     count that user as saved, since it is (the resume will skip it)."""
-    from dbx_inventory import cli_files
+    from dbx_inventory.cli import files as cli_files
 
     _, server = hand
 

@@ -21,10 +21,10 @@ import pytest
 from conftest import ROOT, TOKEN, clean_env, run_script
 from helpers import csv_rows, expected_rows, journal_records
 from oddservers import OddServer
-from dbx_inventory.checkpoint import CheckpointWriter
-from dbx_inventory.cli_common import command_line
-from dbx_inventory.cli_files import build_parser
-from dbx_inventory.results import UserResult
+from dbx_inventory.outputs.checkpoint import CheckpointWriter
+from dbx_inventory.cli.common import command_line
+from dbx_inventory.cli.files import build_parser
+from dbx_inventory.scan.results import UserResult
 from fake_workspace import FakeWorkspaceServer, generate_workspace
 from test_files_cli import EXPECTED, FULL, SCRIPT, USERS, check_rows, hand_built, read_csv
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from dbx_inventory.auth import StaticToken
+from dbx_inventory.transport.auth import StaticToken
 from dbx_inventory.clock import FakeClock
-from dbx_inventory.pacing import HOLD, Pacer, family_of
+from dbx_inventory.transport.pacing import HOLD, Pacer, family_of
 
 
 class Bucket:
@@ -191,7 +191,7 @@ def test_rejects_bad_settings():
 def test_client_paces_only_the_family_the_workspace_refuses(serve):
     """Over real HTTP: DBFS limited to 3/s with no Retry-After, the Workspace not at all."""
     from conftest import TOKEN
-    from dbx_inventory.client import ApiClient, ClientConfig
+    from dbx_inventory.transport.client import ApiClient, ClientConfig
     from fake_workspace import generate_uniform
 
     ws = generate_uniform(1, 1, 1)

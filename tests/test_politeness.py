@@ -7,7 +7,7 @@ import pickle
 import time
 
 from conftest import TOKEN
-from dbx_inventory.politeness import RequestStats, politeness_lines, sum_stats
+from dbx_inventory.transport.politeness import RequestStats, politeness_lines, sum_stats
 from fake_workspace import generate_uniform
 
 SCRIPT = "databricks_user_files_simple.py"

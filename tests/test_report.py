@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from dbx_inventory.report import write_results
-from dbx_inventory.results import UserResult
+from dbx_inventory.outputs.csv_files import write_results
+from dbx_inventory.scan.results import UserResult
 
 HEADER = "username,file_count,total_size,total_size_gb,status,file_source,error"
 EXT_HEADER = HEADER + ",dbfs_files,dbfs_bytes,workspace_files,workspace_bytes," \
@@ -183,7 +183,7 @@ def area(key, size, status="success", error="", days=10) -> UserResult:
 
 
 def run_info(**extra):
-    from dbx_inventory.outputs import RunInfo
+    from dbx_inventory.outputs.output import RunInfo
 
     fields = dict(host="https://adb-1.azuredatabricks.net", started_at=END - 90,
                   ended_at=END, mode="LOCAL", command="python x --whole-workspace",
@@ -203,7 +203,7 @@ def whole_rows() -> list[UserResult]:
 
 
 def test_report_counts_users_from_user_rows_only():
-    from dbx_inventory.report_html import context, table_data
+    from dbx_inventory.outputs.html.report import context, table_data
 
     ctx = context(run_info(), whole_rows())
     users = ["alice@x.com", "former.bob@x.com", "app-1234", "carol@x.com"]
@@ -229,7 +229,7 @@ def test_report_counts_users_from_user_rows_only():
 
 
 def test_report_whole_workspace_section_lists_areas_skipped_and_not_in_scim():
-    from dbx_inventory.report_html import context, table_data
+    from dbx_inventory.outputs.html.report import context, table_data
 
     ctx = context(run_info(), whole_rows())
     whole = ctx["whole"]
@@ -260,7 +260,7 @@ def test_report_page_shows_the_whole_workspace_section():
     import json
     import re
 
-    from dbx_inventory.report_html import render
+    from dbx_inventory.outputs.html.report import render
 
     page = render(run_info(), whole_rows())
     start = page.index('<section id="whole-workspace">')
@@ -279,7 +279,7 @@ def test_report_page_shows_the_whole_workspace_section():
 
 
 def test_report_without_areas_has_no_whole_workspace_section():
-    from dbx_inventory.report_html import context, render
+    from dbx_inventory.outputs.html.report import context, render
 
     rows = [user("alice@x.com", 1000)]
     assert context(run_info(whole_workspace=False), rows)["whole"] is None
@@ -290,7 +290,7 @@ def test_report_without_areas_has_no_whole_workspace_section():
 
 
 def test_report_areas_chart_groups_the_smallest_areas_past_the_top():
-    from dbx_inventory.report_html import TOP_AREAS, context
+    from dbx_inventory.outputs.html.report import TOP_AREAS, context
 
     areas = [area(f"dbfs:/a{k:02}", 1000 + k) for k in range(TOP_AREAS + 5)]
     ctx = context(run_info(), [user("alice@x.com", 10), *areas])
@@ -303,7 +303,7 @@ def test_report_areas_chart_groups_the_smallest_areas_past_the_top():
 
 def test_report_errors_are_scrubbed_of_known_secrets():
     from dbx_inventory import scrub
-    from dbx_inventory.report_html import render
+    from dbx_inventory.outputs.html.report import render
 
     secret = "dapi-IN-AN-AREA-ERROR-4242"
     scrub.remember(secret)
@@ -361,7 +361,7 @@ def _check_tree(trace) -> dict:
 
 
 def test_treemap_owners_roots_and_directories_add_up():
-    from dbx_inventory.report_html import context
+    from dbx_inventory.outputs.html.report import context
 
     ctx = context(run_info(), dirs_rows())
     trace = _treemap(ctx)
@@ -401,7 +401,7 @@ def test_treemap_owners_roots_and_directories_add_up():
 def test_treemap_lifts_an_owner_whose_total_is_short():
     """An error row can count less than its directories: the owner's box is lifted to
     them, or plotly would draw nothing."""
-    from dbx_inventory.report_html import context
+    from dbx_inventory.outputs.html.report import context
 
     short = user("ann@x.com", 100, dirs=(d("dbfs", "/Users/ann@x.com", "a", 2, 400),))
     tree = _check_tree(_treemap(context(run_info(), [short])))
@@ -409,8 +409,8 @@ def test_treemap_lifts_an_owner_whose_total_is_short():
 
 
 def test_treemap_stays_bounded(monkeypatch):
-    from dbx_inventory import report_html
-    from dbx_inventory.report_html import context
+    from dbx_inventory.outputs.html import report as report_html
+    from dbx_inventory.outputs.html.report import context
 
     monkeypatch.setattr(report_html, "TREEMAP_OWNERS", 5)
     monkeypatch.setattr(report_html, "TREEMAP_NODES", 60)
@@ -433,8 +433,8 @@ def test_treemap_stays_bounded(monkeypatch):
 
 
 def test_largest_directories_table_is_sorted_by_bytes_with_full_paths(monkeypatch):
-    from dbx_inventory import report_html
-    from dbx_inventory.report_html import context, table_data
+    from dbx_inventory.outputs.html import report as report_html
+    from dbx_inventory.outputs.html.report import context, table_data
 
     ctx = context(run_info(), dirs_rows())
     assert ctx["dirs"]["count"] == ctx["dirs"]["shown"] == 8
@@ -463,7 +463,7 @@ def test_largest_directories_table_is_sorted_by_bytes_with_full_paths(monkeypatc
 
 
 def test_report_page_shows_where_the_bytes_are():
-    from dbx_inventory.report_html import render
+    from dbx_inventory.outputs.html.report import render
 
     page = render(run_info(), dirs_rows())
     start = page.index('<section id="where-the-bytes-are">')
@@ -474,7 +474,7 @@ def test_report_page_shows_where_the_bytes_are():
 
 
 def test_report_without_dirs_has_no_directory_section():
-    from dbx_inventory.report_html import context, render, table_data
+    from dbx_inventory.outputs.html.report import context, render, table_data
 
     rows = [user("alice@x.com", 1000), area("dbfs:/tmp", 50)]
     ctx = context(run_info(), rows)

@@ -12,9 +12,9 @@ import pytest
 
 import browser
 from conftest import TOKEN
-from dbx_inventory.outputs import RunInfo
-from dbx_inventory.report_html import HtmlReport, context
-from dbx_inventory.results import UserResult
+from dbx_inventory.outputs.output import RunInfo
+from dbx_inventory.outputs.html.report import HtmlReport, context
+from dbx_inventory.scan.results import UserResult
 from fake_workspace import generate_workspace
 
 SCRIPT = "databricks_user_files_simple.py"

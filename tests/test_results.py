@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dbx_inventory.results import SideCount, UserResult, classify
+from dbx_inventory.scan.results import SideCount, UserResult, classify
 
 NO_HOME = "no home directory in DBFS or Workspace"
 

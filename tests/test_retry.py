@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from dbx_inventory.retry import RetryPolicy, parse_retry_after
+from dbx_inventory.transport.retry import RetryPolicy, parse_retry_after
 
 NOW = datetime(2015, 10, 21, 7, 27, 30, tzinfo=timezone.utc)
 

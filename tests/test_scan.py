@@ -7,13 +7,13 @@ import threading
 import pytest
 
 from conftest import TOKEN
-from dbx_inventory.auth import StaticToken
-from dbx_inventory.client import ApiClient, ClientConfig
+from dbx_inventory.transport.auth import StaticToken
+from dbx_inventory.transport.client import ApiClient, ClientConfig
 from dbx_inventory.errors import Unauthenticated, WorkspaceOutage
-from dbx_inventory.results import NO_HOME
-from dbx_inventory.retry import RetryPolicy
-from dbx_inventory.scan import Scanner
-from dbx_inventory.walkers import DBFS, WORKSPACE
+from dbx_inventory.scan.results import NO_HOME
+from dbx_inventory.transport.retry import RetryPolicy
+from dbx_inventory.scan.scanner import Scanner
+from dbx_inventory.scan.filesystems import DBFS, WORKSPACE
 from fake_workspace import Workspace, generate_workspace
 
 

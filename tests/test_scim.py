@@ -6,10 +6,10 @@ from urllib.parse import parse_qs, urlsplit
 
 
 from conftest import TOKEN
-from dbx_inventory.auth import StaticToken
-from dbx_inventory.client import ApiClient, ClientConfig
+from dbx_inventory.transport.auth import StaticToken
+from dbx_inventory.transport.client import ApiClient, ClientConfig
 from dbx_inventory.clock import FakeClock
-from dbx_inventory.scim import USERS_PATH, User, check_access, iter_users
+from dbx_inventory.scan.scim import USERS_PATH, User, check_access, iter_users
 from fake_workspace import Workspace
 
 

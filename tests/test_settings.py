@@ -7,8 +7,8 @@ import importlib.util
 import pytest
 
 from dbx_inventory.errors import ConfigError
-from dbx_inventory.settings import (Settings, describe_profiles, mask_token, normalize_host,
-                                    resolve)
+from dbx_inventory.transport.settings import (Settings, describe_profiles, mask_token,
+                                              normalize_host, resolve)
 
 FLAG_TOKEN = "dapiFLAG0000000000000001"
 PROF_TOKEN = "dapiPROF0000000000000002"

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, TOKEN, clean_env
-from dbx_inventory.auth import StaticToken
-from dbx_inventory.client import ApiClient, ClientConfig
+from dbx_inventory.transport.auth import StaticToken
+from dbx_inventory.transport.client import ApiClient, ClientConfig
 from dbx_inventory.clock import FakeClock
 from dbx_inventory.errors import SparkFailure, Throttled, WorkspaceUnreachable
-from dbx_inventory.retry import RetryPolicy
-from dbx_inventory.spark_auth import LIFETIME_S, ExecutorCredentials
+from dbx_inventory.transport.retry import RetryPolicy
+from dbx_inventory.runners.spark.credentials import LIFETIME_S, ExecutorCredentials
 from fake_workspace import api, generate_workspace
 from helpers import closed_port, csv_rows, expected_rows, users_file
 from localspark import LocalSparkConnect
@@ -155,7 +155,7 @@ def test_oauth_executors_get_the_current_access_token_and_never_the_secret(
         spark, spark_server, serve):
     """OAuth M2M: executors get the access token the client holds now, renewed as the
     client renews it (on a fake clock: deterministic), never the client secret."""
-    from dbx_inventory.auth import OAuthM2M
+    from dbx_inventory.transport.auth import OAuthM2M
 
     server = serve(generate_workspace(2, seed=1))
     secret = "dose-EXECUTOR-M2M-SECRET-9e8d"

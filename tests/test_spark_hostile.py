@@ -192,12 +192,12 @@ def test_dead_server_is_noticed_in_seconds(tmp_path, serve, own_spark):
 
 def test_no_wait_on_a_server_that_died_after_the_last_row(serve, own_spark):
     """In process: every row is in, then the server dies: the run ends at once."""
-    from dbx_inventory.auth import StaticToken
-    from dbx_inventory.client import ClientConfig
-    from dbx_inventory.modes import Mode
-    from dbx_inventory.spark_runner import run_on_spark
-    from dbx_inventory.spark_session import settle
-    from dbx_inventory.walkers import DBFS, WORKSPACE
+    from dbx_inventory.transport.auth import StaticToken
+    from dbx_inventory.transport.client import ClientConfig
+    from dbx_inventory.runners.modes import Mode
+    from dbx_inventory.runners.spark.runner import run_on_spark
+    from dbx_inventory.runners.spark.session import settle
+    from dbx_inventory.scan.filesystems import DBFS, WORKSPACE
 
     ws = generate_workspace(6, seed=26)
     server = serve(ws)

@@ -246,11 +246,11 @@ def test_dataframe_rows_carry_only_partition_numbers(tmp_path, serve, spark_remo
                                                      monkeypatch):
     """In process: the DataFrame sent to Spark holds task numbers, nothing else; the rows
     coming back hold results only."""
-    from dbx_inventory import spark_runner
-    from dbx_inventory.modes import Mode
-    from dbx_inventory.auth import StaticToken
-    from dbx_inventory.client import ClientConfig
-    from dbx_inventory.walkers import DBFS, WORKSPACE
+    from dbx_inventory.runners.spark import runner as spark_runner
+    from dbx_inventory.runners.modes import Mode
+    from dbx_inventory.transport.auth import StaticToken
+    from dbx_inventory.transport.client import ClientConfig
+    from dbx_inventory.scan.filesystems import DBFS, WORKSPACE
 
     ws = generate_workspace(12, seed=6)
     server = serve(ws)

@@ -10,16 +10,16 @@ import time
 import pytest
 
 from conftest import TOKEN
-from dbx_inventory.auth import StaticToken
-from dbx_inventory.client import ClientConfig
-from dbx_inventory.modes import Mode
-from dbx_inventory.results import RESULT_FIELDS
-from dbx_inventory.spark_jobs import (CLIENT, MAX_UNIT_USERS, SPARK, Budget, JobDone,
+from dbx_inventory.transport.auth import StaticToken
+from dbx_inventory.transport.client import ClientConfig
+from dbx_inventory.runners.modes import Mode
+from dbx_inventory.scan.results import RESULT_FIELDS
+from dbx_inventory.runners.spark.jobs import (CLIENT, MAX_UNIT_USERS, SPARK, Budget, JobDone,
                                       JobQueue, SparkReady, Unit, UnitCutter, peak_overlap,
                                       here_at_most, shares)
-from dbx_inventory.spark_runner import add_stats
-from dbx_inventory.spark_session import first_line, task_slots
-from dbx_inventory.spark_task import REPORT_COLUMN, decode, executor_config, row_schema
+from dbx_inventory.runners.spark.runner import add_stats
+from dbx_inventory.runners.spark.session import first_line, task_slots
+from dbx_inventory.runners.spark.task import REPORT_COLUMN, decode, executor_config, row_schema
 
 
 def names(n: int) -> list[str]:
@@ -501,7 +501,7 @@ def test_executor_config_carries_the_share_and_no_credentials():
 
 
 def test_cluster_pace_shares_what_the_cluster_learned_by_budget():
-    from dbx_inventory.spark_runner import ClusterPace
+    from dbx_inventory.runners.spark.runner import ClusterPace
 
     pace = ClusterPace(ClientConfig(host="https://x", credentials=StaticToken(TOKEN),
                                     max_in_flight=20))
@@ -577,9 +577,10 @@ def test_the_package_pickles_by_value_without_locks_or_remembered_secrets():
     from pyspark import cloudpickle
 
     import dbx_inventory
-    from dbx_inventory import deadline, scrub
-    from dbx_inventory.client import ApiClient
-    from dbx_inventory.scan import Scanner
+    from dbx_inventory.transport import deadline
+    from dbx_inventory import scrub
+    from dbx_inventory.transport.client import ApiClient
+    from dbx_inventory.scan.scanner import Scanner
 
     scrub.remember("driver-only-SECRET-4242")
     with deadline.Deadline(5):

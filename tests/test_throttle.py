@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from dbx_inventory.throttle import Throttle
+from dbx_inventory.transport.throttle import Throttle
 
 BOUND = 5.0       # upper bound on any wait that should succeed
 SHORT = 0.05      # how long we watch a thread that should stay blocked

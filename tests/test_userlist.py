@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dbx_inventory.errors import ConfigError
-from dbx_inventory.userlist import case_twins, parse_users, read_users_file
+from dbx_inventory.scan.userlist import case_twins, parse_users, read_users_file
 
 
 def write(tmp_path, content, name="users.txt"):

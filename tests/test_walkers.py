@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from conftest import TOKEN
-from dbx_inventory.auth import StaticToken
-from dbx_inventory.client import ApiClient, ClientConfig
+from dbx_inventory.transport.auth import StaticToken
+from dbx_inventory.transport.client import ApiClient, ClientConfig
 from dbx_inventory.errors import BadRequest, NotFound, PermissionDenied
-from dbx_inventory.retry import RetryPolicy
-from dbx_inventory.scan import Scanner
-from dbx_inventory.walkers import DBFS, WORKSPACE, DirListing
+from dbx_inventory.transport.retry import RetryPolicy
+from dbx_inventory.scan.scanner import Scanner
+from dbx_inventory.scan.filesystems import DBFS, WORKSPACE, DirListing
 from fake_workspace import Workspace
 
 U = "walker@x.com"

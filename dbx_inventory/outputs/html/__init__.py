@@ -1,0 +1,1 @@
+"""--report: the HTML page (jinja2 template, plotly charts)."""

@@ -1,0 +1,268 @@
+"""The scan: walk every user's homes with one shared pool of listing workers.
+
+All directories of all admitted users go through one priority queue, earliest user
+first, so the in-flight budget stays full across users (no per-user barrier) while
+users still finish roughly in input order. A user's result is emitted the moment its
+last listing returns. Memory holds only the queue of paths not yet listed.
+
+Local mode and every Spark task run this same code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator, Sequence
+
+from dbx_inventory.transport.client import ApiClient
+from dbx_inventory.scan.dirs import Breakdown
+from dbx_inventory.errors import (ApiError, NetworkError, NotAWorkspace, NotFound, ServerError,
+                                  Throttled, Unauthenticated, WorkspaceOutage)
+from dbx_inventory.scan.results import SideCount, UserResult, classify, skipped_row
+from dbx_inventory.scan.roots import Item, Place, Root, as_root
+from dbx_inventory.scan.filesystems import DBFS, WALKERS, WORKSPACE
+
+log = logging.getLogger("dbx_inventory.scan.scanner")
+
+_STOP = object()
+STALL_NOTICE_S = 30.0  # no listing finished for this long: say what we wait for
+# Every further request would fail the same way: these stop the whole scan.
+_FATAL = (Unauthenticated, NotAWorkspace, WorkspaceOutage)
+_TRANSIENT = (NetworkError, ServerError, Throttled)
+
+
+def worker_identity() -> str:
+    """host/pid of this process: tells executors apart even on one machine."""
+    return f"{socket.gethostname()}/pid{os.getpid()}"
+
+
+@dataclass
+class _UserState:
+    root: Root
+    order: int
+    sides: dict = field(default_factory=dict)   # walker name -> SideCount
+    pending: int = 0
+    breakdown: Breakdown | None = None          # --dirs-output: directories at 1..N
+    started_at: float = field(default_factory=time.time)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Scanner:
+    """Scan roots over an ApiClient; yields a row as each root finishes.
+
+    A user name given instead of a root stands for that user's homes in `walkers`.
+    """
+
+    def __init__(self, client: ApiClient, *, walkers: Sequence = (DBFS, WORKSPACE),
+                 threads: int | None = None, max_active_users: int | None = None,
+                 worker: str | None = None, notice: Callable[[str], None] | None = None,
+                 stall_notice_s: float = STALL_NOTICE_S, dirs_depth: int = 0):
+        self.client = client
+        self.walkers = tuple(walkers)
+        self.threads = threads or client.throttle.max_in_flight
+        # Enough users in play that one deep, narrow tree never leaves slots idle.
+        self.max_active_users = max_active_users or max(8, 4 * self.threads)
+        self.worker = worker or worker_identity()
+        self.dirs_depth = dirs_depth  # rows carry their directories down to this depth
+        self._tasks: queue.PriorityQueue = queue.PriorityQueue()
+        self._done: queue.Queue = queue.Queue()
+        self._seq = itertools.count()
+        self._stopping = threading.Event()
+        self._fatal: BaseException | None = None
+        self._pool: list[threading.Thread] = []
+        self._notice = notice  # one console line when the scan seems stuck
+        self._stall_s = stall_notice_s
+        self._in_flight: dict[int, tuple[str, float]] = {}  # listing -> (what, since)
+        self._flight_lock = threading.Lock()
+        self._last_progress = time.monotonic()
+        self._last_notice = 0.0
+
+    def scan(self, items: Iterable[Item]) -> Iterator[UserResult]:
+        """Results in completion order; stop() or closing the iterator ends it early."""
+        self._start_pool()
+        file_systems = [walker.name for walker in self.walkers]
+        pending_users = iter(items)
+        order = itertools.count()
+        active = 0
+        exhausted = False
+        try:
+            while True:
+                # During an outage no new user is admitted; in-flight ones wait.
+                while not exhausted and active < self.max_active_users \
+                        and not self._stopping.is_set() and not self.client.outage.down:
+                    item = next(pending_users, None)
+                    if item is None:
+                        exhausted = True
+                        break
+                    root = as_root(item, file_systems)
+                    if root.skipped:  # named, never walked: its row needs no request
+                        yield skipped_row(root.name, root.skipped, worker=self.worker,
+                                          at=time.time())
+                        continue
+                    self._admit(_UserState(root, next(order)))
+                    active += 1
+                if active == 0:
+                    return
+                result = self._next_result()
+                if result is None:  # stopping: in-flight users are dropped
+                    return
+                active -= 1
+                yield result
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Admit no more users and let the workers go; unfinished users are dropped."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        for _ in self._pool:
+            self._tasks.put(((-1,), next(self._seq), _STOP))
+
+    def _next_result(self) -> UserResult | None:
+        while True:
+            if self._fatal is not None:
+                raise self._fatal
+            if self._stopping.is_set():
+                return None
+            try:
+                return self._done.get(timeout=0.2)
+            except queue.Empty:
+                self._maybe_report_stall()
+                continue
+
+    def _maybe_report_stall(self) -> None:
+        """Silence is not an answer: say what the scan waits for when nothing moves."""
+        now = time.monotonic()
+        quiet = now - self._last_progress
+        if self._notice is None or quiet < self._stall_s \
+                or now - self._last_notice < self._stall_s:
+            return
+        self._last_notice = now
+        with self._flight_lock:
+            waiting = sorted(self._in_flight.values(), key=lambda item: item[1])
+        if self.client.outage.down:
+            return  # the outage gate says it itself
+        if waiting:
+            what, since = waiting[0]
+            self._notice(f"waiting: no listing has finished for {quiet:.0f} s; "
+                         f"{len(waiting)} in flight, the oldest {what} for "
+                         f"{now - since:.0f} s (retrying: see --debug)")
+        else:
+            self._notice(f"waiting: no listing has finished for {quiet:.0f} s")
+
+    def _start_pool(self) -> None:
+        if self._pool:
+            raise RuntimeError("a Scanner runs one scan")
+        for number in range(self.threads):
+            thread = threading.Thread(target=self._work, name=f"scan-{number}", daemon=True)
+            thread.start()
+            self._pool.append(thread)
+
+    def _admit(self, user: _UserState) -> None:
+        user.started_at = time.time()
+        if self.dirs_depth:
+            user.breakdown = Breakdown(self.dirs_depth)
+        places = user.root.places
+        for place in places:
+            side = user.sides.setdefault(place.file_system, SideCount())
+            side.roots += 1
+        user.pending = len(places)
+        if not places:  # nothing to walk: finished as it starts
+            user.pending = 1
+            self._finish_task(user)
+        for place in places:
+            self._push(user, place, place.path, 0, ())
+
+    def _push(self, user: _UserState, place: Place, path: str, depth: int,
+              chain: tuple) -> None:
+        """Queue a listing; `chain` names the directories at 1..N its files add to."""
+        self._tasks.put(((user.order,), next(self._seq), (user, place, path, depth, chain)))
+
+    def _work(self) -> None:
+        while True:
+            _, _, task = self._tasks.get()
+            if task is _STOP or self._stopping.is_set():
+                return
+            user, place, path, depth, chain = task
+            key = next(self._seq)
+            with self._flight_lock:
+                self._in_flight[key] = (f"{WALKERS[place.file_system].label} {path}",
+                                        time.monotonic())
+            try:
+                self._list_one(user, place, path, depth, chain)
+            except _FATAL as exc:
+                # The token died, the host is no workspace, or the outage outlasted
+                # its limit: every further request would fail the same way.
+                self._fatal = exc
+                return
+            finally:
+                with self._flight_lock:
+                    del self._in_flight[key]
+                self._last_progress = time.monotonic()
+            self._finish_task(user)
+
+    def _list_one(self, user: _UserState, place: Place, path: str, depth: int,
+                  chain: tuple) -> None:
+        walker = WALKERS[place.file_system]
+        side: SideCount = user.sides[place.file_system]
+        breakdown = user.breakdown
+        try:
+            listing = walker.list_dir(self.client, path)
+        except NotFound:
+            with user.lock:
+                if depth == 0:
+                    side.lost_root()
+                elif breakdown is not None:
+                    # Below the root, a 404 is a directory deleted while we walked.
+                    breakdown.gone(chain, depth)
+            return
+        except _FATAL:
+            raise
+        except ApiError as exc:
+            log.debug("[%s] listing failed for %s: %s", walker.label, path, exc)
+            self._failed(user, side, chain, exc.describe(), isinstance(exc, _TRANSIENT))
+            return
+        except Exception as exc:  # a malformed answer must cost one user, not the run
+            self._failed(user, side, chain, f"{type(exc).__name__}: {exc} ({path})", False)
+            return
+        subdirs = listing.subdirs
+        if place.exclude:  # roots of their own: counted in their own rows
+            subdirs = [path for path in subdirs if path.rstrip("/") not in place.exclude]
+        chains: list[tuple] = []
+        with user.lock:
+            side.add(listing.files, listing.bytes, listing.newest_ms)
+            user.pending += len(subdirs)
+            if breakdown is not None:
+                breakdown.listed(chain, listing.files, listing.bytes, listing.newest_ms)
+                chains = [breakdown.child_chain(place.file_system, place.path, chain,
+                                                depth + 1, subdir) for subdir in subdirs]
+        for number, subdir in enumerate(subdirs):
+            self._push(user, place, subdir, depth + 1, chains[number] if chains else ())
+
+    @staticmethod
+    def _failed(user: _UserState, side: SideCount, chain: tuple, reason: str,
+                transient: bool) -> None:
+        with user.lock:
+            side.fail(reason, transient=transient)
+            if user.breakdown is not None:
+                user.breakdown.failed(chain, reason)
+
+    def _finish_task(self, user: _UserState) -> None:
+        with user.lock:
+            user.pending -= 1
+            finished = user.pending == 0
+        if finished:
+            sides = user.sides
+            self._done.put(classify(user.root.name, sides.get(DBFS.name),
+                                    sides.get(WORKSPACE.name), started_at=user.started_at,
+                                    ended_at=time.time(), worker=self.worker,
+                                    kind=user.root.kind,
+                                    dirs=user.breakdown.rows() if user.breakdown else ()))
+
