@@ -290,7 +290,8 @@ def test_report_without_areas_has_no_whole_workspace_section():
 
 
 def test_report_areas_chart_groups_the_smallest_areas_past_the_top():
-    from dbx_inventory.outputs.html.report import TOP_AREAS, context
+    from dbx_inventory.outputs.html.charts import TOP_AREAS
+    from dbx_inventory.outputs.html.report import context
 
     areas = [area(f"dbfs:/a{k:02}", 1000 + k) for k in range(TOP_AREAS + 5)]
     ctx = context(run_info(), [user("alice@x.com", 10), *areas])
@@ -409,11 +410,11 @@ def test_treemap_lifts_an_owner_whose_total_is_short():
 
 
 def test_treemap_stays_bounded(monkeypatch):
-    from dbx_inventory.outputs.html import report as report_html
+    from dbx_inventory.outputs.html import treemap
     from dbx_inventory.outputs.html.report import context
 
-    monkeypatch.setattr(report_html, "TREEMAP_OWNERS", 5)
-    monkeypatch.setattr(report_html, "TREEMAP_NODES", 60)
+    monkeypatch.setattr(treemap, "TREEMAP_OWNERS", 5)
+    monkeypatch.setattr(treemap, "TREEMAP_NODES", 60)
     rows = [user(f"u{k:02}@x.com", 100_000 + k, dirs=tuple(
         d("dbfs", f"/Users/u{k:02}@x.com", f"d{j:02}", 1, 1000 + 100 * k + j)
         for j in range(30))) for k in range(12)]
