@@ -881,7 +881,7 @@ def summarize_profile(path: Path, top: int = 10) -> dict:
 
 
 def _function(frame: str) -> str:
-    """'Scanner._work (dbx_inventory/scan.py:133)' -> 'Scanner._work (scan.py)'."""
+    """'Scanner._work (dbx_inventory/scan/scanner.py:133)' -> 'Scanner._work (scanner.py)'."""
     name, _, where = frame.partition(" (")
     return f"{name} ({where.split('/')[-1].split(':')[0]})" if where else name
 

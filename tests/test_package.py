@@ -27,7 +27,7 @@ def _requirements(name: str) -> set[str]:
 def test_pip_install_gives_both_commands(tmp_path):
     source = tmp_path / "src"  # a copy: the in-tree build leaves build/ and egg-info
     shutil.copytree(ROOT, source, ignore=_NOT_SOURCE)
-    marker = source / "dbx_inventory" / "templates" / "packaged-check.txt"
+    marker = source / "dbx_inventory" / "outputs" / "html" / "templates" / "packaged-check.txt"
     marker.parent.mkdir(exist_ok=True)
     marker.write_text("packaged\n", encoding="utf-8")
     venv = tmp_path / "venv"
@@ -44,7 +44,7 @@ def test_pip_install_gives_both_commands(tmp_path):
         assert run.stdout.strip() == f"dbx-workspace-inventory {__version__}"
     probe = ("import importlib.metadata as m, importlib.resources as r, dbx_inventory; "
              "print(dbx_inventory.__file__); "
-             "print(r.files('dbx_inventory').joinpath('templates/packaged-check.txt')"
+             "print(r.files('dbx_inventory.outputs.html').joinpath('templates/packaged-check.txt')"
              ".read_text().strip()); "
              "print('\\n'.join(m.requires('dbx-workspace-inventory')))")
     shown = subprocess.run([str(venv / "bin" / "python"), "-c", probe], cwd=tmp_path,

@@ -75,7 +75,7 @@ def test_rows_stream_while_one_job_is_held_and_nothing_is_left_on_the_server(
     assert "⚠ Spark" not in out
     assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
     # The session was released: the server dropped its artifacts (the copy an executor
-    # fetched into its SparkFiles folder is the credentials' concern: spark_auth.py).
+    # fetched into its SparkFiles folder is the credentials' concern: runners/spark/credentials.py).
     leftovers = scratch_files(spark_remote)
     assert not [p for p in leftovers if "dbx-inventory-auth" in p.name
                 and any(part.startswith("artifacts-") for part in p.parts)], leftovers

@@ -1,6 +1,6 @@
 """--output-table: append the run's rows to a Spark table, the history admins chart.
 
-Written through a Spark Connect session (spark_runner.connect), whatever mode the scan
+Written through a Spark Connect session (runners.spark.session.connect), whatever mode the scan
 ran in. Every run appends, never overwrites: `run_id` tells runs apart, and the same
 id is kept across a run's resumes. The schema is fixed (extended columns always, and
 user_status null when unknown) so runs with different flags land in one table.

@@ -1,6 +1,6 @@
 """What the Spark runner tells the console as a parallel run goes.
 
-The runner (spark_runner.py) calls these at the moments they become true; the console
+The runner (runner.py) calls these at the moments they become true; the console
 side decides how they look. Rows themselves still flow as UserResults to Progress.
 Every default here prints nothing, so a runner works with no console attached.
 """
