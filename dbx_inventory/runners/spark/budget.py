@@ -29,12 +29,11 @@ class Budget:
     retired), and the client lane (last) while it runs: the first lane up gets it all,
     and shares shrink as more lanes join (grow as lanes retire). A Spark job starts only
     when its lane's whole share is free: while lanes join or retire, the requests of
-    running jobs never sum past the total. The client lane takes whatever no Spark lane
-    holds or waits for: what a job started with a smaller share leaves, as a share for a
-    unit (take), or request by request for its continuous scan (the Gate methods
-    acquire and release, inside alone(): no Spark job starts meanwhile). Without a
-    client lane, no lane starts before every lane has warmed up (or retired): nothing
-    would scan meanwhile anyway, and the first units spread over the executors.
+    running jobs never sum past the total. The client lane counts its continuous scan
+    request by request (the Gate methods acquire and release, inside alone(): no Spark
+    job starts meanwhile). Without a client lane, no lane starts before every lane has
+    warmed up (or retired): nothing would scan meanwhile anyway, and the first units
+    spread over the executors.
     """
 
     def __init__(self, total: int, threads: int, *, client: bool = False):
@@ -42,7 +41,6 @@ class Budget:
         self._lanes: list[Hashable] = [CLIENT] if client else []
         self._warming: set[Hashable] = set()
         self._in_use = 0
-        self._running: set[Hashable] = set()  # Spark lanes holding a share
         self._borrowing = 0             # setting-up requests waiting for room (borrow())
         self._alone = False             # the client's continuous scan runs
         self.peak = 0
@@ -61,23 +59,15 @@ class Budget:
             self._warming.update(range(threads))
             self._cond.notify_all()
 
-    def _share(self, lane: Hashable) -> int | None:
-        """A Spark lane's whole share; for the client lane, what it may take now (0:
-        wait). None: nothing ever, with more lanes than requests and every lane up."""
+    def _share(self, lane: Hashable) -> int:
+        """A Spark lane's whole share: the budget over the lanes up. Spark lanes come
+        first and are never more than the requests, so a share is one at least."""
         up = [other for other in self._lanes if other not in self._warming]
-        base = dict(zip(up, shares(self.total, len(up)), strict=True))
-        if not base[lane] and not self._warming:
-            return None
-        if lane != CLIENT:
-            return base[lane]
-        # Kept free for Spark lanes between jobs (their share comes next) and setting up.
-        kept = sum(base[other] for other in up
-                   if other != CLIENT and other not in self._running)
-        return max(0, self.total - self._in_use - kept - self._borrowing)
+        return shares(self.total, len(up))[up.index(lane)]
 
     def take(self, lane: Hashable) -> int | None:
-        """Wait until the lane's share is free and take it; None when the lane has no
-        more to do (closed, retired, or left no share with every lane up)."""
+        """Wait until the Spark lane's share is free and take it; None when the lane has
+        no more to do (closed or retired)."""
         with self._cond:
             while True:
                 if self._closed or lane not in self._lanes or lane in self._warming:
@@ -85,18 +75,14 @@ class Budget:
                 if self._warming and CLIENT not in self._lanes and not self._started:
                     self._cond.wait()  # nobody scans yet: the lanes start together
                     continue
-                if self._alone and lane != CLIENT:
+                if self._alone:
                     self._cond.wait()  # the client's scan has the budget and the pace
                     continue
                 self._started = True
                 share = self._share(lane)
-                if share is None:
-                    return None  # more lanes than requests
-                if share > 0 and self.total - self._in_use >= share:
+                if self.total - self._in_use >= share:
                     self._in_use += share
                     self.peak = max(self.peak, self._in_use)
-                    if lane != CLIENT:
-                        self._running.add(lane)
                     return share
                 self._cond.wait()
 
@@ -105,7 +91,7 @@ class Budget:
         """One request in flight for setting Spark up (a cluster check, the executors'
         token) while the client lane may scan: it counts like any other."""
         with self._cond:
-            self._borrowing += 1  # the client lane's next share leaves room for it
+            self._borrowing += 1  # the client lane's next request leaves room for it
             while self.total - self._in_use < 1:
                 self._cond.wait()
             self._borrowing -= 1
@@ -147,10 +133,9 @@ class Budget:
         """One request acquired by the client lane's scan has ended."""
         self.give_back(1)
 
-    def give_back(self, share: int, lane: Hashable = None) -> None:
+    def give_back(self, share: int) -> None:
         with self._cond:
             self._in_use -= share
-            self._running.discard(lane)
             self._cond.notify_all()
 
     def join(self, lane: Hashable) -> None:
@@ -169,12 +154,6 @@ class Budget:
         if lane in self._lanes:
             self._lanes.remove(lane)
         self._cond.notify_all()
-
-    @property
-    def warming(self) -> bool:
-        """Some Spark lane has not joined yet."""
-        with self._cond:
-            return bool(self._warming)
 
     def close(self) -> None:
         """Every waiting lane gives up."""

@@ -33,21 +33,20 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
 from dbx_inventory.runners.spark.budget import Budget
-from dbx_inventory.runners.spark.units import (CLIENT, CLIENT_UNIT_S, SPARK, TARGET_JOB_S, JobDone,
-                                               Unit, UnitCutter)
+from dbx_inventory.runners.spark.units import CLIENT, SPARK, TARGET_JOB_S, JobDone, Unit, UnitCutter
 from dbx_inventory.scan.roots import Item
 from dbx_inventory.transport.throttle import Gate
 
 log = logging.getLogger("dbx_inventory.spark")
 
 JOB_TAG_PREFIX = "dbx-inventory-"
+CLIENT_UNIT_S = 1.5       # the client lane's scan is measured this often
 
 # submit(unit, share, tag) -> (rows, seconds the unit's scan ran or None if unknown)
 Submit = Callable[[Unit, int, str], "tuple[list, float | None]"]
 # local(users, share, tag, gate) -> (username, rows) as each user finishes, read from
 # `users` as the scan goes, then (None, rows) with the scan's closing report
-Local = Callable[[Iterable[Item], int, str, "Gate | None"],
-                 Iterator["tuple[str | None, list]"]]
+Local = Callable[[Iterable[Item], int, str, Gate], Iterator["tuple[str | None, list]"]]
 
 
 def peak_overlap(intervals: Sequence[tuple[float, float]]) -> int:
@@ -259,11 +258,11 @@ class JobQueue:
                 if share is None:
                     return
                 try:
-                    unit = self.units.next(share, SPARK)
+                    unit = self.units.next(share)
                     if unit is None or not self._run(lane, unit, share):
                         return
                 finally:
-                    self.budget.give_back(share, lane)
+                    self.budget.give_back(share)
         finally:
             self.budget.retire(lane)
 
@@ -312,7 +311,7 @@ class JobQueue:
                 return
             yield name
 
-    def _scan_here(self, users: Iterable[Item], share: int, gate: Gate | None) -> bool:
+    def _scan_here(self, users: Iterable[Item], share: int, gate: Gate) -> bool:
         """Scan `users` on this machine, each row handed on as its user finishes; False
         when the scan failed (the error is handed on)."""
         assert self._local is not None

@@ -19,7 +19,6 @@ from dbx_inventory.scan.roots import Item
 TARGET_JOB_S = 4.0        # a job lasts seconds: results stream, a dead client orphans little
 OVERHEAD_SHARE = 5        # ...and at least 5 x Spark's per-job overhead, so that stays small
 HERE_SHARE = 0.2          # of the users, scanned here while the executors start
-CLIENT_UNIT_S = 1.5       # the client lane hands its share back (or measures) this often
 SPARK_SLOWER_MARGIN = 1.15  # beyond this cost ratio, the run says this machine is faster
 MIN_TAIL_JOB_S = 1.0      # the last jobs are cut finer, down to this much work ...
 TAIL_OVERHEAD = 2         # ... or twice the per-job overhead, when that is more
@@ -54,17 +53,17 @@ class JobDone:
 
 
 class UnitCutter:
-    """Cuts the next unit when a lane asks, sized from how long units have taken.
+    """Cuts the next unit when a Spark lane asks, sized from how long units have taken.
 
     Sizes follow slot-seconds per user (seconds a user's scan takes times the requests
-    in flight it had), so one measure serves shares of any size. A Spark unit gets as
-    many users as keep its share busy for TARGET_JOB_S, or for OVERHEAD_SHARE times
-    Spark's per-job overhead (client time less executor time) when that is longer: on
-    a loaded server a job costs seconds before it starts. A client unit lasts about
-    CLIENT_UNIT_S and has at least as many users as requests in flight. The first unit
-    has one user (with `first_wave`, each Spark lane's first), and the last stretch is
-    cut finer so no lane is left with a long job while the others have run dry, but not
-    below MIN_TAIL_JOB_S of work or TAIL_OVERHEAD times the per-job overhead.
+    in flight it had), so one measure serves shares of any size, and this machine's
+    scan measures too. A unit gets as many users as keep its share busy for
+    TARGET_JOB_S, or for OVERHEAD_SHARE times Spark's per-job overhead (client time
+    less executor time) when that is longer: on a loaded server a job costs seconds
+    before it starts. The first unit has one user (with `first_wave`, each Spark lane's
+    first), and the last stretch is cut finer so no lane is left with a long job while
+    the others have run dry, but not below MIN_TAIL_JOB_S of work or TAIL_OVERHEAD times
+    the per-job overhead.
     Thread-safe.
     """
 
@@ -94,26 +93,22 @@ class UnitCutter:
             # early, and the first wave spreads over the executors).
             self._singles = threads if self._first_wave else 0
 
-    def next(self, share: int = 1, lane: str = SPARK) -> Unit | None:
-        """The next unit for a job holding `share`, or None when every user is out."""
+    def next(self, share: int = 1) -> Unit | None:
+        """The next unit for a Spark job holding `share`, or None when every user is out."""
         with self._lock:
             remaining = len(self._names) - self._taken
             if remaining <= 0:
                 return None
             size = 1
-            if lane == SPARK and self._singles:
+            if self._singles:
                 self._singles -= 1
             elif self._slot_s:
                 per_s = share / self._slot_s   # users a second at this share
+                run_s = max(self._target_s, OVERHEAD_SHARE * self._overhead_s)
+                # Finer at the end, but never so fine that the overhead dominates.
                 tail = math.ceil(remaining / (2 * self._threads))
-                if lane == CLIENT:
-                    size = min(max(share, round(CLIENT_UNIT_S * per_s)), tail)
-                else:
-                    run_s = max(self._target_s, OVERHEAD_SHARE * self._overhead_s)
-                    # Finer at the end, but never so fine that the overhead dominates.
-                    least = round(max(MIN_TAIL_JOB_S, TAIL_OVERHEAD * self._overhead_s)
-                                  * per_s)
-                    size = min(round(run_s * per_s), max(least, tail))
+                least = round(max(MIN_TAIL_JOB_S, TAIL_OVERHEAD * self._overhead_s) * per_s)
+                size = min(round(run_s * per_s), max(least, tail))
             # The cap bounds what a killed client orphans on the cluster.
             size = max(1, min(size, self._max_users, remaining))
             unit = Unit(self._number, tuple(self._names[self._taken:self._taken + size]))
@@ -134,11 +129,6 @@ class UnitCutter:
         with self._lock:
             self._number += 1
             return self._number - 1
-
-    @property
-    def exhausted(self) -> bool:
-        with self._lock:
-            return self._taken >= len(self._names)
 
     def observed(self, unit: Unit, share: int, client_s: float, executor_s: float | None,
                  lane: str = SPARK) -> None:
