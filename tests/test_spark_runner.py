@@ -15,7 +15,7 @@ from dbx_inventory.transport.client import ClientConfig
 from dbx_inventory.runners.modes import Mode
 from dbx_inventory.scan.results import RESULT_FIELDS
 from dbx_inventory.runners.spark.budget import Budget, shares
-from dbx_inventory.runners.spark.queue import JobQueue, SparkReady, peak_overlap
+from dbx_inventory.runners.spark.job_queue import JobQueue, SparkReady, peak_overlap
 from dbx_inventory.runners.spark.runner import add_stats
 from dbx_inventory.runners.spark.session import first_line, task_slots
 from dbx_inventory.runners.spark.task import REPORT_COLUMN, decode, executor_config, row_schema
