@@ -35,6 +35,11 @@ class NotAWorkspace(InventoryError):
     """The host answers, but not the way a Databricks workspace does."""
 
 
+class ForeignAnswer(NotAWorkspace):
+    """A success status with a body that is not JSON: a sign-in or proxy web page stands
+    between us and the API. Never an answer about a user: the run stops, --resume goes on."""
+
+
 class ApiError(InventoryError):
     """A request the workspace answered with an error, or never answered."""
 

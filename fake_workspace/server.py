@@ -25,6 +25,11 @@ _GATEWAY_PAGE = ("<html><head><title>{status} {phrase}</title></head><body>"
                  "</body></html>")
 
 
+_SIGN_IN_PAGE = ("<!DOCTYPE html><html><head><title>Sign in to your account</title></head>"
+                 "<body><form method=\"post\" action=\"/login\"><input name=\"user\">"
+                 "<button>Sign in</button></form></body></html>")
+
+
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -157,6 +162,8 @@ class FakeWorkspaceServer:
         faults = self.faults
         if faults.down:
             return None, None, False
+        if faults.sign_in_page:
+            return Reply(200, _SIGN_IN_PAGE), None, False
         limit = faults.max_in_flight
         if limit is not None and n_in_flight > limit:
             return self._throttle(faults, "Too many requests: exceeded the "

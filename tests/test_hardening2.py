@@ -6,14 +6,17 @@ refused, and the wording the tester found wrong."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TOKEN, clean_env
+from conftest import ROOT, TOKEN, clean_env, run_script
+from fake_workspace import FakeWorkspaceServer, generate_workspace
+from helpers import csv_rows, expected_rows
 from test_files_cli import EXPECTED, SCRIPT, USERS, check_rows, hand_built, read_csv
+from test_files_cli_faults import held, saved_results, start, stdout_of, wait_until
 
 CHECKPOINT = ".checkpoint_progress.json"
 
@@ -108,3 +111,50 @@ def test_report_onto_another_output_is_refused_and_leaves_it(cli, tmp_path, hand
     assert (tmp_path / "results.csv").read_text() == "previous\n"
     assert (tmp_path / "same.csv").read_text() == "previous\n"
     assert server.stats.total_requests == 0
+
+
+# -- 3. a foreign answer is an outage, not a row ------------------------------------------
+
+def test_a_sign_in_page_mid_run_stops_the_run_and_resume_finishes_exactly(tmp_path):
+    ws = generate_workspace(16, seed=5)
+    names = [u.user_name for u in ws.users]
+    (tmp_path / "results.csv").write_text("previous\n")
+    with FakeWorkspaceServer(ws, token=TOKEN) as server:
+        release = held(server, names[3])
+        try:
+            proc = start(tmp_path, server, *names, "--concurrency", "4")
+            wait_until(lambda: len(saved_results(tmp_path)) >= 3, proc, "3 users saved")
+            server.faults.sign_in_page = True  # the SSO session in front lapsed
+            release.set()
+            assert proc.wait(timeout=120) == 1, stdout_of(tmp_path)
+        finally:
+            release.set()
+        stderr = (tmp_path / "stderr.txt").read_text("utf-8")
+        assert len(stderr.strip().splitlines()) == 1, stderr
+        assert f"the workspace URL {server.url} answers with a web page" in stderr
+        assert "sign-in or proxy page" in stderr
+        saved = saved_results(tmp_path)
+        assert f"{len(saved)} of {len(names)} users are saved" in stderr
+        assert not any("JSON" in r["error"] or "web page" in r["error"] for r in saved)
+        assert "COMPLETED" not in stdout_of(tmp_path)
+        assert (tmp_path / "results.csv").read_text() == "previous\n"
+        server.faults.sign_in_page = False  # signed in again
+        command = shlex.split(stderr.split("resume with: ", 1)[1].strip())
+        result = run_script(SCRIPT, *command[2:], cwd=tmp_path,
+                            env=clean_env(tmp_path, DATABRICKS_HOST=server.url,
+                                          DATABRICKS_TOKEN=TOKEN))
+    assert result.code == 0, result.output
+    assert csv_rows(tmp_path / "results.csv") == expected_rows(ws, names)
+
+
+def test_a_sign_in_page_from_the_start_says_so_in_one_line(cli, tmp_path, hand):
+    _, server = hand
+    server.faults.sign_in_page = True
+    for script, args in ((SCRIPT, USERS), ("databricks_user_list.py", ["-o", "users.txt"])):
+        line = one_line(cli(script, *args, server=server), code=1)
+        assert f"the workspace URL {server.url} answers with a web page, not the API " \
+               '(a sign-in or proxy page: "Sign in to your account")' in line
+        assert "admin" not in line and TOKEN not in line
+    assert not (tmp_path / "results.csv").exists() and not (tmp_path / "users.txt").exists()
+    assert not (tmp_path / CHECKPOINT).exists()
+    assert server.stats.by_endpoint["dbfs/list"] == 0
