@@ -6,17 +6,20 @@ refused, and the wording the tester found wrong."""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
 
 import pytest
 
+import browser
 from conftest import ROOT, TOKEN, clean_env, run_script
-from fake_workspace import FakeWorkspaceServer, generate_workspace
+from fake_workspace import FakeWorkspaceServer, Workspace, generate_workspace
 from helpers import csv_rows, expected_rows
-from test_files_cli import EXPECTED, SCRIPT, USERS, check_rows, hand_built, read_csv
+from test_files_cli import EXPECTED, SCRIPT, T0, USERS, check_rows, hand_built, read_csv
 from test_files_cli_faults import held, saved_results, start, stdout_of, wait_until
+from test_report_html import problems, require_chromium
 
 CHECKPOINT = ".checkpoint_progress.json"
 
@@ -158,3 +161,56 @@ def test_a_sign_in_page_from_the_start_says_so_in_one_line(cli, tmp_path, hand):
     assert not (tmp_path / "results.csv").exists() and not (tmp_path / "users.txt").exists()
     assert not (tmp_path / CHECKPOINT).exists()
     assert server.stats.by_endpoint["dbfs/list"] == 0
+
+
+# -- 4. names are data, everywhere ----------------------------------------------------------
+
+HUGE = '<span style="font-size:90px;color:red">HUGE'  # any DBFS user can name a folder so
+LINK = '<a href="http:evil.example">click me'
+BOLD = "<b>bold area"
+FORGED = "forged\n  ✓ FORGED LINE"
+
+
+@pytest.fixture(scope="module")
+def hostile_names(tmp_path_factory):
+    """A --whole-workspace run with a breakdown and a report over folders named as markup:
+    a removed user's home (top users), a directory (treemap), an area (areas chart), and a
+    home whose name holds a newline (the console)."""
+    tmp = tmp_path_factory.mktemp("names")
+    ws = Workspace()
+    ws.add_user("ana@x.com")
+    ws.dbfs.add_file(f"/Users/ana@x.com/{LINK}/f.bin", size=5000, mtime_ms=T0)
+    ws.dbfs.add_file(f"/Users/{HUGE}/f.bin", size=9000, mtime_ms=T0)
+    ws.workspace.add_file(f"/Users/{FORGED}/f.py", size=9, mtime_ms=T0)
+    ws.dbfs.add_file(f"/{BOLD}/f.bin", size=7000, mtime_ms=T0)
+    with FakeWorkspaceServer(ws, token=TOKEN) as server:
+        result = run_script(SCRIPT, "--whole-workspace", "--dirs-output", "dirs.csv",
+                            "--report", "report.html", cwd=tmp,
+                            env=clean_env(tmp, DATABRICKS_HOST=server.url,
+                                          DATABRICKS_TOKEN=TOKEN))
+    assert result.code == 0, result.output
+    return tmp, result
+
+
+def test_names_in_the_report_charts_are_text_never_links_or_styles(hostile_names):
+    require_chromium()
+    tmp, _ = hostile_names
+    page = browser.render(tmp / "report.html")
+    assert problems(page, {}) == []
+    charts = [page.dom[start:page.dom.find("</section>", start)]
+              for start in (m.start() for m in re.finditer(r'id="chart-', page.dom))]
+    drawn = "".join(charts)
+    assert 'id="chart-dirs"' in drawn and 'id="chart-areas"' in drawn
+    # Plotly turns <a href> into an SVG link and <span style>/<b> into styled tspans.
+    assert not re.search(r"<a\b[^>]*evil\.example", drawn), "a name became a link"
+    assert not re.search(r'<[^<>]*\bstyle="[^"]*(font-size: ?90px|color: ?red|font-weight: ?'
+                         r"bold)", drawn), "a name became a style"
+    # Each is drawn as the text it is (a text node: < and > serialized as entities).
+    for name in (HUGE, LINK.split("/")[-1], f"dbfs:/{BOLD}"):
+        assert name.replace("<", "&lt;").replace(">", "&gt;") in drawn, name
+
+
+def test_a_name_with_a_newline_cannot_forge_a_console_line(hostile_names):
+    _, result = hostile_names
+    assert "forged\\n  ✓ FORGED LINE" in result.stdout
+    assert not any(line.startswith("  ✓ FORGED") for line in result.stdout.splitlines())
