@@ -31,6 +31,10 @@ class WorkspaceOutage(InventoryError):
     """The workspace as a whole stopped answering and did not come back in time."""
 
 
+class ScanWorkerFailed(InventoryError):
+    """A scan worker died on something unforeseen: the run stops, never waits for it."""
+
+
 class NotAWorkspace(InventoryError):
     """The host answers, but not the way a Databricks workspace does."""
 

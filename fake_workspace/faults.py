@@ -42,6 +42,9 @@ class Faults:
     # or corporate proxy in front of the workspace does once its session lapses (issue
     # 28: seen mid-run on a real workspace; the token is never checked).
     sign_in_page: bool = False
+    # Listings send every size as a JSON string: protobuf's JSON mapping writes int64
+    # fields as strings, and some gateways re-encode the API's answers that way.
+    sizes_as_text: bool = False
     echo_auth: bool = False   # error messages quote the request's Authorization header
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False, compare=False)

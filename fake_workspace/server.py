@@ -226,7 +226,8 @@ class FakeWorkspaceServer:
         try:
             if endpoint == "scim/Users":
                 return handler(self.workspace, params, faults.scim_max_page), False
-            return handler(self.workspace, params), False
+            reply = handler(self.workspace, params)
+            return (_sizes_as_text(reply) if faults.sizes_as_text else reply), False
         except (ValueError, TypeError) as e:
             return error(400, "INVALID_PARAMETER_VALUE", f"Invalid parameter: {e}"), False
 
@@ -303,6 +304,16 @@ class FakeWorkspaceServer:
             h.connection.close()
         except OSError:
             pass
+
+
+def _sizes_as_text(reply: Reply) -> Reply:
+    """The same listing with each size as a string (entries are built per request)."""
+    if isinstance(reply.body, dict):
+        for key, size in (("files", "file_size"), ("objects", "size")):
+            for entry in reply.body.get(key) or ():
+                if size in entry:
+                    entry[size] = str(entry[size])
+    return reply
 
 
 def _transient(status: int) -> Reply:

@@ -17,7 +17,9 @@ import browser
 from conftest import ROOT, TOKEN, clean_env, run_script
 from fake_workspace import FakeWorkspaceServer, Workspace, generate_workspace
 from helpers import csv_rows, expected_rows
-from test_files_cli import EXPECTED, SCRIPT, T0, USERS, check_rows, hand_built, read_csv
+from dbx_inventory.outputs.checkpoint import CheckpointWriter
+from dbx_inventory.scan.results import UserResult
+from test_files_cli import EXPECTED, FULL, SCRIPT, T0, USERS, check_rows, hand_built, read_csv
 from test_files_cli_faults import held, saved_results, start, stdout_of, wait_until
 from test_report_html import problems, require_chromium
 
@@ -214,3 +216,48 @@ def test_a_name_with_a_newline_cannot_forge_a_console_line(hostile_names):
     _, result = hostile_names
     assert "forged\\n  ✓ FORGED LINE" in result.stdout
     assert not any(line.startswith("  ✓ FORGED") for line in result.stdout.splitlines())
+
+
+# -- 2. a value the API should not send never makes a run unfinishable --------------------
+
+NS_MTIME = 10 ** 17  # far past year 9999 as epoch ms: a server sending nanoseconds
+
+
+def test_odd_times_and_sizes_never_stop_the_run(cli, serve, tmp_path):
+    ws = Workspace()
+    ws.add_user("ana@x.com")
+    ws.dbfs.add_file("/Users/ana@x.com/ns.bin", size=1000, mtime_ms=NS_MTIME)
+    ws.dbfs.add_file("/Users/ana@x.com/sub/ok.bin", size=500, mtime_ms=T0)
+    ws.workspace.add_file("/Users/ana@x.com/minus.txt", size=-7, mtime_ms=T0)
+    ws.workspace.add_file("/Users/ana@x.com/w/fine.txt", size=20, mtime_ms=T0)
+    server = serve(ws, sizes_as_text=True)  # every size a JSON string
+    result = cli(SCRIPT, "ana@x.com", "--extended", "--dirs-output", "dirs.csv",
+                 "--report", "r.html", "--debug", server=server)
+    assert result.code == 0, result.output
+    row = read_csv(tmp_path / "results.csv")[1]
+    assert row[:3] == ["ana@x.com", "4", "1520"]  # the strings counted, -7 as 0
+    assert row[11] == "2023-11-14T22:13:20Z"  # the one true time; 1e17 ignored
+    warnings = [line for line in result.stdout.splitlines() if "not a byte count" in line]
+    assert warnings == ["⚠ 1 entry had a size that is not a byte count (negative or not a "
+                        "number): counted as 0 bytes (see --debug for where)"]
+    assert "1 modification times out of range were ignored for dates" in result.stdout
+    assert "[DBFS] /Users/ana@x.com: 0 sizes counted as 0 bytes, 1 modification" \
+        in result.stdout
+    assert (tmp_path / "r.html").exists() and (tmp_path / "dirs.csv").exists()
+
+
+def test_a_journal_holding_an_out_of_range_time_still_writes_its_outputs(cli, tmp_path,
+                                                                        hand):
+    """A run recorded before such times were ignored: --resume finishes it."""
+    _, server = hand
+    with CheckpointWriter(tmp_path / CHECKPOINT, host=server.url, users=["ana@x.com"],
+                          scope=FULL) as writer:
+        writer.record(UserResult("ana@x.com", "success", 1, 10, "dbfs", "", dbfs_files=1,
+                                 dbfs_bytes=10, last_modified_ms=NS_MTIME))
+        writer.mark_complete()
+    result = cli(SCRIPT, "ana@x.com", "--resume", "--extended", "--report", "r.html",
+                 server=server)
+    assert result.code == 0, result.output
+    row = read_csv(tmp_path / "results.csv")[1]
+    assert row[:3] == ["ana@x.com", "1", "10"] and row[11] == ""
+    assert server.stats.total_requests == 0

@@ -25,7 +25,7 @@ from dbx_inventory.cli.progress import Progress, print_summary, whole_lines
 from dbx_inventory.cli.spark_console import SparkConsole, print_distribution
 from dbx_inventory.cli.worker_names import WorkerNames
 from dbx_inventory.errors import (ConfigError, InventoryError, JournalWriteError, NotAWorkspace,
-                                  Unauthenticated, WorkspaceOutage)
+                                  ScanWorkerFailed, Unauthenticated, WorkspaceOutage)
 from dbx_inventory.humanize import plural
 from dbx_inventory.outputs.atomic import check_writable
 from dbx_inventory.outputs.collisions import check_outputs
@@ -211,7 +211,7 @@ class Run:
             reason, then = str(exc), "make room, then "
         except Unauthenticated as exc:
             reason, then = explain_api_error(exc), "fix the token, then "
-        except (WorkspaceOutage, NotAWorkspace) as exc:
+        except (WorkspaceOutage, NotAWorkspace, ScanWorkerFailed) as exc:
             reason = str(exc)
         else:
             progress.close()
