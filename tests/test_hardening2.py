@@ -5,20 +5,27 @@ refused, and the wording the tester found wrong."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import subprocess
 import sys
+import threading
 
 import pytest
 
 import browser
 from conftest import ROOT, TOKEN, clean_env, run_script
 from fake_workspace import FakeWorkspaceServer, Workspace, generate_workspace
-from helpers import csv_rows, expected_rows
+from helpers import csv_rows, expected_rows, journal_records
+from dbx_inventory.errors import ScanWorkerFailed
 from dbx_inventory.outputs.checkpoint import CheckpointWriter
 from dbx_inventory.scan.results import UserResult
+from dbx_inventory.scan.roots import USER, Place, Root
+from dbx_inventory.scan.scanner import Scanner
+from dbx_inventory.transport.auth import StaticToken
+from dbx_inventory.transport.client import ApiClient, ClientConfig
 from test_files_cli import EXPECTED, FULL, SCRIPT, T0, USERS, check_rows, hand_built, read_csv
 from test_files_cli_faults import held, saved_results, start, stdout_of, wait_until
 from test_report_html import problems, require_chromium
@@ -261,3 +268,61 @@ def test_a_journal_holding_an_out_of_range_time_still_writes_its_outputs(cli, tm
     row = read_csv(tmp_path / "results.csv")[1]
     assert row[:3] == ["ana@x.com", "1", "10"] and row[11] == ""
     assert server.stats.total_requests == 0
+
+
+# -- 5. a damaged checkpoint is refused, never a hang ---------------------------------------
+
+def _unfinished_whole_run(cli, server, tmp_path) -> list[dict]:
+    """A --whole-workspace journal whose last row (the area) is not yet saved."""
+    assert cli(SCRIPT, "--whole-workspace", server=server).code == 0
+    records = journal_records(tmp_path / CHECKPOINT)
+    assert "dbfs:/data" in records[0]["meta"]["roots"]
+    return [r for r in records if r["kind"] == "header"
+            or r["kind"] == "result" and r["result"]["username"] != "dbfs:/data"]
+
+
+@pytest.mark.parametrize("damage", [
+    lambda root: root["places"][0].__setitem__(0, "s3"),      # an unknown file system
+    lambda root: root["places"][0].__setitem__(1, 5),         # a number for a path
+    lambda root: root["places"][0].__setitem__(2, "abc"),     # text for the exclusions
+    lambda root: root.__setitem__("name", "dbfs:/elsewhere"),  # not the key it is under
+    lambda root: root.__setitem__("places", "dbfs:/data"),
+], ids=["file-system", "path", "exclude", "name", "places"])
+def test_a_damaged_recorded_root_is_refused_naming_the_file_and_line(cli, serve, tmp_path,
+                                                                     damage):
+    ws = Workspace()
+    ws.add_user("ana@x.com")
+    ws.dbfs.add_file("/data/f.bin", size=10, mtime_ms=T0)
+    server = serve(ws)
+    records = _unfinished_whole_run(cli, server, tmp_path)
+    damage(records[0]["meta"]["roots"]["dbfs:/data"])
+    (tmp_path / CHECKPOINT).write_text("".join(json.dumps(r) + "\n" for r in records))
+    before = (tmp_path / CHECKPOINT).read_bytes()
+    server.reset_stats()
+    line = one_line(cli(SCRIPT, "--whole-workspace", "--resume", server=server, timeout=60))
+    assert f"checkpoint {CHECKPOINT} is damaged at line 1" in line
+    assert (tmp_path / CHECKPOINT).read_bytes() == before
+    assert server.stats.total_requests == 0
+
+
+def test_a_scan_worker_that_dies_ends_the_scan_with_a_clear_error(serve):
+    """Whatever kills a worker (here a root of a file system no walker knows, which only
+    a hand-made root can still carry), the scan ends: it never waits for the dead."""
+    server = serve(hand_built())
+    bad = Root(USER, "ana@x.com", (Place("s3", "/Users/ana@x.com"),))
+    outcome: list = []
+
+    def scan() -> None:
+        with ApiClient(ClientConfig(host=server.url, credentials=StaticToken(TOKEN),
+                                    max_in_flight=2)) as client:
+            try:
+                outcome.append(list(Scanner(client).scan(["empty@x.com", bad])))
+            except ScanWorkerFailed as exc:
+                outcome.append(exc)
+
+    thread = threading.Thread(target=scan, daemon=True)
+    thread.start()
+    thread.join(timeout=60)  # only a hang waits this long
+    assert outcome, "the scan hung on a dead worker"
+    assert isinstance(outcome[0], ScanWorkerFailed)
+    assert "a scan worker failed (KeyError: 's3')" in str(outcome[0])
