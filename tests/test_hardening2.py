@@ -326,3 +326,40 @@ def test_a_scan_worker_that_dies_ends_the_scan_with_a_clear_error(serve):
     assert outcome, "the scan hung on a dead worker"
     assert isinstance(outcome[0], ScanWorkerFailed)
     assert "a scan worker failed (KeyError: 's3')" in str(outcome[0])
+
+
+# -- 6. wording ------------------------------------------------------------------------------
+
+def test_resume_of_a_finished_whole_workspace_run_counts_users_and_areas(cli, serve):
+    ws = Workspace()
+    ws.add_user("ana@x.com")
+    ws.dbfs.add_file("/data/f.bin", size=10, mtime_ms=T0)
+    server = serve(ws)
+    assert cli(SCRIPT, "--whole-workspace", server=server).code == 0
+    result = cli(SCRIPT, "--whole-workspace", "--resume", server=server)
+    assert result.code == 0, result.output
+    assert "already finished (2 users and areas)" in result.stdout
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--whole-workspace", "ana@x.com"], "--whole-workspace finds the users itself"),
+    (["ana@x.com", "--dirs-depth", "2"], "--dirs-depth goes with --dirs-output"),
+    (["ana@x.com", "--dirs-output", ""], "--dirs-output is empty: name a file"),
+    (["ana@x.com", "--report", ""], "--report is empty: name a file"),
+], ids=["whole-with-users", "depth-alone", "empty-dirs-output", "empty-report"])
+def test_refusals_name_the_flag_given(cli, tmp_path, hand, args, needle):
+    _, server = hand
+    line = one_line(cli(SCRIPT, *args, server=server))
+    assert needle in line and "--all-homes" not in line
+    assert server.stats.total_requests == 0
+    assert not (tmp_path / "results.csv").exists()
+
+
+def test_sizes_past_1024_tb_are_shown_in_pb(cli, serve):
+    ws = Workspace()
+    ws.add_user("big@x.com")
+    ws.dbfs.add_file("/Users/big@x.com/lake.bin", size=2 * 1024 ** 5, mtime_ms=T0)
+    result = cli(SCRIPT, "big@x.com", server=serve(ws))
+    assert result.code == 0, result.output
+    assert "2.0 PB (2,251,799,813,685,248 bytes)" in result.stdout
+    assert " TB" not in result.stdout
