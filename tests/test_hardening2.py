@@ -19,6 +19,7 @@ import browser
 from conftest import ROOT, TOKEN, clean_env, run_script
 from fake_workspace import FakeWorkspaceServer, Workspace, generate_workspace
 from helpers import csv_rows, expected_rows, journal_records
+from oddservers import OddServer
 from dbx_inventory.errors import ScanWorkerFailed
 from dbx_inventory.outputs.checkpoint import CheckpointWriter
 from dbx_inventory.scan.results import UserResult
@@ -363,3 +364,18 @@ def test_sizes_past_1024_tb_are_shown_in_pb(cli, serve):
     assert result.code == 0, result.output
     assert "2.0 PB (2,251,799,813,685,248 bytes)" in result.stdout
     assert " TB" not in result.stdout
+
+
+def test_listings_of_the_wrong_shape_stop_the_run_not_become_rows(cli, tmp_path):
+    """An answer with the right key but entries that are not objects is not the API's."""
+    def answer(path: str):
+        return {"userName": "me@x.com"} if "/scim/v2/Me" in path else \
+            {"files": [1, 2], "objects": ["x"]}
+
+    with OddServer(answer) as server:
+        result = cli(SCRIPT, "ana@x.com", env={"DATABRICKS_HOST": server.url,
+                                                "DATABRICKS_TOKEN": TOKEN})
+    line = one_line(result, code=1)
+    assert "does not look like a Databricks workspace" in line and "resume with" in line
+    assert "COMPLETED" not in result.stdout
+    assert not (tmp_path / "results.csv").exists()

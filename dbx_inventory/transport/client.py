@@ -272,7 +272,8 @@ def _has(body: dict, key: str) -> bool:
         return isinstance(value, str) and bool(value)
     if key == "totalResults":
         return isinstance(value, int) and isinstance(body.get("Resources", []), list)
-    return isinstance(value, list)
+    # A listing's entries are objects: anything else is not this API answering.
+    return isinstance(value, list) and all(isinstance(item, dict) for item in value)
 
 
 def parse_error(status: int, text: str, subject: str | None = None) -> ApiError:
