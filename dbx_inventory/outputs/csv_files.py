@@ -22,7 +22,7 @@ GIB = 1024 ** 3
 def utc_moment(epoch_ms: int | None) -> datetime | None:
     """The moment of an epoch-ms time; None for none, and for one no date can show (a
     journal written before such times were ignored: its outputs must still be written)."""
-    if not epoch_ms:
+    if epoch_ms is None:
         return None
     try:
         return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)

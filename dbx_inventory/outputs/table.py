@@ -71,7 +71,7 @@ def table_rows(info: RunInfo, rows) -> list[tuple]:
     return [(row.username, row.file_count, row.total_size, round(row.total_size / GIB, 2),
              row.status, row.file_source, row.error, row.dbfs_files, row.dbfs_bytes,
              row.workspace_files, row.workspace_bytes,
-             utc_moment(row.last_modified_ms),
+             utc_moment(row.last_modified_ms) if row.last_modified_ms else None,
              round(row.duration_s, 1), row.user_status or None, info.run_id,
              stamp(row.ended_at or info.ended_at), info.host, row.kind)
             for row in rows]
@@ -83,7 +83,7 @@ def dirs_table_rows(info: RunInfo, rows) -> list[tuple]:
         return datetime.fromtimestamp(epoch_s, tz=timezone.utc)
 
     return [(owner_of(row.username, row.kind), fs, root, path, depth, files, size,
-             utc_moment(newest), error or None, row.kind,
+             utc_moment(newest) if newest else None, error or None, row.kind,
              info.run_id, stamp(row.ended_at or info.ended_at), info.host)
             for row in rows
             for fs, root, path, depth, files, size, newest, error in row.dirs]
