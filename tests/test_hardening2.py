@@ -64,17 +64,20 @@ def test_an_output_that_is_a_symlink_is_written_through_and_stays_a_link(cli, tm
     check_rows(read_csv(tmp_path / "kept" / "real.csv")[1:], EXPECTED)
 
 
-def test_an_output_that_leads_to_this_runs_console_is_refused(tmp_path, hand):
+@pytest.mark.parametrize("script, args", [
+    (SCRIPT, [*USERS[:2], "--dirs-output", "console"]),
+    ("databricks_user_list.py", ["-o", "console"])], ids=["files", "user-list"])
+def test_an_output_that_leads_to_this_runs_console_is_refused(tmp_path, hand, script, args):
     """`--dirs-output /dev/stdout` with stdout sent to a file: the same link, made here
     (/dev/stdout itself is the machine's, and a failing run would replace it)."""
     _, server = hand
     os.symlink("/proc/self/fd/1", tmp_path / "console")
     env = clean_env(tmp_path, DATABRICKS_HOST=server.url, DATABRICKS_TOKEN=TOKEN)
     with open(tmp_path / "stdout.txt", "w") as stdout:
-        code = subprocess.run([sys.executable, str(ROOT / SCRIPT), *USERS[:2],
-                               "--dirs-output", "console"], cwd=tmp_path, env=env,
-                              stdout=stdout, stderr=subprocess.PIPE, text=True).returncode
-    assert code == 2
+        proc = subprocess.run([sys.executable, str(ROOT / script), *args], cwd=tmp_path,
+                              env=env, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert "console is this run's standard output: name a file" in proc.stderr
     assert os.readlink(tmp_path / "console") == "/proc/self/fd/1"
     assert (tmp_path / "stdout.txt").read_text() == ""
     assert server.stats.total_requests == 0

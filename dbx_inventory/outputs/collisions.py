@@ -19,13 +19,13 @@ from typing import Sequence
 from dbx_inventory.errors import ConfigError
 
 
-def check_outputs(outputs: Sequence[tuple[str, str]], checkpoint: str) -> None:
+def check_outputs(outputs: Sequence[tuple[str, str]], checkpoint: str | None) -> None:
     """Refuse (ConfigError, exit 2) an output that is a directory, the checkpoint, its
     lock, the console, or the same file as an earlier output. `outputs` is (flag, path)
-    in the order the run writes them."""
+    in the order the run writes them; a tool without a checkpoint passes None."""
     # (flag, path, identity) of each file already claimed; the journal and its lock first
     kept = [("--checkpoint", checkpoint, _identity(path))
-            for path in (checkpoint, f"{checkpoint}.lock")]
+            for path in ((checkpoint, f"{checkpoint}.lock") if checkpoint else ())]
     for name, stream in (("standard output", sys.stdout), ("standard error", sys.stderr)):
         console = _console(stream)
         if console is not None:
