@@ -31,6 +31,10 @@ class WorkspaceOutage(InventoryError):
     """The workspace as a whole stopped answering and did not come back in time."""
 
 
+class NotAnAdmin(InventoryError):
+    """The token reads SCIM as a non-admin does: users without their user names."""
+
+
 class NotAWorkspace(InventoryError):
     """The host answers, but not the way a Databricks workspace does."""
 

@@ -33,6 +33,11 @@ class Faults:
     fail_first_n_requests_for_path: dict[str, int] = field(default_factory=dict)
     always_fail_paths: set[str] = field(default_factory=set)
     scim_max_page: int | None = None
+    # SCIM as it is (spec: "Users (SCIM)"). A non-admin token is not refused: it gets
+    # the users with id and displayName only, no userName.
+    scim_non_admin: bool = False
+    # totalResults is not the end of the list (the SDK ignores it): report this instead.
+    scim_total_results: int | None = None
     # Listings of hold_paths (every listing when empty) wait until `hold` is set:
     # tests hold a run open on purpose instead of racing it.
     hold: threading.Event | None = None

@@ -218,7 +218,9 @@ class FakeWorkspaceServer:
             return _transient(faults.next_error_status()), True
         try:
             if endpoint == "scim/Users":
-                return handler(self.workspace, params, faults.scim_max_page), False
+                return handler(self.workspace, params, faults.scim_max_page,
+                               non_admin=faults.scim_non_admin,
+                               total=faults.scim_total_results), False
             return handler(self.workspace, params), False
         except (ValueError, TypeError) as e:
             return error(400, "INVALID_PARAMETER_VALUE", f"Invalid parameter: {e}"), False
