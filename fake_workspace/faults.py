@@ -26,6 +26,11 @@ class Faults:
     # PUBLISHED_RATE_LIMITS for the keys. Empty: none. May change while serving.
     family_rate_limits: dict[str, float] = field(default_factory=dict)
     retry_after: str | None = "1"  # None: no Retry-After header at all
+    # Some throttles arrive with another status, saying so only in their code or text
+    # ("REQUEST_LIMIT_EXCEEDED: ... RPC token bucket limit has been exceeded."; the
+    # official SDK retries on that text whatever the status). SCIM's in its own shape.
+    throttle_status: int = 429
+    throttle_code: str = "REQUEST_LIMIT_EXCEEDED"
     error_rate: float = 0.0
     error_statuses: tuple[int, ...] = (500, 502, 503, 504)  # cycled in this order
     reset_rate: float = 0.0

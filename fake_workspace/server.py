@@ -11,7 +11,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from .api import ROUTES, Reply, error, request_path
+from .api import ROUTES, SCIM_ERROR, Reply, error, request_path
 from .faults import Faults, Stats, TokenBucket
 from .model import Workspace
 from .oidc import OAuthIssuer
@@ -160,11 +160,11 @@ class FakeWorkspaceServer:
         limit = faults.max_in_flight
         if limit is not None and n_in_flight > limit:
             return self._throttle(faults, "Too many requests: exceeded the "
-                                  f"concurrent limit of {limit} requests")
+                                  f"concurrent limit of {limit} requests", endpoint)
         rate = faults.rate_limit_per_s
         if rate is not None and not self._bucket.take(rate, faults.rate_limit_burst):
             return self._throttle(faults, "Too many requests: exceeded the rate "
-                                  f"limit of {rate:g} requests per second")
+                                  f"limit of {rate:g} requests per second", endpoint)
         family = faults.family_limit(endpoint)
         if family is not None:
             key, family_rate = family
@@ -172,7 +172,8 @@ class FakeWorkspaceServer:
                 self._family_buckets.setdefault(key, TokenBucket())
             if not bucket.take(family_rate, None):
                 return self._throttle(faults, f"Too many requests: exceeded the {key} "
-                                      f"rate limit of {family_rate:g} requests per second")
+                                      f"rate limit of {family_rate:g} requests per second",
+                                      endpoint)
         delay = faults.latency_s + faults.jitter()
         if delay > 0:
             time.sleep(delay)
@@ -262,11 +263,19 @@ class FakeWorkspaceServer:
         return h.rfile.read(n) if n > 0 else b""
 
     @staticmethod
-    def _throttle(faults: Faults, message: str) -> tuple[Reply, dict, bool]:
+    def _throttle(faults: Faults, message: str, endpoint: str) -> tuple[Reply, dict, bool]:
         headers = {}
         if faults.retry_after is not None:
             headers["Retry-After"] = str(faults.retry_after)
-        return error(429, "REQUEST_LIMIT_EXCEEDED", message), headers, False
+        status = faults.throttle_status
+        if status == 429:
+            return error(429, "REQUEST_LIMIT_EXCEEDED", message), headers, False
+        # Another status: only the code or the text says it is a throttle.
+        text = f"REQUEST_LIMIT_EXCEEDED: {message}. RPC token bucket limit has been exceeded."
+        if endpoint.startswith("scim/"):
+            return Reply(status, {"schemas": [SCIM_ERROR], "detail": text,
+                                  "status": str(status)}), headers, False
+        return error(status, faults.throttle_code, text), headers, False
 
     @staticmethod
     def _send(h: _Handler, reply: Reply, headers: dict | None = None) -> None:

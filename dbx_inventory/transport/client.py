@@ -22,9 +22,9 @@ from dbx_inventory.transport.deadline import Deadline, DeadlineAdapter
 from dbx_inventory.errors import (ApiError, NetworkError, NotAWorkspace, Throttled,
                                   WorkspaceUnreachable, error_for_status)
 from dbx_inventory.transport.outage import OutageGate
-from dbx_inventory.transport.pacing import Pacer, family_of
+from dbx_inventory.transport.pacing import PUBLISHED_RATES, Pacer, family_of
 from dbx_inventory.transport.politeness import RequestStats
-from dbx_inventory.transport.retry import RetryPolicy
+from dbx_inventory.transport.retry import RetryPolicy, says_rate_limited
 from dbx_inventory.transport.throttle import Throttle
 
 log = logging.getLogger("dbx_inventory.transport.client")
@@ -50,6 +50,9 @@ class ClientConfig:
     retry: RetryPolicy = RetryPolicy()
     max_rps: float | None = None    # requests/s over all API families (--max-rps)
     family_rates: Mapping[str, float] | None = None  # starting pace per family (pacing.py)
+    # Where families with no starting pace begin (pacing.py); None: unpaced.
+    published_rates: Mapping[str, float] | None = field(
+        default_factory=lambda: dict(PUBLISHED_RATES))
 
 
 class ApiClient:
@@ -62,7 +65,8 @@ class ApiClient:
         self.retry = config.retry
         self.clock = clock or Clock()
         self.throttle = throttle or Throttle(config.max_in_flight)
-        self.pacer = Pacer(self.clock, max_rps=config.max_rps, start_rates=config.family_rates)
+        self.pacer = Pacer(self.clock, max_rps=config.max_rps, start_rates=config.family_rates,
+                           published=config.published_rates)
         self.stats = RequestStats()
         self._rng = rng or random.Random()
         self._answered = False  # has the workspace ever answered over HTTP?
@@ -182,23 +186,26 @@ class ApiClient:
                                     unsent=_never_sent(exc))
             self._answered = True
             status = response.status
+            error = parse_error(status, response.data.decode("utf-8", "replace"), subject) \
+                if status >= 400 else None
+            # A throttle that says so with another status is a 429 (issue 27, item 3).
+            limited = status == 429 or (error is not None and says_rate_limited(
+                error.error_code, error.message))
             # A 429 at a level of requests in flight not yet proven is the in-flight
             # limit's to learn; any other is its family's rate.
-            self.pacer.answered(ticket, throttled=status == 429 and not slot.throttled())
-            if status == 429:
+            self.pacer.answered(ticket, throttled=limited and not slot.throttled())
+            if limited:
                 self.stats.add(family, throttled=1)
         # The body is in memory: reading it needs no slot.
-        if status < 400:
+        if error is None:
             try:
                 return json.loads(response.data), None
             except ValueError:
                 return {}, _Failure(None, None, ApiError(
                     f"HTTP {status} with a body that is not JSON", status=status,
                     path=subject))
-        return {}, _Failure(status, response.headers.get("Retry-After"),
-                            parse_error(status, response.data.decode("utf-8", "replace"),
-                                        subject),
-                            used=auth)
+        return {}, _Failure(429 if limited else status, response.headers.get("Retry-After"),
+                            error, used=auth)
 
     def _prepared(self, api_path: str, params, json_body, auth: Mapping[str, str]
                   ) -> tuple[str, bytes | None, dict[str, str]]:
@@ -299,8 +306,8 @@ def _reason(status: int | None, error: ApiError, subject: str) -> str:
     side, sep, path = subject.partition(":")
     where = f"[{side.upper()}] " if sep and side in ("dbfs", "workspace") else ""
     path = path if where else subject
-    if status == 429:
-        return f"{where}Rate limited (429) on {path}"
+    if status == 429:  # a throttle with another status shows that status
+        return f"{where}Rate limited ({error.status or 429}) on {path}"
     if status is not None:
         return f"{where}Server error {status} on {path}"
     return f"{where}Request error ({error.message}) on {path}"

@@ -4,8 +4,11 @@ A workspace limits each API family on its own (workspace/list about 50 requests/
 30/s, SCIM reads about 4/s) and says so only with a 429, often without Retry-After.
 Every family is paced apart, so one family's 429s never slow another:
 
-- A family starts unpaced, or at a given rate (a Spark task's share of what earlier
-  runs learned). Its first 429 takes the successes of the last second as a first guess
+- A family starts at a given rate (a Spark task's share of what earlier runs learned),
+  else at its published rate (PUBLISHED_RATES: clients that start above the limits can
+  get their IP blocked for minutes) and doubles from there while it holds, as if no
+  measure were known; a family with no published rate (the workspace API) starts
+  unpaced. Its first 429 takes the successes of the last second as a first guess
   (none: no guess; the retry waits alone slow it), and the pace doubles from there while
   it holds; a 429 before a measure ends the doubling at the last second's successes.
 - A 429 means the workspace's bucket for that family was empty. The successes between
@@ -36,6 +39,9 @@ from dbx_inventory.clock import Clock
 
 log = logging.getLogger("dbx_inventory.transport.pacing")
 FAMILIES = ("workspace", "dbfs", "scim", "other")
+# Published per-workspace limits (requests/s): DBFS API 30, SCIM reads about 255 a
+# minute. The workspace API's families have no published rate of their own here.
+PUBLISHED_RATES = {"dbfs": 30.0, "scim": 255 / 60}
 
 HOLD = 0.95           # share of the measured rate a family is held at
 MIN_WINDOW_S = 0.25   # a measure needs this long between two 429s ...
@@ -71,13 +77,15 @@ class Ticket:
 class FamilyPace:
     """The learning state of one family; every method takes `now` (monotonic seconds)."""
 
-    def __init__(self, start_rate: float | None = None):
-        self.rate: float | None = start_rate          # the pace held; None: unpaced
+    def __init__(self, start_rate: float | None = None, *, published: float | None = None):
+        # The pace held; None: unpaced. A published start is no measure: it doubles.
+        self.rate: float | None = start_rate or published
         # What the workspace admits, as last measured (a given start counts as one).
         self.measured: float | None = start_rate / HOLD if start_rate else None
+        self.learned = bool(start_rate)                # a rate worth handing on
         self.next_at = 0.0                             # earliest next send time
         self.cuts = 0                                  # also tells waiters to re-reserve
-        self._changed_at = 0.0
+        self._changed_at = float("-inf")   # the first request sets it
         self._cut_at = float("-inf")   # requests sent before this are stale for cutting
         self._window_start: float | None = None   # last 429: the bucket was empty then
         self._ok_in_window = 0
@@ -87,6 +95,8 @@ class FamilyPace:
 
     def reserve(self, now: float) -> float:
         """The earliest send time this pace allows for one more request; takes it."""
+        if self._changed_at == float("-inf"):
+            self._changed_at = now   # time at the starting pace, not since the epoch
         self._probe(now)
         if self.rate is None:
             return now
@@ -136,6 +146,7 @@ class FamilyPace:
                 new = min(new, self.measured * HOLD)
         rate = max(MIN_RATE, new)
         self._set(rate, now)
+        self.learned = True
         # Reservations handed out at the old pace are taken again at the new one.
         self.next_at = now + 1.0 / rate
         self._cut_at = now
@@ -179,7 +190,8 @@ class Pacer:
     """Paces every request of one client: per family, and under --max-rps overall."""
 
     def __init__(self, clock: Clock | None = None, *, max_rps: float | None = None,
-                 start_rates: Mapping[str, float] | None = None):
+                 start_rates: Mapping[str, float] | None = None,
+                 published: Mapping[str, float] | None = None):
         if max_rps is not None and max_rps <= 0:
             raise ValueError("max_rps must be above 0")
         self.clock = clock or Clock()
@@ -188,7 +200,10 @@ class Pacer:
         unknown = set(starts) - set(FAMILIES)
         if unknown:
             raise ValueError(f"unknown API families: {', '.join(sorted(unknown))}")
-        self._families = {name: FamilyPace(starts.get(name) or None) for name in FAMILIES}
+        first = dict(published or {})
+        self._families = {name: FamilyPace(starts.get(name) or None,
+                                           published=first.get(name))
+                          for name in FAMILIES}
         self._next_at = 0.0   # the run-wide pace (--max-rps)
         self._lock = threading.Lock()
 
@@ -228,10 +243,11 @@ class Pacer:
                 pace.ok(ticket.sent_at, now)
 
     def rates(self) -> dict[str, float]:
-        """The pace held per family (requests/s), for the families that have one."""
+        """The pace held per family (requests/s), for the families that learned one (a
+        published start not yet refused is no measure to hand on)."""
         with self._lock:
             return {name: pace.rate for name, pace in self._families.items()
-                    if pace.rate is not None}
+                    if pace.rate is not None and pace.learned}
 
     def pace(self, family: str) -> FamilyPace:
         """The learning state of one family (read-only use: tests, debug)."""

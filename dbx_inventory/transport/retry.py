@@ -9,6 +9,18 @@ from email.utils import parsedate_to_datetime
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_RETRY_AFTER = 1.0
+# Throttles that come with another status say so in their code or text; the official
+# SDK retries on that text whatever the status.
+RATE_LIMIT_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED"})
+RATE_LIMIT_TEXTS = ("request_limit_exceeded", "token bucket limit has been exceeded")
+
+
+def says_rate_limited(error_code: str | None, message: str | None) -> bool:
+    """True when an error's code or message says a rate limit was exceeded."""
+    if error_code in RATE_LIMIT_CODES:
+        return True
+    text = (message or "").lower()
+    return any(needle in text for needle in RATE_LIMIT_TEXTS)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float:
