@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from conftest import TOKEN
 from dbx_inventory.clock import FakeClock
-from dbx_inventory.errors import NotAnAdmin
+from dbx_inventory.errors import ConfigError, NotAnAdmin
 from dbx_inventory.scan.scim import iter_users
 from dbx_inventory.transport.auth import StaticToken
 from dbx_inventory.transport.client import ApiClient, ClientConfig
+from dbx_inventory.transport.settings import describe_profiles, resolve
 from fake_workspace import Workspace
 
 import pytest
@@ -69,3 +70,128 @@ def test_all_homes_with_a_non_admin_token_stops_before_writing(serve, cli, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "no-such-databrickscfg") \
         == []
     assert TOKEN not in result.output
+
+
+# --- 3. throttles that are not 429; published starting rates -----------------------------
+
+DBFS_LIST = "/api/2.0/dbfs/list"
+
+
+def real_client(server) -> ApiClient:
+    return ApiClient(ClientConfig(host=server.url, credentials=StaticToken(TOKEN)))
+
+
+def test_a_throttle_with_another_status_is_retried_like_a_429(serve):
+    ws = users_ws(1)
+    ws.dbfs.add_file("/Users/user00@x.com/a.csv", size=5)
+    # DBFS refuses beyond 4/s with 400 REQUEST_LIMIT_EXCEEDED (Retry-After 0.2 s).
+    server = serve(ws, family_rate_limits={"dbfs": 4.0}, throttle_status=400,
+                   retry_after="0.2")
+    with real_client(server) as client:
+        for _ in range(12):
+            assert client.get(DBFS_LIST, {"path": "/Users/user00@x.com"})["files"]
+        assert client.stats.as_dict()["dbfs"]["throttled"] == server.stats.by_status[400] >= 1
+        assert "dbfs" in client.learned_rates()  # and it taught the pace
+
+
+def test_a_scim_throttle_that_says_so_in_its_text_is_retried(serve):
+    # SCIM's error shape, status 403, "RPC token bucket limit has been exceeded".
+    server = serve(users_ws(12), scim_max_page=1, family_rate_limits={"scim": 2.0},
+                   throttle_status=403, retry_after="0.2")
+    with real_client(server) as client:
+        assert len(list(iter_users(client))) == 12
+    assert server.stats.by_status[403] >= 1
+
+
+def test_families_start_at_their_published_rates_and_learn_upward(serve):
+    ws = users_ws(1)
+    server = serve(ws)
+    clock = FakeClock()
+    with ApiClient(ClientConfig(host=server.url, credentials=StaticToken(TOKEN)),
+                   clock=clock) as client:
+        for _ in range(5):
+            client.get("/api/2.0/workspace/list", {"path": "/Users"})
+        assert clock.sleeps == []  # the workspace API has no published rate: unpaced
+        for _ in range(5):
+            client.get(DBFS_LIST, {"path": "/"})
+        assert clock.sleeps == pytest.approx([1 / 30] * 4)  # DBFS: 30 requests/s
+        del clock.sleeps[:]
+        client.get("/api/2.0/preview/scim/v2/Me")
+        client.get("/api/2.0/preview/scim/v2/Me")
+        assert clock.sleeps == pytest.approx([60 / 255])  # SCIM reads: 255 a minute
+        for _ in range(200):
+            client.get(DBFS_LIST, {"path": "/"})
+        assert client.pacer.pace("dbfs").rate >= 4 * 30  # no 429: it learned upward
+        assert client.learned_rates() == {}  # a published start is no measure to hand on
+
+
+# --- 9. settings like the SDK's, and safe -------------------------------------------------
+
+OTHER_TOKEN = "dapi-OTHER-host-token-77aa"
+
+
+def test_a_default_profile_token_for_another_host_is_refused(tmp_path):
+    cfg = tmp_path / "cfg"
+    cfg.write_text(f"[DEFAULT]\nhost = https://b.example.com\ntoken = {OTHER_TOKEN}\n")
+    env = {"DATABRICKS_CONFIG_FILE": str(cfg), "DATABRICKS_HOST": "https://a.example.com"}
+    with pytest.raises(ConfigError, match="only sent to its own host") as caught:
+        resolve(env=env)
+    assert OTHER_TOKEN not in str(caught.value)
+    # The same host, however written, is the same source's.
+    env["DATABRICKS_HOST"] = "b.example.com/"
+    assert resolve(env=env).token == OTHER_TOKEN
+    # A token of the environment's own goes with the environment's host.
+    env.update(DATABRICKS_HOST="https://a.example.com", DATABRICKS_TOKEN=TOKEN)
+    assert resolve(env=env).token == TOKEN
+
+
+def test_default_profile_from_the_cli_settings_section(tmp_path):
+    cfg = tmp_path / "cfg"
+    cfg.write_text("[__settings__]\ndefault_profile = dev\n\n"
+                   f"[DEFAULT]\nhost = https://d.example.com\ntoken = {OTHER_TOKEN}\n\n"
+                   f"[dev]\nhost = https://dev.example.com\ntoken = {TOKEN}\n")
+    env = {"DATABRICKS_CONFIG_FILE": str(cfg)}
+    settings = resolve(env=env)
+    assert (settings.host, settings.token, settings.profile) == (
+        "https://dev.example.com", TOKEN, "dev")
+    assert settings.source == "profile dev"
+    lines = describe_profiles(env=env)
+    assert "__settings__" not in "\n".join(lines)
+    assert any(line.startswith("  dev (default): ") for line in lines)
+    with pytest.raises(ConfigError, match="not found"):
+        resolve(profile="__settings__", env=env)
+    cfg.write_text("[__settings__]\ndefault_profile = gone\n\n[dev]\nhost = h.example.com\n")
+    with pytest.raises(ConfigError, match="default_profile = gone .* names no profile"):
+        resolve(env=env)
+
+
+@pytest.mark.parametrize("script", [USER_LIST, FILES])
+def test_no_request_carries_a_token_to_another_host(serve, cli, tmp_path, script):
+    here, there = serve(users_ws(2)), serve(users_ws(2))
+    cfg = tmp_path / "cfg"
+    cfg.write_text(f"[DEFAULT]\nhost = {there.url}\ntoken = {TOKEN}\n")
+    args = ("--all-homes",) if script == FILES else ()
+    result = cli(script, *args, env={"DATABRICKS_HOST": here.url,
+                                     "DATABRICKS_CONFIG_FILE": str(cfg)})
+    assert result.code == 2
+    assert "only sent to its own host" in one_error_line(result)
+    assert TOKEN not in result.output
+    assert here.stats.total_requests == 0 and there.stats.total_requests == 0
+
+
+# --- 8. users who never signed in ---------------------------------------------------------
+
+def test_users_without_any_home_are_counted_apart(serve, cli, tmp_path):
+    ws = users_ws(1)
+    ws.add_user("never.a@x.com")
+    ws.add_user("never.b@x.com")
+    server = serve(ws)
+    result = cli(FILES, "user00@x.com", "never.a@x.com", "never.b@x.com", server=server)
+    assert result.code == 0, result.output
+    lines = result.stdout.splitlines()
+    errors = lines.index("  ✗ Errors: 2")
+    assert lines[errors + 1] == \
+        "    of which 2 users have no home folder (they may never have signed in)"
+    text = (tmp_path / "results.csv").read_text(encoding="utf-8")
+    assert text.count(",error,unknown,no home folder exists in DBFS or the Workspace: the "
+                      "user may never have signed in\n") == 2
