@@ -119,7 +119,8 @@ def request_path(params: dict, fs: str) -> str | None:
         return None
 
 
-def _resolve(tree: Tree, params: dict, fs: str) -> tuple[str, Dir | FileRef] | Reply:
+def _resolve(tree: Tree, params: dict, fs: str, listing: bool = True
+             ) -> tuple[str, Dir | FileRef] | Reply:
     """Normalized path and what lives there, or the error Reply to send (404 included)."""
     path = request_path(params, fs)
     if path is None:
@@ -128,6 +129,11 @@ def _resolve(tree: Tree, params: dict, fs: str) -> tuple[str, Dir | FileRef] | R
         return error(400, "INVALID_PARAMETER_VALUE", "Invalid request path")
     if path in tree.bad_paths:
         return error(400, "INVALID_PARAMETER_VALUE", "Invalid request path")
+    refused = tree.refusal(path, listing)
+    if refused is not None:
+        # Reserved places (volume aliases, MLflow assets, some mount points): the DBFS
+        # REST API refuses them. The status is not documented; the text is.
+        return error(400, "INVALID_PARAMETER_VALUE", f"{refused}: {path}")
     if tree.blocked(path):
         return _forbidden(path)
     node = tree.lookup(path)
@@ -240,7 +246,7 @@ def dbfs_list(ws: Workspace, params: dict) -> Reply:
 
 
 def dbfs_get_status(ws: Workspace, params: dict) -> Reply:
-    found = _resolve(ws.dbfs, params, "dbfs")
+    found = _resolve(ws.dbfs, params, "dbfs", listing=False)
     if isinstance(found, Reply):
         return found
     path, node = found

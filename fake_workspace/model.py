@@ -29,6 +29,13 @@ LANGUAGES = ("", "PYTHON", "SQL", "SCALA", "R")
 
 DBFS_DIR = "DBFS_DIR"
 
+# Reserved DBFS places (spec: "The platform as it is").
+VOLUME_ALIASES = ("/Volume", "/Volumes", "/volume", "/volumes")
+MLFLOW_PLACES = ("/databricks/mlflow-tracking", "/databricks/mlflow-registry")
+VOLUME_REFUSAL = "No operations allowed on this path"
+MOUNT_REFUSAL = ("Cannot list a mount point: a technical limitation of the DBFS REST API; "
+                 "list it on a cluster")
+
 
 class PathError(ValueError):
     """A path the fake refuses as malformed (not absolute, '.' or '..' segments)."""
@@ -125,6 +132,9 @@ class Tree:
         self._kind_codes: dict[str, int] = {FILE: 0}
         self.forbidden_paths: set[str] = set()
         self.bad_paths: set[str] = set()
+        # Places the DBFS REST API refuses, at and below them: path -> (message,
+        # whether get-status of the place itself still answers).
+        self.refused: dict[str, tuple[str, bool]] = {}
 
     def _new_id(self) -> int:
         self._next_id += 1
@@ -152,6 +162,23 @@ class Tree:
         d.forbidden = True
         self.forbidden_paths.add(d.path)
         return d
+
+    def refuse(self, path: str, message: str, *, status_ok: bool = False) -> Dir:
+        """A place (created if missing) whose listing, and anything below it, answers
+        400 with `message`; get-status of the place itself too unless status_ok."""
+        d = self.mkdir(path)
+        self.refused[d.path] = (message, status_ok)
+        return d
+
+    def refusal(self, path: str, listing: bool) -> str | None:
+        """The message a request at path is refused with, if it is."""
+        if not self.refused:
+            return None
+        for place, (message, status_ok) in self.refused.items():
+            if path == place and (listing or not status_ok) \
+                    or path.startswith(place.rstrip("/") + "/"):
+                return message
+        return None
 
     def mark_bad_path(self, path: str) -> None:
         """Listing or get-status of exactly this path answers 400 Invalid request path."""
@@ -450,6 +477,20 @@ class Workspace:
         sp = ServicePrincipal(str(self._next_user_id), application_id, display_name, active)
         self.service_principals.append(sp)
         return sp
+
+    def add_reserved_dbfs_places(self) -> None:
+        """What a real DBFS root shows and its REST API refuses: the Unity Catalog volume
+        aliases ("No operations allowed on this path") and the MLflow asset paths
+        (mounted, refused like mount points), each holding something."""
+        for alias in VOLUME_ALIASES:
+            self.dbfs.refuse(alias, VOLUME_REFUSAL)
+        for place in MLFLOW_PLACES:
+            self.dbfs.add_file(f"{place}/0/artifacts/model.pkl", size=4096)
+            self.dbfs.refuse(place, MOUNT_REFUSAL, status_ok=True)
+
+    def refuse_mount(self, path: str) -> None:
+        """A mount point the DBFS REST API cannot list (some configurations)."""
+        self.dbfs.refuse(path, MOUNT_REFUSAL, status_ok=True)
 
     def home_names(self) -> set[str]:
         """Names of every folder directly under /Users, in either file system."""

@@ -12,7 +12,9 @@ from .model import FileRef, Tree, Workspace
 
 OWNED = {"workspace": ["/Repos"], "dbfs": ["/FileStore/shared_uploads"]}
 NESTED = {"/user": ["/user/hive/warehouse"], "/FileStore": ["/FileStore/shared_uploads"]}
-SKIPPED_TOP = {"/databricks-datasets", "/Volumes"}
+SKIPPED_TOP = {"/databricks-datasets", "/Volumes", "/Volume", "/volume", "/volumes"}
+# Reserved places inside an area (MLflow assets): skipped areas of their own.
+RESERVED = {"/databricks": ["/databricks/mlflow-tracking", "/databricks/mlflow-registry"]}
 
 
 def trees(ws: Workspace) -> dict[str, Tree]:
@@ -70,8 +72,11 @@ def expected_areas(ws) -> dict[tuple[str, str], tuple[int, int, str]]:
                 areas[(fs, top)] = (0, 0, "skipped")
             else:
                 inner = [path for path in NESTED.get(top, ()) if path in tree.dirs]
-                files, size = visible(tree, top, exclude=inner)
+                reserved = _reserved(tree, fs, top)
+                files, size = visible(tree, top, exclude=inner + reserved)
                 areas[(fs, top)] = (files, size, "success" if files else "empty")
+                for path in reserved:
+                    areas[(fs, path)] = (0, 0, "skipped")
                 for path in inner:
                     if path not in containers:
                         files, size = visible(tree, path)
@@ -81,11 +86,16 @@ def expected_areas(ws) -> dict[tuple[str, str], tuple[int, int, str]]:
 
 
 
+def _reserved(tree: Tree, fs: str, top: str) -> list[str]:
+    return [path for path in RESERVED.get(top, ()) if fs == "dbfs" and path in tree.dirs]
+
+
 def skipped_places(ws: Workspace) -> list[str]:
     """The DBFS places a client must never list inside."""
     mounts = ws.dbfs.dirs.get("/mnt")
     return [f"/mnt/{name}" for name in (mounts.subdirs if mounts else ())] + sorted(
-        path for path in SKIPPED_TOP if path in ws.dbfs.dirs)
+        path for path in SKIPPED_TOP if path in ws.dbfs.dirs) + sorted(
+        path for paths in RESERVED.values() for path in paths if path in ws.dbfs.dirs)
 
 
 def whole_listings(ws: Workspace) -> dict[str, int]:
@@ -122,6 +132,7 @@ def scanned_roots(ws: Workspace, users: list[str] | None = None
         for (fs, path), (_, _, status) in expected_areas(ws).items():
             if status != "skipped":
                 inner = tuple(p for p in NESTED.get(path, ()) if p in trees(ws)[fs].dirs)
+                inner += tuple(_reserved(trees(ws)[fs], fs, path))
                 roots.append((path, fs, path, inner))
     return roots
 

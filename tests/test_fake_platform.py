@@ -51,3 +51,23 @@ def test_scim_total_results_is_not_the_end(serve):
     server = serve(ws, scim_total_results=2)
     status, body = get(server, USERS + "?startIndex=3&count=10")
     assert body["totalResults"] == 2 and len(body["Resources"]) == 3
+
+
+def test_reserved_dbfs_places_are_refused_by_the_rest_api(serve):
+    ws = Workspace()
+    ws.add_reserved_dbfs_places()
+    ws.dbfs.add_file("/mnt/lake/part-0", size=10)
+    ws.refuse_mount("/mnt/lake")
+    server = serve(ws)
+    status, body = get(server, "/api/2.0/dbfs/list?path=/")
+    assert {"/Volume", "/Volumes", "/volume", "/volumes", "/databricks", "/mnt"} == {
+        entry["path"] for entry in body["files"]}
+    for path in ("/Volume", "/volumes/x", "/databricks/mlflow-tracking", "/mnt/lake"):
+        status, body = get(server, f"/api/2.0/dbfs/list?path={path}")
+        assert status == 400, path
+    assert "No operations allowed on this path" in get(
+        server, "/api/2.0/dbfs/get-status?path=/Volumes")[1]["message"]
+    # A mount point is seen (get-status answers), only not listed.
+    assert get(server, "/api/2.0/dbfs/get-status?path=/mnt/lake")[0] == 200
+    assert "limitation of the DBFS REST API" in get(
+        server, "/api/2.0/dbfs/list?path=/databricks/mlflow-registry")[1]["message"]

@@ -195,3 +195,43 @@ def test_users_without_any_home_are_counted_apart(serve, cli, tmp_path):
     text = (tmp_path / "results.csv").read_text(encoding="utf-8")
     assert text.count(",error,unknown,no home folder exists in DBFS or the Workspace: the "
                       "user may never have signed in\n") == 2
+
+
+# --- 6. reserved DBFS places in --whole-workspace -----------------------------------------
+
+def read_csv(path):
+    import csv
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_reserved_places_and_refused_mounts_are_skipped_areas(serve, cli, tmp_path):
+    ws = users_ws(2)
+    ws.add_reserved_dbfs_places()
+    ws.dbfs.add_file("/databricks/init/setup.sh", size=7)
+    ws.dbfs.add_file("/mnt/lake/part-0", size=10)
+    ws.refuse_mount("/mnt/lake")
+    ws.dbfs.add_file("/mnt/open/part-0", size=20)
+    server = serve(ws)
+    result = cli(FILES, "--whole-workspace", "--include-mounts", server=server)
+    assert result.code == 0, result.output
+    areas = {row["path"]: row for row in read_csv(tmp_path / "results_areas.csv")
+             if row["file_system"] == "dbfs"}
+    for alias in ("/Volume", "/Volumes", "/volume", "/volumes"):
+        assert areas[alias]["status"] == "skipped", alias
+        assert "volume" in areas[alias]["error"].lower()
+    for place in ("/databricks/mlflow-tracking", "/databricks/mlflow-registry"):
+        assert areas[place]["status"] == "skipped"
+        assert "MLflow" in areas[place]["error"]
+    assert (areas["/databricks"]["status"], areas["/databricks"]["file_count"]) == (
+        "success", "1")
+    assert areas["/mnt/lake"]["status"] == "skipped"
+    assert "refused by the DBFS REST API" in areas["/mnt/lake"]["error"]
+    assert "list it on a cluster" in areas["/mnt/lake"]["error"]
+    assert (areas["/mnt/open"]["status"], areas["/mnt/open"]["total_size"]) == (
+        "success", "20")
+    assert not any(row["status"] == "error" for row in areas.values())
+    # Nothing is listed inside a reserved place; the refused mount once, at its root.
+    tried = [path for fs, path in server.stats.listing_attempts if fs == "dbfs"]
+    assert not [p for p in tried if p.lower().startswith(("/volume", "/databricks/mlflow"))]
+    assert tried.count("/mnt/lake") == 1

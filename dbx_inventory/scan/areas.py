@@ -15,7 +15,8 @@ from typing import Callable
 
 from dbx_inventory.transport.client import ApiClient
 from dbx_inventory.errors import ApiError, InventoryError, NotFound, WorkspaceUnreachable
-from dbx_inventory.scan.roots import HOMES, Place, Root, area_root
+from dbx_inventory.scan.filesystems.dbfs import refusal
+from dbx_inventory.scan.roots import AREA, HOMES, Place, Root, area_root
 
 # Folders whose every child directory is one user's place (the name is the user's).
 OWNED = {("workspace", "/Repos"), ("dbfs", "/FileStore/shared_uploads")}
@@ -24,10 +25,20 @@ MOUNTS = ("dbfs", "/mnt")
 NESTED = {("dbfs", "/user/hive/warehouse")}
 MOUNT_REASON = ("mount point: external storage, not the DBFS root; "
                 "--include-mounts walks it")
+VOLUME_ALIAS = ("Unity Catalog volume alias: the DBFS REST API refuses it (volumes are "
+                "read through the Files API)")
 SKIPPED = {
     ("dbfs", "/databricks-datasets"): "read-only sample datasets Databricks provides",
     ("dbfs", "/Volumes"): "Unity Catalog volumes: cloud storage, not the DBFS root",
+    ("dbfs", "/Volume"): VOLUME_ALIAS,
+    ("dbfs", "/volume"): VOLUME_ALIAS,
+    ("dbfs", "/volumes"): VOLUME_ALIAS,
 }
+MLFLOW = "MLflow assets: mounted, the DBFS REST API refuses to list them"
+# Reserved places inside an area: skipped areas of their own when they are there
+# (a get-status each, no listing).
+RESERVED = {("dbfs", "/databricks/mlflow-tracking"): MLFLOW,
+            ("dbfs", "/databricks/mlflow-registry"): MLFLOW}
 
 
 class RootRefused(InventoryError):  # exit 1 with one line, before anything is scanned
@@ -80,6 +91,10 @@ def _area(client: ApiClient, walker, path: str, layout: Layout, warn) -> list[Ro
               if place[0] == fs and place[1].startswith(path + "/")]
     exclude: list[str] = []
     extra: list[Root] = []
+    for (place_fs, below), reason in sorted(RESERVED.items()):
+        if place_fs == fs and below.startswith(path + "/") and walker.exists(client, below):
+            exclude.append(below)
+            extra.append(area_root(fs, below, skipped=reason))
     for _, below in inside:
         if (fs, below) in NESTED:
             try:
@@ -146,6 +161,15 @@ def _mounts(client: ApiClient, walker, path: str, include: bool, layout: Layout,
              "points lists external storage through the DBFS API, one request per "
              "folder: on a data lake that can take days, and the bytes are not in the "
              "DBFS root")
+
+
+def refused_area(root: Root, place: Place, depth: int, exc: ApiError) -> str:
+    """Why an area is skipped when the DBFS REST API refuses its root by design (a
+    mount point it cannot list, a reserved place); "" for any other failure."""
+    if root.kind != AREA or depth != 0 or place.file_system != "dbfs":
+        return ""
+    words = refusal(exc)
+    return f"refused by the DBFS REST API ({words}): list it on a cluster" if words else ""
 
 
 def home_files(walker, listing_entries) -> list[Root]:

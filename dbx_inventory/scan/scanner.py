@@ -25,6 +25,7 @@ from dbx_inventory.scan.dirs import Breakdown
 from dbx_inventory.errors import (ApiError, NetworkError, NotAWorkspace, NotFound, ServerError,
                                   Throttled, Unauthenticated, WorkspaceOutage)
 from dbx_inventory.scan.results import SideCount, UserResult, classify, skipped_row
+from dbx_inventory.scan.areas import refused_area
 from dbx_inventory.scan.roots import Item, Place, Root, as_root
 from dbx_inventory.scan.filesystems import DBFS, WALKERS, WORKSPACE
 
@@ -49,6 +50,7 @@ class _UserState:
     sides: dict = field(default_factory=dict)   # walker name -> SideCount
     pending: int = 0
     breakdown: Breakdown | None = None          # --dirs-output: directories at 1..N
+    skipped: str = ""                           # an area the API refuses by design
     started_at: float = field(default_factory=time.time)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -227,6 +229,10 @@ class Scanner:
             raise
         except ApiError as exc:
             log.debug("[%s] listing failed for %s: %s", walker.label, path, exc)
+            reason = refused_area(user.root, place, depth, exc)
+            if reason:  # a mount point the REST API cannot list: skipped, not an error
+                user.skipped = reason
+                return
             self._failed(user, side, chain, exc.describe(), isinstance(exc, _TRANSIENT))
             return
         except Exception as exc:  # a malformed answer must cost one user, not the run
@@ -258,7 +264,10 @@ class Scanner:
         with user.lock:
             user.pending -= 1
             finished = user.pending == 0
-        if finished:
+        if finished and user.skipped:
+            self._done.put(skipped_row(user.root.name, user.skipped, worker=self.worker,
+                                       at=time.time()))
+        elif finished:
             sides = user.sides
             self._done.put(classify(user.root.name, sides.get(DBFS.name),
                                     sides.get(WORKSPACE.name), started_at=user.started_at,
