@@ -91,6 +91,10 @@ class ServerError(ApiError):
     """5xx after every retry was spent."""
 
 
+class ListingTooLarge(ServerError):
+    """A DBFS directory too large for dbfs/list: it failed the documented way, twice."""
+
+
 class NetworkError(ApiError):
     """No HTTP answer: connection refused or reset, DNS, TLS, timeout."""
 

@@ -38,6 +38,17 @@ class Faults:
     fail_first_n_requests_for_path: dict[str, int] = field(default_factory=dict)
     always_fail_paths: set[str] = field(default_factory=set)
     scim_max_page: int | None = None
+    # DBFS disabled: new accounts have no DBFS root and DisableLegacyDbfs blocks it on
+    # older ones, so every dbfs/* call is refused. The status and words are not
+    # documented: a client must not depend on them.
+    dbfs_disabled: bool = False
+    # Too-large DBFS listings: dbfs/list of a directory of more than this many entries
+    # runs a long time (~60 s) and fails, as "503" (TEMPORARILY_UNAVAILABLE "taking too
+    # long to process your request"), "504" (a gateway page) or "timeout" (no answer
+    # before too_large_delay_s: set it beyond the client's read timeout). None: off.
+    too_large_entries: int | None = None
+    too_large_delay_s: float = 0.0
+    too_large_answer: str = "503"
     # SCIM as it is (spec: "Users (SCIM)"). A non-admin token is not refused: it gets
     # the users with id and displayName only, no userName.
     scim_non_admin: bool = False

@@ -211,6 +211,13 @@ class FakeWorkspaceServer:
         if route is None:
             return self.tokens.serve(h.command, api_path, params), False
         endpoint, handler, fs = route
+        if faults.dbfs_disabled and endpoint.startswith("dbfs/"):
+            return error(403, "PERMISSION_DENIED", "DBFS root and mounts are disabled on "
+                         "this workspace (DisableLegacyDbfs)"), True
+        if endpoint == "dbfs/list" and faults.too_large_entries is not None:
+            fault = self._too_large(params, faults)
+            if fault is not None:
+                return fault, True
         if endpoint in PATH_ENDPOINTS:
             fault = self._path_fault(endpoint, fs, params, faults)
             if fault is not None:
@@ -247,6 +254,23 @@ class FakeWorkspaceServer:
             return Reply(500, {"error_code": "INTERNAL_ERROR",
                                "message": f"Internal error while reading {path}"})
         return None
+
+    def _too_large(self, params: dict, faults: Faults) -> Reply | None:
+        """dbfs/list of a directory over too_large_entries: slow, then failed (the docs
+        warn a listing of over ~10,000 entries times out after about 60 s)."""
+        path = request_path(params, "dbfs")
+        node = self.workspace.dbfs.dirs.get(path) if path is not None else None
+        limit = faults.too_large_entries
+        if node is None or limit is None or node.entry_count() <= limit:
+            return None
+        self.stats.attempt_listing(("dbfs", path))
+        time.sleep(faults.too_large_delay_s)
+        if faults.too_large_answer == "504":
+            return _transient(504)
+        return Reply(503, {"error_code": "TEMPORARILY_UNAVAILABLE",
+                           "message": "The service at this URL is taking too long to "
+                                      "process your request. Please try again later or "
+                                      "try a faster operation."})
 
     # -- writing ----------------------------------------------------------------------
 

@@ -71,3 +71,15 @@ def test_reserved_dbfs_places_are_refused_by_the_rest_api(serve):
     assert get(server, "/api/2.0/dbfs/get-status?path=/mnt/lake")[0] == 200
     assert "limitation of the DBFS REST API" in get(
         server, "/api/2.0/dbfs/list?path=/databricks/mlflow-registry")[1]["message"]
+
+
+def test_dbfs_disabled_refuses_every_dbfs_call(serve):
+    ws = Workspace()
+    ws.dbfs.add_file("/FileStore/a.csv", size=3)
+    ws.workspace.add_file("/Users/a@x.com/nb.py", size=3)
+    server = serve(ws, dbfs_disabled=True)
+    for path in ("/api/2.0/dbfs/list?path=/", "/api/2.0/dbfs/get-status?path=/",
+                 "/api/2.0/dbfs/list?path=/FileStore"):
+        status, body = get(server, path)
+        assert status == 403 and "DisableLegacyDbfs" in body["message"]
+    assert get(server, "/api/2.0/workspace/list?path=/Users/a@x.com")[0] == 200

@@ -235,3 +235,115 @@ def test_reserved_places_and_refused_mounts_are_skipped_areas(serve, cli, tmp_pa
     tried = [path for fs, path in server.stats.listing_attempts if fs == "dbfs"]
     assert not [p for p in tried if p.lower().startswith(("/volume", "/databricks/mlflow"))]
     assert tried.count("/mnt/lake") == 1
+
+
+# --- 5. workspaces without DBFS -------------------------------------------------------------
+
+def no_dbfs_ws() -> Workspace:
+    ws = Workspace()
+    ws.add_user("notes@x.com")
+    ws.workspace.add_notebook("/Users/notes@x.com/analysis")
+    ws.workspace.add_file("/Users/notes@x.com/data.csv", size=1234)
+    ws.add_user("quiet@x.com")
+    ws.workspace.mkdir("/Users/quiet@x.com")
+    ws.dbfs.add_file("/Users/notes@x.com/old.parquet", size=10**6)  # there, but refused
+    ws.workspace.add_file("/Shared/team.py", size=50)
+    return ws
+
+
+def test_a_workspace_without_dbfs_is_scanned_by_what_can_be_read(serve, cli, tmp_path):
+    server = serve(no_dbfs_ws(), dbfs_disabled=True)
+    result = cli(FILES, "notes@x.com", "quiet@x.com", "--report", "r.html", server=server)
+    assert result.code == 0, result.output
+    said = [line for line in result.stdout.splitlines()
+            if "DBFS is not available on this workspace" in line]
+    assert len(said) == 2  # once when found, once in SUMMARY
+    assert said[0].startswith("⚠ DBFS is not available on this workspace (403")
+    assert said[0].endswith("(DisableLegacyDbfs) (dbfs:/)): scanning WORKSPACE only")
+    assert said[1].startswith("⚠ DBFS was not scanned: DBFS is not available")
+    rows = {row["username"]: row for row in read_csv(tmp_path / "results.csv")}
+    assert (rows["notes@x.com"]["status"], rows["notes@x.com"]["file_count"],
+            rows["notes@x.com"]["total_size"]) == ("success", "2", "1234")
+    assert (rows["quiet@x.com"]["status"], rows["quiet@x.com"]["error"]) == ("empty", "")
+    assert server.stats.by_endpoint["dbfs/list"] == 0  # asked once, not per user
+    assert server.stats.by_endpoint["dbfs/get-status"] == 1
+    report = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "DBFS was not scanned" in report
+    assert TOKEN not in result.output + report
+
+
+def test_whole_workspace_without_dbfs(serve, cli, tmp_path):
+    server = serve(no_dbfs_ws(), dbfs_disabled=True)
+    result = cli(FILES, "--whole-workspace", server=server)
+    assert result.code == 0, result.output
+    assert "DBFS is not available on this workspace" in result.stdout
+    rows = {row["username"]: row for row in read_csv(tmp_path / "results.csv")}
+    assert rows["notes@x.com"]["status"] == "success"
+    areas = read_csv(tmp_path / "results_areas.csv")
+    assert [(a["file_system"], a["path"], a["file_count"]) for a in areas] == [
+        ("workspace", "/Shared", "1")]
+    assert server.stats.by_endpoint["dbfs/list"] == 0
+
+
+def test_dbfs_only_without_dbfs_is_one_line(serve, cli, tmp_path):
+    server = serve(no_dbfs_ws(), dbfs_disabled=True)
+    result = cli(FILES, "notes@x.com", "--dbfs-only", server=server)
+    assert result.code == 1
+    assert "nothing to scan with --dbfs-only" in one_error_line(result)
+    assert not (tmp_path / "results.csv").exists()
+
+
+# --- 1. DBFS directories too large for the REST API -----------------------------------------
+
+def too_large_ws() -> Workspace:
+    ws = users_ws(2)
+    home = "/Users/user00@x.com"
+    for i in range(30):                                    # over N = 20: too large
+        ws.dbfs.add_file(f"{home}/events/_delta_log/{i:020d}.json", size=100)
+    ws.dbfs.add_file(f"{home}/events/part-0.parquet", size=5000)  # beside it: counted
+    ws.dbfs.add_file(f"{home}/notes.txt", size=7)
+    ws.dbfs.add_file("/Users/user01@x.com/a.csv", size=11)
+    return ws
+
+
+def test_a_directory_too_large_is_tried_twice_and_named_in_the_row(serve, cli, tmp_path):
+    ws = too_large_ws()
+    server = serve(ws, too_large_entries=20, too_large_delay_s=0.05)
+    result = cli(FILES, "user00@x.com", "user01@x.com", "--dirs-output", "dirs.csv",
+                 server=server)
+    assert result.code == 0, result.output
+    big = "/Users/user00@x.com/events/_delta_log"
+    assert server.stats.listing_attempts[("dbfs", big)] == 2
+    rows = {row["username"]: row for row in read_csv(tmp_path / "results.csv")}
+    row = rows["user00@x.com"]
+    # The rest of the tree is exact: the notebook, the part file, the notes.
+    assert (row["status"], row["file_count"], row["total_size"]) == ("error", "3", "5017")
+    assert f"dbfs:{big} is too large for the DBFS REST API" in row["error"]
+    assert "taking too long to process your request" in row["error"]
+    assert "list it on a cluster" in row["error"]
+    assert (rows["user01@x.com"]["status"], rows["user01@x.com"]["total_size"]) == (
+        "success", "21")
+    dirs = {(d["file_system"], d["path"]): d for d in read_csv(tmp_path / "dirs.csv")}
+    assert "too large for the DBFS REST API" in dirs[("dbfs", big)]["error"]
+    assert "too large" in dirs[("dbfs", "/Users/user00@x.com/events")]["error"]
+    assert TOKEN not in result.output
+
+
+@pytest.mark.parametrize("answer", ["504", "timeout"])
+def test_a_gateway_page_or_no_answer_after_a_long_wait_counts_too(serve, answer):
+    from dbx_inventory.errors import ListingTooLarge
+    from dbx_inventory.transport.retry import RetryPolicy
+
+    ws = too_large_ws()
+    # The fake waits 1.5 s; the client calls that long after 0.2 s, and with "timeout"
+    # gives up on the answer after 0.6 s: the fake's wait always outlasts both.
+    server = serve(ws, too_large_entries=20, too_large_delay_s=1.5, too_large_answer=answer)
+    retry = RetryPolicy(too_large_after_s=0.2,
+                        deadline_s=0.6 if answer == "timeout" else 150.0)
+    config = ClientConfig(host=server.url, credentials=StaticToken(TOKEN), retry=retry)
+    big = "/Users/user00@x.com/events/_delta_log"
+    with ApiClient(config) as client:
+        client.get(DBFS_LIST, {"path": "/Users"})  # answered: the workspace is there
+        with pytest.raises(ListingTooLarge):
+            client.get(DBFS_LIST, {"path": big}, subject=f"dbfs:{big}")
+    assert server.stats.listing_attempts[("dbfs", big)] == 2

@@ -37,6 +37,7 @@ from dbx_inventory.scan.results import UserResult
 from dbx_inventory.scan.roots import Root, rebuild, recorded
 from dbx_inventory.runners.dispatch import scan_rows
 from dbx_inventory.scan.scim import check_access
+from dbx_inventory.scan.availability import readable, within
 from dbx_inventory.transport.retry import RetryPolicy
 from dbx_inventory.cli.spark_console import SparkConsole, print_distribution
 from dbx_inventory.outputs.table import SparkTable, check_table_name, table_mode
@@ -253,6 +254,11 @@ class Run:
         client = ApiClient(config)  # one pooled session for the check and the scan
         client.outage.notify = self._outage_notice
         check_access(client)  # wrong host or token: one line, before anything else
+        walkers, unscanned = readable(client, walkers)  # DBFS may be off (issue 27)
+        meta.pop("unscanned", None)
+        for why in unscanned.values():
+            out(f"⚠ {why}: scanning {', '.join(w.label for w in walkers)} only")
+            meta["unscanned"] = unscanned
         if not names:
             names = self._discover(client, walkers, meta)
             done = self._resume_state(journal, settings.host, names, scope)
@@ -265,6 +271,7 @@ class Run:
             aside = set_aside(args.checkpoint)
             out(f"Note: an unfinished checkpoint was moved to {aside} "
                 "(use --resume to continue a run)")
+        todo = within(todo, walkers)  # no place in a file system that cannot be read
         writer = CheckpointWriter(args.checkpoint, host=settings.host, users=names,
                                   scope=scope, append=resumed is not None,
                                   grown=resumed is not None and resumed.users != names,
@@ -606,12 +613,15 @@ def _run_info(host: str, meta: dict, *, ended_at: float, command: str, mode: str
                    all_homes=bool(meta.get("all_homes")),
                    whole_workspace=bool(meta.get("whole_workspace")),
                    statuses_known=bool(meta.get("statuses")),
-                   incomplete=dict(meta.get("incomplete") or {}))
+                   incomplete=dict(meta.get("incomplete") or {}),
+                   not_scanned=dict(meta.get("unscanned") or {}))
 
 
 def _summary_notes(rows, meta: dict) -> list[str]:
     """SUMMARY lines beyond the counts: data left behind, discovery that was incomplete."""
     notes = [line for line in [left_behind_line(rows)] if line]
+    notes += [f"⚠ {label} was not scanned: {why}" for label, why in
+              (meta.get("unscanned") or {}).items()]
     for label, reason in (meta.get("incomplete") or {}).items():
         notes.append(f"⚠ {label} discovery incomplete ({reason}): removed users' homes "
                      f"there may be missing")

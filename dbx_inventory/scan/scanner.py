@@ -22,12 +22,14 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from dbx_inventory.transport.client import ApiClient
 from dbx_inventory.scan.dirs import Breakdown
-from dbx_inventory.errors import (ApiError, NetworkError, NotAWorkspace, NotFound, ServerError,
-                                  Throttled, Unauthenticated, WorkspaceOutage)
+from dbx_inventory.errors import (ApiError, ListingTooLarge, NetworkError, NotAWorkspace,
+                                  NotFound, ServerError, Throttled, Unauthenticated,
+                                  WorkspaceOutage)
 from dbx_inventory.scan.results import SideCount, UserResult, classify, skipped_row
 from dbx_inventory.scan.areas import refused_area
 from dbx_inventory.scan.roots import Item, Place, Root, as_root
 from dbx_inventory.scan.filesystems import DBFS, WALKERS, WORKSPACE
+from dbx_inventory.scan.filesystems.dbfs import too_large
 
 log = logging.getLogger("dbx_inventory.scan.scanner")
 
@@ -227,6 +229,10 @@ class Scanner:
             return
         except _FATAL:
             raise
+        except ListingTooLarge as exc:  # tried twice; the rest of the tree is counted
+            log.debug("[%s] too large to list: %s: %s", walker.label, path, exc)
+            self._failed(user, side, chain, too_large(path, exc), False)
+            return
         except ApiError as exc:
             log.debug("[%s] listing failed for %s: %s", walker.label, path, exc)
             reason = refused_area(user.root, place, depth, exc)

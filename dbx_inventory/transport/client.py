@@ -19,12 +19,12 @@ from dbx_inventory import scrub
 from dbx_inventory.transport.auth import Credentials
 from dbx_inventory.clock import Clock
 from dbx_inventory.transport.deadline import Deadline, DeadlineAdapter
-from dbx_inventory.errors import (ApiError, NetworkError, NotAWorkspace, Throttled,
-                                  WorkspaceUnreachable, error_for_status)
+from dbx_inventory.errors import (ApiError, ListingTooLarge, NetworkError, NotAWorkspace,
+                                  Throttled, WorkspaceUnreachable, error_for_status)
 from dbx_inventory.transport.outage import OutageGate
 from dbx_inventory.transport.pacing import PUBLISHED_RATES, Pacer, family_of
 from dbx_inventory.transport.politeness import RequestStats
-from dbx_inventory.transport.retry import RetryPolicy, says_rate_limited
+from dbx_inventory.transport.retry import RetryPolicy, looks_too_large, says_rate_limited
 from dbx_inventory.transport.throttle import Throttle
 
 log = logging.getLogger("dbx_inventory.transport.client")
@@ -116,14 +116,24 @@ class ApiClient:
         attempt = 0
         renewed = False
         watch_outage = bool(self.retry.outage_limit_s)
+        too_large = 0  # failures the way a directory too large for the API fails
         while True:
             if watch_outage:
                 self.outage.wait_while_down()  # no attempt is spent on an outage
             attempt += 1
+            sent_at = self.clock.monotonic()
             body, failure = self._attempt(method, api_path, params, json_body, subject, family)
             if failure is None:
                 return self._checked(api_path, body, subject)
             status, error = failure.status, failure.error
+            if not failure.unsent and looks_too_large(
+                    api_path, status, error.message, self.clock.monotonic() - sent_at,
+                    self.retry):
+                too_large += 1
+                if too_large >= self.retry.too_large_tries:
+                    raise ListingTooLarge(f"{error.describe()}, {too_large} times",
+                                          status=status, error_code=error.error_code,
+                                          path=subject)
             # One renewal and one retry for a token refused before its time, never a loop.
             if status == 401 and not renewed and failure.used is not None \
                     and self._credentials.renew_after_401(failure.used):

@@ -13,6 +13,13 @@ from dbx_inventory.transport.client import ApiClient
 _REFUSALS = ("no operations allowed on this path", "limitation of the dbfs rest api")
 
 
+def too_large(path: str, exc: ApiError) -> str:
+    """A row's words for a directory dbfs/list cannot list: which, why, what to do."""
+    return (f"dbfs:{path} is too large for the DBFS REST API (a listing of more than "
+            f"~10,000 entries fails: {exc.message}); list it on a cluster (dbutils.fs.ls, "
+            "or /dbfs on a classic cluster)")
+
+
 def refusal(exc: ApiError) -> str | None:
     """The API's words when it refuses a place by design, else None."""
     text = (exc.message or "").lower()
