@@ -347,3 +347,32 @@ def test_a_gateway_page_or_no_answer_after_a_long_wait_counts_too(serve, answer)
         with pytest.raises(ListingTooLarge):
             client.get(DBFS_LIST, {"path": big}, subject=f"dbfs:{big}")
     assert server.stats.listing_attempts[("dbfs", big)] == 2
+
+
+# --- 7. per-user DBFS data where it really lives: dbfs:/user/<name> --------------------------
+
+def test_user_folders_of_dbfs_user_join_their_owners_rows(serve, cli, tmp_path):
+    ws = Workspace()
+    ws.add_user("ann@x.com")
+    ws.workspace.add_file("/Users/ann@x.com/nb.py", size=5)
+    app = "6f1c2d3e-0000-4000-8000-00000000abcd"
+    ws.add_service_principal(app, "etl bot")
+    ws.dbfs.add_file("/user/ann@x.com/scratch/a.parquet", size=100)
+    ws.dbfs.add_file(f"/user/{app}/out/b.parquet", size=200)
+    ws.dbfs.add_file("/user/gone@x.com/c.csv", size=300)          # known only here
+    ws.dbfs.add_file("/user/hive/warehouse/sales/part-0", size=400)
+    ws.dbfs.add_file("/user/spark-logs/app-1.log", size=500)
+    ws.dbfs.add_file("/user/bob/d.txt", size=600)                 # no @, no one's name
+    server = serve(ws)
+    result = cli(FILES, "--whole-workspace", "--extended", server=server)
+    assert result.code == 0, result.output
+    rows = {row["username"]: row for row in read_csv(tmp_path / "results.csv")}
+    assert (rows["ann@x.com"]["file_count"], rows["ann@x.com"]["total_size"],
+            rows["ann@x.com"]["status"]) == ("2", "105", "success")
+    assert (rows[app]["total_size"], rows[app]["user_status"]) == ("200", "service_principal")
+    assert (rows["gone@x.com"]["total_size"], rows["gone@x.com"]["user_status"]) == (
+        "300", "removed")
+    assert "bob" not in rows and "spark-logs" not in rows
+    areas = {(a["file_system"], a["path"]): a for a in read_csv(tmp_path / "results_areas.csv")}
+    assert areas[("dbfs", "/user")]["total_size"] == "1100"           # spark-logs and bob
+    assert areas[("dbfs", "/user/hive/warehouse")]["total_size"] == "400"

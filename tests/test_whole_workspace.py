@@ -22,7 +22,7 @@ import pytest
 from conftest import ROOT, TOKEN, clean_env
 from fake_workspace import FakeWorkspaceServer, generate_workspace
 from fake_workspace.truth import (expected_areas, expected_users, skipped_places, trees,
-                                  visible, whole_listings)
+                                  user_folders, visible, whole_listings)
 from helpers import journal_records
 
 SCRIPT = "databricks_user_files_simple.py"
@@ -240,12 +240,16 @@ def test_the_journal_keeps_the_roots_and_no_secret(cli, serve, tmp_path):
     server = serve(ws)
     result = cli(SCRIPT, "--whole-workspace", server=server)
     assert result.code == 0, result.output
-    # Every folder listed once, and only the warehouse twice (named, then walked).
+    # Every folder listed once, and only the warehouse and dbfs:/user twice (named,
+    # then walked: /user to find the users' folders there).
     assert sum(server.stats.listings.values()) == sum(whole_listings(ws).values())
-    assert server.stats.duplicate_listings() == {("dbfs", "/user/hive/warehouse"): 2}
+    assert server.stats.duplicate_listings() == {("dbfs", "/user/hive/warehouse"): 2,
+                                                 ("dbfs", "/user"): 2}
     header = journal_records(tmp_path / ".checkpoint_progress.json")[0]
     roots = header["meta"]["roots"]
-    assert roots["dbfs:/user"]["places"] == [["dbfs", "/user", ["/user/hive/warehouse"]]]
+    assert roots["dbfs:/user"]["places"] == [
+        ["dbfs", "/user", ["/user/hive/warehouse"]
+         + [f"/user/{name}" for name in user_folders(ws)]]]
     assert roots["dbfs:/mnt/datalake"]["skipped"]
     assert header["scope"]["whole_workspace"] is True
     assert TOKEN not in json.dumps(header)

@@ -11,7 +11,7 @@ skipped: each area leaves out the subtrees that are roots of their own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Collection
 
 from dbx_inventory.transport.client import ApiClient
 from dbx_inventory.errors import ApiError, InventoryError, NotFound, WorkspaceUnreachable
@@ -21,6 +21,9 @@ from dbx_inventory.scan.roots import AREA, HOMES, Place, Root, area_root
 # Folders whose every child directory is one user's place (the name is the user's).
 OWNED = {("workspace", "/Repos"), ("dbfs", "/FileStore/shared_uploads")}
 MOUNTS = ("dbfs", "/mnt")
+# Hadoop-style user folders (dbfs:/user/<name>): a child folder whose name is a user's
+# joins that user's row; the others (hive, spark-logs, ...) stay in the area.
+USER_FOLDERS = ("dbfs", "/user")
 # Areas of their own inside another area, when they exist.
 NESTED = {("dbfs", "/user/hive/warehouse")}
 MOUNT_REASON = ("mount point: external storage, not the DBFS root; "
@@ -60,8 +63,10 @@ class Layout:
 
 
 def map_workspace(client: ApiClient, walkers, *, include_mounts: bool = False,
-                  warn: Callable[[str], None]) -> Layout:
-    """List the roots of `walkers`' file systems and the folders named above."""
+                  warn: Callable[[str], None], known: Collection[str] = ()) -> Layout:
+    """List the roots of `walkers`' file systems and the folders named above. `known`:
+    the names that are users' (SCIM users, homes, service principals' application ids),
+    for the user folders of dbfs:/user."""
     layout = Layout()
     for walker in walkers:
         fs = walker.name
@@ -78,12 +83,13 @@ def map_workspace(client: ApiClient, walkers, *, include_mounts: bool = False,
             elif (fs, path) in OWNED:
                 layout.areas.extend(_owned(client, walker, path, layout, warn) or [])
             else:
-                layout.areas.extend(_area(client, walker, path, layout, warn))
+                layout.areas.extend(_area(client, walker, path, layout, warn, known))
     layout.areas.sort(key=lambda root: root.name)
     return layout
 
 
-def _area(client: ApiClient, walker, path: str, layout: Layout, warn) -> list[Root]:
+def _area(client: ApiClient, walker, path: str, layout: Layout, warn,
+          known: Collection[str] = ()) -> list[Root]:
     """A top-level folder as an area, less the owned folders and nested areas below it
     (each of those is listed: to name its owners, or to know it is there)."""
     fs = walker.name
@@ -110,7 +116,27 @@ def _area(client: ApiClient, walker, path: str, layout: Layout, warn) -> list[Ro
         if owned is not None:
             exclude.append(below)
             extra += owned
+    if (fs, path) == USER_FOLDERS:
+        exclude += _user_folders(client, walker, path, layout, set(known), set(exclude))
     return [area_root(fs, path, exclude=exclude)] + extra
+
+
+def _user_folders(client: ApiClient, walker, path: str, layout: Layout, known: set[str],
+                  taken: set[str]) -> list[str]:
+    """The folders of dbfs:/user named for a user (a name known as a user's, or any name
+    with an @), each joined to that user's row; their paths, for the area to leave out.
+    Unreadable: none, and the area's own walk says why."""
+    try:
+        found = _entries(client, walker, path)
+    except ApiError:
+        return []
+    mine = []
+    for child, is_dir in found:
+        name = child.rsplit("/", 1)[-1]
+        if is_dir and child not in taken and ("@" in name or name in known):
+            layout.owned.setdefault(name, []).append(Place(walker.name, child))
+            mine.append(child)
+    return mine
 
 
 def _owned(client: ApiClient, walker, path: str, layout: Layout, warn,
