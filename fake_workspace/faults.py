@@ -37,6 +37,10 @@ class Faults:
     # Keys are paths; "dbfs:/p" or "workspace:/p" limits a key to one file system.
     fail_first_n_requests_for_path: dict[str, int] = field(default_factory=dict)
     always_fail_paths: set[str] = field(default_factory=set)
+    # Flaky directories: the first listings of a path answer these statuses in turn
+    # (429 with Retry-After). Isolated 429s happen on busy workspaces even far below
+    # the limit: one is a reason to wait Retry-After, not proof of a rate. Same keys.
+    flaky_paths: dict[str, tuple[int, ...]] = field(default_factory=dict)
     scim_max_page: int | None = None
     # DBFS disabled: new accounts have no DBFS root and DisableLegacyDbfs blocks it on
     # older ones, so every dbfs/* call is refused. The status and words are not

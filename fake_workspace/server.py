@@ -184,13 +184,15 @@ class FakeWorkspaceServer:
                 and not self.tokens.valid(header):
             return error(401, "UNAUTHENTICATED", "Invalid access token."), None, False
         reply, injected = self._reply(h, query, body, route, faults)
+        headers = {"Retry-After": str(faults.retry_after)} \
+            if reply.status == 429 and faults.retry_after is not None else None
         if faults.echo_auth and reply.status >= 400 and isinstance(reply.body, dict):
             # Some proxies and services quote the request back in their errors.
             echoed = dict(reply.body)
             echoed["message"] = (f"{echoed.get('message', '')} (request had "
                                  f"Authorization: {h.headers.get('Authorization')})")
             reply = Reply(reply.status, echoed, reply.listing)
-        return reply, None, injected
+        return reply, headers, injected
 
     def _reply(self, h: _Handler, query: str, body: bytes, route, faults: Faults
                ) -> tuple[Reply, bool]:
@@ -244,6 +246,14 @@ class FakeWorkspaceServer:
                                      or fs_key in faults.hold_paths):
                 hold.wait()
             attempt = self.stats.attempt_listing((fs, path))
+            flaky = faults.flaky_paths
+            turns = flaky.get(fs_key, flaky.get(path, ())) if flaky else ()
+            if attempt <= len(turns):
+                status = turns[attempt - 1]
+                if status == 429:
+                    return error(429, "REQUEST_LIMIT_EXCEEDED",
+                                 "Too many requests: the workspace is busy")
+                return _transient(status)
             fail_first = faults.fail_first_n_requests_for_path
             if fail_first:
                 n = fail_first.get(fs_key, fail_first.get(path, 0))

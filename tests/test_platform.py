@@ -112,12 +112,13 @@ def test_families_start_at_their_published_rates_and_learn_upward(serve):
         for _ in range(5):
             client.get("/api/2.0/workspace/list", {"path": "/Users"})
         assert clock.sleeps == []  # the workspace API has no published rate: unpaced
-        for _ in range(5):
+        for _ in range(32):
             client.get(DBFS_LIST, {"path": "/"})
-        assert clock.sleeps == pytest.approx([1 / 30] * 4)  # DBFS: 30 requests/s
+        # DBFS: 30 requests/s: a second's worth at once, then one every 1/30 s.
+        assert clock.sleeps == pytest.approx([1 / 30])
         del clock.sleeps[:]
-        client.get("/api/2.0/preview/scim/v2/Me")
-        client.get("/api/2.0/preview/scim/v2/Me")
+        for _ in range(6):
+            client.get("/api/2.0/preview/scim/v2/Me")
         assert clock.sleeps == pytest.approx([60 / 255])  # SCIM reads: 255 a minute
         for _ in range(200):
             client.get(DBFS_LIST, {"path": "/"})
@@ -376,3 +377,43 @@ def test_user_folders_of_dbfs_user_join_their_owners_rows(serve, cli, tmp_path):
     areas = {(a["file_system"], a["path"]): a for a in read_csv(tmp_path / "results_areas.csv")}
     assert areas[("dbfs", "/user")]["total_size"] == "1100"           # spark-logs and bob
     assert areas[("dbfs", "/user/hive/warehouse")]["total_size"] == "400"
+
+
+# --- 2. isolated 429s do not collapse the pace ------------------------------------------------
+
+def dirs_ws(n: int) -> Workspace:
+    ws = users_ws(1)
+    for i in range(n):
+        ws.dbfs.add_file(f"/d/{i:02d}/f.csv", size=1)
+    return ws
+
+
+def list_all(client, n: int) -> None:
+    for i in range(n):
+        assert client.get(DBFS_LIST, {"path": f"/d/{i:02d}"})["files"]
+
+
+def test_isolated_429s_wait_retry_after_and_teach_nothing(serve):
+    flaky = {f"dbfs:/d/{i:02d}": (429,) for i in (5, 30, 55)}  # 25 answers apart
+    server = serve(dirs_ws(60), flaky_paths=flaky, retry_after="1")
+    clock = FakeClock()
+    config = ClientConfig(host=server.url, credentials=StaticToken(TOKEN),
+                          published_rates=None)
+    with ApiClient(config, clock=clock) as client:
+        list_all(client, 60)
+        assert server.stats.throttled == 3
+        assert clock.sleeps.count(1.0) == 3          # each waited its Retry-After ...
+        assert client.pacer.pace("dbfs").cuts == 0   # ... and cut nothing
+        assert client.learned_rates() == {}
+        assert client.throttle.cuts == 0
+
+
+def test_clustered_429s_still_set_a_pace(serve):
+    flaky = {f"dbfs:/d/{i:02d}": (429,) for i in (10, 11, 12)}  # three in a row
+    server = serve(dirs_ws(20), flaky_paths=flaky, retry_after="1")
+    config = ClientConfig(host=server.url, credentials=StaticToken(TOKEN),
+                          published_rates=None)
+    with ApiClient(config, clock=FakeClock()) as client:
+        list_all(client, 20)
+        assert client.pacer.pace("dbfs").cuts == 1
+        assert "dbfs" in client.learned_rates()

@@ -117,12 +117,14 @@ class ApiClient:
         renewed = False
         watch_outage = bool(self.retry.outage_limit_s)
         too_large = 0  # failures the way a directory too large for the API fails
+        failure: _Failure | None = None
         while True:
             if watch_outage:
                 self.outage.wait_while_down()  # no attempt is spent on an outage
             attempt += 1
             sent_at = self.clock.monotonic()
-            body, failure = self._attempt(method, api_path, params, json_body, subject, family)
+            body, failure = self._attempt(method, api_path, params, json_body, subject, family,
+                                          again=failure is not None and failure.status == 429)
             if failure is None:
                 return self._checked(api_path, body, subject)
             status, error = failure.status, failure.error
@@ -172,8 +174,9 @@ class ApiClient:
             self.clock.sleep(wait)
 
     def _attempt(self, method: str, api_path: str, params, json_body, subject: str,
-                 family: str) -> tuple[dict, "_Failure | None"]:
-        """One request: the parsed body, or what went wrong."""
+                 family: str, again: bool = False) -> tuple[dict, "_Failure | None"]:
+        """One request: the parsed body, or what went wrong. `again`: its previous try
+        was answered 429 (a second one is no isolated 429)."""
         # Until the workspace first answers, the first-contact bound is the deadline.
         limit = self.retry.deadline_s if self._answered else self.retry.first_contact_s
         timeout = (min(CONNECT_TIMEOUT_S, limit), min(READ_TIMEOUT_S, limit))
@@ -201,9 +204,15 @@ class ApiClient:
             # A throttle that says so with another status is a 429 (issue 27, item 3).
             limited = status == 429 or (error is not None and says_rate_limited(
                 error.error_code, error.message))
-            # A 429 at a level of requests in flight not yet proven is the in-flight
-            # limit's to learn; any other is its family's rate.
-            self.pacer.answered(ticket, throttled=limited and not slot.throttled())
+            # An isolated 429 only waits (issue 27). One in a cluster at a level of
+            # requests in flight not yet proven is the in-flight limit's to learn; any
+            # other is its family's rate.
+            if not limited:
+                self.pacer.answered(ticket)
+            else:
+                of_rate = self.pacer.clustered(family, again)  # each records the 429
+                if not slot.throttled(again) and of_rate:
+                    self.pacer.answered(ticket, throttled=True)
             if limited:
                 self.stats.add(family, throttled=1)
         # The body is in memory: reading it needs no slot.
