@@ -483,6 +483,7 @@ class Workspace:
         aliases ("No operations allowed on this path") and the MLflow asset paths
         (mounted, refused like mount points), each holding something."""
         for alias in VOLUME_ALIASES:
+            self.dbfs.add_file(f"{alias}/main/default/files/readme.txt", size=64)
             self.dbfs.refuse(alias, VOLUME_REFUSAL)
         for place in MLFLOW_PLACES:
             self.dbfs.add_file(f"{place}/0/artifacts/model.pkl", size=4096)

@@ -417,3 +417,12 @@ def test_clustered_429s_still_set_a_pace(serve):
         list_all(client, 20)
         assert client.pacer.pace("dbfs").cuts == 1
         assert "dbfs" in client.learned_rates()
+
+
+def test_each_spark_job_starts_at_its_share_of_the_published_rates():
+    from dbx_inventory.runners.spark.task import executor_config
+
+    config = ClientConfig(host="https://w.example.com", credentials=StaticToken(TOKEN),
+                          max_in_flight=20)
+    job = executor_config(config, 5)
+    assert job.published_rates == pytest.approx({"dbfs": 30 / 4, "scim": 255 / 60 / 4})
