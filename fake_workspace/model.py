@@ -29,13 +29,6 @@ LANGUAGES = ("", "PYTHON", "SQL", "SCALA", "R")
 
 DBFS_DIR = "DBFS_DIR"
 
-# Reserved DBFS places (spec: "The platform as it is").
-VOLUME_ALIASES = ("/Volume", "/Volumes", "/volume", "/volumes")
-MLFLOW_PLACES = ("/databricks/mlflow-tracking", "/databricks/mlflow-registry")
-VOLUME_REFUSAL = "No operations allowed on this path"
-MOUNT_REFUSAL = ("Cannot list a mount point: a technical limitation of the DBFS REST API; "
-                 "list it on a cluster")
-
 
 class PathError(ValueError):
     """A path the fake refuses as malformed (not absolute, '.' or '..' segments)."""
@@ -477,21 +470,6 @@ class Workspace:
         sp = ServicePrincipal(str(self._next_user_id), application_id, display_name, active)
         self.service_principals.append(sp)
         return sp
-
-    def add_reserved_dbfs_places(self) -> None:
-        """What a real DBFS root shows and its REST API refuses: the Unity Catalog volume
-        aliases ("No operations allowed on this path") and the MLflow asset paths
-        (mounted, refused like mount points), each holding something."""
-        for alias in VOLUME_ALIASES:
-            self.dbfs.add_file(f"{alias}/main/default/files/readme.txt", size=64)
-            self.dbfs.refuse(alias, VOLUME_REFUSAL)
-        for place in MLFLOW_PLACES:
-            self.dbfs.add_file(f"{place}/0/artifacts/model.pkl", size=4096)
-            self.dbfs.refuse(place, MOUNT_REFUSAL, status_ok=True)
-
-    def refuse_mount(self, path: str) -> None:
-        """A mount point the DBFS REST API cannot list (some configurations)."""
-        self.dbfs.refuse(path, MOUNT_REFUSAL, status_ok=True)
 
     def home_names(self) -> set[str]:
         """Names of every folder directly under /Users, in either file system."""

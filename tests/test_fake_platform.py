@@ -9,6 +9,7 @@ import urllib.request
 
 from conftest import TOKEN
 from fake_workspace import Workspace
+from fake_workspace.reserved import add_reserved_dbfs_places, refuse_mount
 
 
 def get(server, path: str, token: str = TOKEN) -> tuple[int, dict | str]:
@@ -55,9 +56,9 @@ def test_scim_total_results_is_not_the_end(serve):
 
 def test_reserved_dbfs_places_are_refused_by_the_rest_api(serve):
     ws = Workspace()
-    ws.add_reserved_dbfs_places()
+    add_reserved_dbfs_places(ws)
     ws.dbfs.add_file("/mnt/lake/part-0", size=10)
-    ws.refuse_mount("/mnt/lake")
+    refuse_mount(ws, "/mnt/lake")
     server = serve(ws)
     status, body = get(server, "/api/2.0/dbfs/list?path=/")
     assert {"/Volume", "/Volumes", "/volume", "/volumes", "/databricks", "/mnt"} == {

@@ -10,6 +10,7 @@ from dbx_inventory.transport.auth import StaticToken
 from dbx_inventory.transport.client import ApiClient, ClientConfig
 from dbx_inventory.transport.settings import describe_profiles, resolve
 from fake_workspace import Workspace
+from fake_workspace.reserved import add_reserved_dbfs_places, refuse_mount
 
 import pytest
 
@@ -208,10 +209,10 @@ def read_csv(path):
 
 def test_reserved_places_and_refused_mounts_are_skipped_areas(serve, cli, tmp_path):
     ws = users_ws(2)
-    ws.add_reserved_dbfs_places()
+    add_reserved_dbfs_places(ws)
     ws.dbfs.add_file("/databricks/init/setup.sh", size=7)
     ws.dbfs.add_file("/mnt/lake/part-0", size=10)
-    ws.refuse_mount("/mnt/lake")
+    refuse_mount(ws, "/mnt/lake")
     ws.dbfs.add_file("/mnt/open/part-0", size=20)
     server = serve(ws)
     result = cli(FILES, "--whole-workspace", "--include-mounts", server=server)
