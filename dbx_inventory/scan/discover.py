@@ -126,7 +126,8 @@ def discover(client: ApiClient, walkers, *, warn: Callable[[str], None],
     layout = None
     outside: list[str] = []
     if whole:
-        layout = map_workspace(client, walkers, include_mounts=include_mounts, warn=warn)
+        layout = map_workspace(client, walkers, include_mounts=include_mounts, warn=warn,
+                               known=set(names) | others | directory.principals)
         layout.home_files = stray
         incomplete.update(layout.incomplete)
         # Someone known only by a Git folder or an upload gets a row too; a place is
