@@ -194,7 +194,7 @@ class Run:
                               "--whole-workspace")
         names = self._users()  # empty under --all-homes: discovered below
         settings = resolve_settings(args)
-        mode = choose_mode(args, settings.cluster_id)
+        mode = choose_mode(args, settings.cluster_id, source=settings.cluster_source)
         walkers = (DBFS,) if args.dbfs_only else (WORKSPACE,) if args.workspace_only \
             else (DBFS, WORKSPACE)
         # What changes a row: a resume with another scope is refused.
@@ -233,6 +233,8 @@ class Run:
                 f"Mode: {mode.describe}",
                 f"Scanning: {', '.join(w.label for w in walkers)}"])
         out(RULE)
+        if mode.hint:
+            out(f"Note: {mode.hint}")
         for group in case_twins(names):
             out(f"Note: {' and '.join(group)} differ only in letter case; home folders "
                 "are case-sensitive, so each is scanned")
