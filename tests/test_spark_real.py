@@ -4,12 +4,19 @@ mismatch named before any job, executors reading DBFS through its mount."""
 from __future__ import annotations
 
 import csv
+import glob
 import io
+import subprocess
+import sys
 
 import pytest
 
 from conftest import TOKEN
-from fake_workspace import Workspace
+from helpers import csv_rows, expected_rows, users_file
+from dbx_inventory.errors import SparkFailure
+from dbx_inventory.runners.spark.versions import Version, check_runtime
+from fake_workspace import Workspace, generate_workspace
+from localspark import LocalSparkConnect
 
 SCRIPT = "databricks_user_files_simple.py"
 CLUSTER = "0101-000000-ideclus"
@@ -75,3 +82,105 @@ def test_cluster_id_flag_asks_for_spark(cli, serve, tmp_path):
     assert f"cluster {CLUSTER} is TERMINATED, not RUNNING" in result.stdout
     assert "is not used unless asked" not in result.output
     assert rows(tmp_path / "results.csv") == EXACT
+
+
+# -- a mismatch is named before any job -------------------------------------------------
+
+def other_python() -> str | None:
+    """A real Python of another minor version than this one (pyenv's, Debian's), ≥ 3.10
+    (what pyspark 4.3's worker code runs on)."""
+    for path in sorted(glob.glob("/root/.pyenv/versions/3.*/bin/python3")
+                       + glob.glob("/usr/bin/python3.1[0-9]"), reverse=True):
+        probe = subprocess.run([path, "-c", "import sys; print(*sys.version_info[:2])"],
+                               capture_output=True, text=True, timeout=30)
+        if probe.returncode != 0:
+            continue
+        major, minor = map(int, probe.stdout.split())
+        if major == 3 and minor >= 10 and minor != sys.version_info[1]:
+            return path
+    return None
+
+
+@pytest.fixture(scope="module")
+def other_spark():
+    """A local Spark Connect server whose executors run another Python minor version."""
+    python = other_python()
+    if python is None:
+        pytest.skip("no Python of another minor version on this machine")
+    with LocalSparkConnect("local[2]", python=python) as server:
+        version = subprocess.run([python, "-c", "import sys; print('%d.%d' % "
+                                  "sys.version_info[:2])"], capture_output=True, text=True,
+                                 timeout=30).stdout.strip()
+        yield server, version
+
+
+@pytest.mark.parametrize("no_fallback", [False, True], ids=["fallback", "no-fallback"])
+def test_executors_on_another_python_are_named_then_the_run_ends_locally(
+        cli, serve, tmp_path, other_spark, no_fallback):
+    spark, theirs = other_spark
+    ours = "%d.%d" % sys.version_info[:2]
+    ws = generate_workspace(12, seed=30)
+    server = serve(ws, latency_s=0.02)
+    names = users_file(tmp_path, ws)
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark.url,
+                 "-o", "out.csv", *(["--no-fallback"] if no_fallback else []),
+                 server=server, timeout=240)
+    assert "Traceback" not in result.output, result.output[-3000:]
+    line = (f"the executors run Python {theirs}, this client Python {ours} (PySpark needs "
+            f"the same minor version): run this tool from a Python {theirs} environment")
+    said = [text for text in result.output.splitlines() if line in text]
+    assert len(said) == 1, result.output[-3000:]
+    assert "PYTHON_VERSION_MISMATCH" not in result.output  # one line of ours, not Spark's
+    if no_fallback:
+        assert result.code == 1, result.output[-3000:]
+        assert result.stderr.strip().splitlines() == said
+    else:
+        assert result.code == 0, result.output[-3000:]
+        assert said[0].startswith("⚠ Spark: ")
+        assert "Mode: LOCAL (fallback" in result.stdout
+        assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
+        assert "Scanned on Spark: 0 users" in result.stdout.splitlines()
+    assert TOKEN not in result.output
+
+
+def test_a_cluster_runtime_for_another_python_is_named_before_any_session(cli, serve,
+                                                                          tmp_path):
+    """clusters/get says the runtime: DBR 16.4 runs Python 3.12 (DBR 15.4 LTS: 3.11)."""
+    ws = small()
+    theirs = "3.11" if sys.version_info[:2] != (3, 11) else "3.12"
+    runtime = "15.4" if theirs == "3.11" else "16.4"
+    ws.clusters[CLUSTER]["spark_version"] = f"{runtime}.x-scala2.12"
+    server = serve(ws)
+    result = cli(SCRIPT, *USERS, "--cluster-id", CLUSTER, server=server)
+    assert result.code == 0, result.output
+    ours = "%d.%d" % sys.version_info[:2]
+    assert (f"⚠ Spark: cluster {CLUSTER} runs Databricks Runtime {runtime} with Python "
+            f"{theirs}, this client Python {ours}: run this tool from a Python {theirs} "
+            f"environment with databricks-connect=={runtime}.*") in result.stdout
+    assert "cannot start Spark" not in result.stdout  # named before any gRPC
+    assert rows(tmp_path / "results.csv") == EXACT
+
+
+def test_databricks_connect_newer_than_the_runtime_is_named():
+    with pytest.raises(SparkFailure, match=r"databricks-connect 16\.1 is newer than "
+                       r"cluster c-1's Databricks Runtime 15\.4: run this tool from a "
+                       r"Python 3\.11 environment with databricks-connect==15\.4\.\*"):
+        check_runtime("c-1", "15.4.x-scala2.12", client=Version(3, 11),
+                      dbconnect=Version(16, 1))
+    check_runtime("c-1", "15.4.x-cpu-ml-scala2.12", client=Version(3, 11),
+                  dbconnect=Version(15, 4))
+    check_runtime("c-1", "99.1.x-scala2.13", client=Version(3, 11))  # unknown: the probe
+
+
+def test_a_resizing_cluster_is_accepted(cli, serve, tmp_path):
+    """RESIZING is a running cluster (autoscaling): the run goes on to its endpoint
+    (here the fake's, which speaks no gRPC), instead of refusing the state."""
+    ws = small()
+    ws.clusters[CLUSTER]["state"] = "RESIZING"
+    server = serve(ws)
+    result = cli(SCRIPT, *USERS, "--cluster-id", CLUSTER, server=server, timeout=120)
+    assert result.code == 0, result.output
+    assert "RESIZING" not in result.output
+    assert "⚠ Spark: cannot start Spark" in result.stdout
+    assert rows(tmp_path / "results.csv") == EXACT
+

@@ -34,6 +34,7 @@ from dbx_inventory.runners.spark.session import (SparkFailure, cancel_running, c
                                                  interrupt_all, release, server_listens, task_slots)
 from dbx_inventory.runners.spark.task import (REPORT_COLUMN, UNREACHABLE, EmptyRow, decode,
                                               executor_config, row_schema, scan_unit, unit_task)
+from dbx_inventory.runners.spark.versions import probe_executors
 from dbx_inventory.transport.throttle import Gate
 
 __all__ = ["SparkFailure", "connect", "run_on_spark", "task_slots", "add_stats"]
@@ -183,6 +184,10 @@ class _Setup(threading.Thread):
             if self._over():
                 return self._undo()
             _ship_package()
+            # Before any scan job: a client the executors cannot run is one line here.
+            probe_executors(self._spark)
+            if self._over():
+                return self._undo()
             self._credentials = ExecutorCredentials(self._spark, config)
             # Shipped here, before any lane starts: a job thread shipping it while the
             # run ends would hold the credentials (and the exit) in pyspark's retries.

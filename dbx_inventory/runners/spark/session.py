@@ -16,10 +16,12 @@ from urllib.parse import urlsplit
 
 from dbx_inventory.transport.client import ApiClient, ClientConfig
 from dbx_inventory.errors import ApiError, SparkFailure
+from dbx_inventory.runners.spark.versions import check_runtime, dbconnect_version
 from dbx_inventory.scrub import scrub
 
 DEFAULT_TASK_SLOTS = 8     # when the cluster does not say how many tasks run at once
 PROBE_TIMEOUT_S = 5.0
+RUNNING_STATES = ("RUNNING", "RESIZING")
 RELEASE_WAIT_S = 2.0       # a live server releases a session or interrupts in ~0.2 s
 
 _releases: list[threading.Thread] = []
@@ -202,7 +204,8 @@ def _cluster_endpoint(config: ClientConfig) -> tuple[str, int]:
 
 
 def _check_cluster(config: ClientConfig, cluster_id: str) -> None:
-    """Say plainly when the cluster is not running, before any gRPC retry loop."""
+    """Say plainly when the cluster is not running, or its runtime does not match this
+    client, before any gRPC retry loop."""
     with ApiClient(config) as client:
         try:
             info = client.get("/api/2.0/clusters/get", {"cluster_id": cluster_id},
@@ -210,10 +213,13 @@ def _check_cluster(config: ClientConfig, cluster_id: str) -> None:
         except ApiError as exc:
             raise SparkFailure(f"cannot use cluster {cluster_id}: {exc.describe()}") from None
     state = info.get("state", "UNKNOWN")
-    if state != "RUNNING":
+    # RESIZING is a running cluster that autoscales (Clusters API states): it takes jobs.
+    if state not in RUNNING_STATES:
         raise SparkFailure(f"cluster {cluster_id} is {state}, not RUNNING; start it "
                            f"(databricks clusters start {cluster_id}, or the Compute page) "
                            "and run again")
+    check_runtime(cluster_id, str(info.get("spark_version") or ""),
+                  dbconnect=dbconnect_version())
 
 
 def endpoint(remote: str) -> tuple[str, int]:
