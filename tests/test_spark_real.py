@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import glob
 import io
+import shutil
 import subprocess
 import sys
 
@@ -14,8 +15,11 @@ import pytest
 from conftest import TOKEN
 from helpers import csv_rows, expected_rows, users_file
 from dbx_inventory.errors import SparkFailure
+from dbx_inventory.outputs.csv_files import iso_utc
 from dbx_inventory.runners.spark.versions import Version, check_runtime
-from fake_workspace import Workspace, generate_workspace
+from dbx_inventory.scan.filesystems.dbfs_mount import MOUNT_ENV
+from fake_workspace import Workspace, generate_workspace, write_dbfs_mount
+from fake_workspace.truth import expected_areas, expected_users
 from localspark import LocalSparkConnect
 
 SCRIPT = "databricks_user_files_simple.py"
@@ -184,3 +188,99 @@ def test_a_resizing_cluster_is_accepted(cli, serve, tmp_path):
     assert "⚠ Spark: cannot start Spark" in result.stdout
     assert rows(tmp_path / "results.csv") == EXACT
 
+
+# -- executors read DBFS through the cluster's DBFS mount -------------------------------
+
+def mount_world(users: int = 14, seed: int = 32, **options):
+    """Varied homes, odd names, empty folders, huge sparse files, and one DBFS directory
+    too large for dbfs/list (more than ~10,000 entries)."""
+    ws = generate_workspace(users, seed=seed, forbidden_subtrees=0, **options)
+    first = ws.users[0].user_name
+    home = f"/Users/{first}"
+    ws.dbfs.add_file(f"{home}/dir #2 é/数据 🚀 50%.csv", size=42, mtime_ms=T0 + 7)
+    ws.dbfs.add_file(f"{home}/huge.bin", size=3 * 1024 ** 4, mtime_ms=T0 + 9_000)
+    ws.dbfs.mkdir(f"{home}/empty/deeper")
+    for number in range(10_050):
+        ws.dbfs.add_file(f"/Users/{ws.users[1].user_name}/_delta_log/{number:020d}.json",
+                         size=number % 700, mtime_ms=T0 + number)
+    return ws
+
+
+@pytest.fixture(scope="module")
+def mount_spark(tmp_path_factory):
+    """A local Spark Connect server whose executors see DBFS mounted at `mount`."""
+    mount = tmp_path_factory.mktemp("dbfs-mount") / "dbfs"
+    with LocalSparkConnect("local[2]", env={MOUNT_ENV: str(mount)}) as server:
+        yield server, mount
+
+
+def dbfs_listed(server) -> list[str]:
+    return sorted(path for fs, path in server.stats.listing_attempts if fs == "dbfs")
+
+
+def test_executors_read_dbfs_through_its_mount_exactly(cli, serve, tmp_path, mount_spark):
+    spark, mount = mount_spark
+    ws = mount_world()
+    write_dbfs_mount(ws.dbfs, mount)
+    server = serve(ws, latency_s=0.01)
+    names = users_file(tmp_path, ws)
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark.url,
+                 "--spark-only", "--debug", "-o", "out.csv", "--extended", server=server,
+                 timeout=300)
+    assert result.code == 0, result.output[-3000:]
+    assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
+    with open(tmp_path / "out.csv", encoding="utf-8", newline="") as handle:
+        got = {r["username"]: (r["dbfs_files"], r["dbfs_bytes"], r["last_modified"])
+               for r in csv.DictReader(handle)}
+    assert got == {t.username: (str(t.dbfs_files), str(t.dbfs_bytes), iso_utc(t.newest_mtime_ms))
+                   for t in ws.truths()}
+    assert dbfs_listed(server) == []  # every DBFS place was read through the mount
+    assert server.stats.listings  # the Workspace side still goes through its API
+    said = {line for line in result.stdout.splitlines() if line.startswith("[DBFS] ")}
+    assert said and all(line.endswith(f"reads DBFS through the DBFS mount at {mount}")
+                        for line in said), result.stdout[-3000:]
+    assert TOKEN not in result.output
+
+
+def test_without_a_mount_executors_use_the_rest_api_and_say_so(cli, serve, tmp_path,
+                                                              mount_spark):
+    spark, mount = mount_spark
+    ws = generate_workspace(6, seed=33, forbidden_subtrees=0)
+    if mount.exists():
+        shutil.rmtree(mount)
+    server = serve(ws, latency_s=0.01)
+    names = users_file(tmp_path, ws)
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark.url,
+                 "--spark-only", "--debug", "-o", "out.csv", server=server, timeout=300)
+    assert result.code == 0, result.output[-3000:]
+    assert csv_rows(tmp_path / "out.csv") == expected_rows(ws, names)
+    assert dbfs_listed(server)
+    said = {line for line in result.stdout.splitlines() if line.startswith("[DBFS] ")}
+    assert said and all(line.endswith(f"reads DBFS through the REST API (no DBFS mount at "
+                                      f"{mount})") for line in said), result.stdout[-3000:]
+
+
+def test_whole_workspace_reads_dbfs_through_the_mount_exactly(cli, serve, tmp_path,
+                                                              mount_spark):
+    """Every place of both file systems, as the REST walk counts them; the only DBFS
+    listings are this machine's, to find the places (the root and the containers)."""
+    spark, mount = mount_spark
+    ws = mount_world(users=10, seed=34, whole_workspace=True)
+    write_dbfs_mount(ws.dbfs, mount)
+    server = serve(ws, latency_s=0.01)
+    result = cli(SCRIPT, "--whole-workspace", "--spark-remote", spark.url, "--spark-only",
+                 "-o", "out.csv", server=server, timeout=300)
+    assert result.code == 0, result.output[-3000:]
+    with open(tmp_path / "out.csv", encoding="utf-8", newline="") as handle:
+        users = {r["username"]: (int(r["file_count"]), int(r["total_size"]))
+                 for r in csv.DictReader(handle)}
+    assert users == expected_users(ws)
+    with open(tmp_path / "out_areas.csv", encoding="utf-8", newline="") as handle:
+        areas = {(r["file_system"], r["path"]): (int(r["file_count"]), int(r["total_size"]),
+                                                 r["status"]) for r in csv.DictReader(handle)}
+    assert areas == expected_areas(ws)
+    listed = dbfs_listed(server)
+    assert "/Users/" + ws.users[1].user_name + "/_delta_log" not in listed
+    # This machine's discovery of the places; no listing inside a place.
+    assert listed == ["/", "/FileStore/shared_uploads", "/Users", "/mnt",
+                      "/user/hive/warehouse"]

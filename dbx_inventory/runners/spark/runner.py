@@ -356,7 +356,7 @@ def _split(done: JobDone) -> tuple[list[UserResult], BatchReport]:
                              users=tuple(map(key_of, done.unit.users)),
                              started_at=report["started_at"],
                              ended_at=report["ended_at"], stats=report.get("stats", {}),
-                             rates=report.get("rates", {}))
+                             rates=report.get("rates", {}), dbfs_via=report.get("dbfs_via"))
 
 
 def _ship_package() -> None:
