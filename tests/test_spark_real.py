@@ -284,3 +284,35 @@ def test_whole_workspace_reads_dbfs_through_the_mount_exactly(cli, serve, tmp_pa
     # This machine's discovery of the places; no listing inside a place.
     assert listed == ["/", "/FileStore/shared_uploads", "/Users", "/mnt",
                       "/user/hive/warehouse"]
+
+
+# -- long runs keep their credentials ---------------------------------------------------
+
+@pytest.mark.parametrize("sign_in", ["oauth-m2m", "pat"])
+def test_a_session_that_cannot_be_renewed_is_said_at_the_start(cli, serve, tmp_path, sign_in):
+    """Under OAuth, the open-source client's session holds one access token (an hour):
+    said before the run goes far. A personal access token has nothing to renew."""
+    ws = small()
+    server = serve(ws)
+    env = {}
+    if sign_in == "oauth-m2m":
+        secret = "dose-RENEWAL-M2M-SECRET-77c1"
+        server.oauth.register("sp-renewal", secret)
+        env = {"DATABRICKS_TOKEN": "", "DATABRICKS_CLIENT_ID": "sp-renewal",
+               "DATABRICKS_CLIENT_SECRET": secret}
+    result = cli(SCRIPT, *USERS, "--cluster-id", CLUSTER, server=server, env=env,
+                 timeout=120)
+    assert result.code == 0, result.output
+    lines = result.stdout.splitlines()
+    notes = [line for line in lines if "cannot renew" in line]
+    if sign_in == "pat":
+        assert notes == []
+    else:
+        assert notes == ["Note: the Spark session signs in with an OAuth access token that "
+                         "lives about an hour and this client cannot renew it: past that the "
+                         "session is lost and the rest is scanned here (the executors' tokens "
+                         "are renewed); for long runs use databricks-connect with client "
+                         "credentials, or a personal access token"]
+        assert lines.index(notes[0]) < next(i for i, line in enumerate(lines)
+                                            if line.startswith("⚠ Spark"))
+    assert rows(tmp_path / "results.csv") == EXACT

@@ -46,6 +46,9 @@ class SparkConsole(SparkEvents):
                   f"of {self.total} at most) while the executors start; once they are "
                   "up, every other user goes to Spark"])
 
+    def note(self, line: str) -> None:
+        emit([f"Note: {line}"])
+
     def distributing(self, users: Sequence[object], units: int, slots: int,
                      in_flight: int) -> None:
         self._distributed = True

@@ -33,6 +33,9 @@ class SparkEvents:
         here_most: users this machine may scan while the executors start (see
         spark_jobs; 0: none)."""
 
+    def note(self, line: str) -> None:
+        """Something the user should know before the run goes far (one line)."""
+
     def distributing(self, users: Sequence[object], units: int, slots: int,
                      in_flight: int) -> None:
         """Spark is ready, work is handed out: units of work, tasks at once, budget."""

@@ -31,7 +31,8 @@ from dbx_inventory.runners.spark.events import BatchReport, SparkEvents
 from dbx_inventory.runners.spark.jobs import (CLIENT, SPARK, JobDone, JobQueue, SparkReady, Unit,
                                               here_at_most)
 from dbx_inventory.runners.spark.session import (SparkFailure, cancel_running, connect, first_line,
-                                                 interrupt_all, release, server_listens, task_slots)
+                                                 interrupt_all, release, renewal_note,
+                                                 server_listens, task_slots)
 from dbx_inventory.runners.spark.task import (REPORT_COLUMN, UNREACHABLE, EmptyRow, decode,
                                               executor_config, row_schema, scan_unit, unit_task)
 from dbx_inventory.runners.spark.versions import probe_executors
@@ -53,6 +54,9 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[Item], walkers, *,
     here_most = 0 if mode.spark_only else here_at_most(len(usernames))
     events.connecting(f"cluster {mode.cluster_id}" if mode.cluster_id
                       else safe_remote(mode.remote or ""), here_most=here_most)
+    renewal = renewal_note(mode, config)
+    if renewal:
+        events.note(renewal)
     started = time.monotonic()
     jobs: JobQueue | None = None
     setup: _Setup | None = None

@@ -14,6 +14,7 @@ import time
 import warnings
 from urllib.parse import urlsplit
 
+from dbx_inventory.transport.auth import OAuthM2M, StaticToken
 from dbx_inventory.transport.client import ApiClient, ClientConfig
 from dbx_inventory.errors import ApiError, SparkFailure
 from dbx_inventory.runners.spark.versions import check_runtime, dbconnect_version
@@ -189,12 +190,37 @@ def _cluster_builder(config: ClientConfig, cluster_id: str):
     host, port = _cluster_endpoint(config)
     try:
         from databricks.connect import DatabricksSession
+        if isinstance(config.credentials, OAuthM2M):
+            # The SDK's config renews the session's access token; a token given
+            # here would end the session with its hour.
+            return DatabricksSession.builder.sdkConfig(
+                config.credentials.sdk_config(cluster_id=cluster_id))
         return DatabricksSession.builder.remote(host=config.host, token=token,
                                                 cluster_id=cluster_id)
     except ImportError:
         from pyspark.sql import SparkSession
         return SparkSession.builder.remote(
             f"sc://{host}:{port}/;token={token};x-databricks-cluster-id={cluster_id}")
+
+
+def renewal_note(mode, config: ClientConfig) -> str | None:
+    """What to say at the start when the Spark session's sign-in cannot outlive its
+    access token: a cluster run under OAuth without databricks-connect (the open-source
+    client takes one fixed token), or with a sign-in only databricks-sdk knows."""
+    credentials = config.credentials
+    if not mode.cluster_id or isinstance(credentials, StaticToken):
+        return None
+    try:
+        import databricks.connect  # noqa: F401
+        renews = isinstance(credentials, OAuthM2M)
+    except ImportError:
+        renews = False
+    if renews:
+        return None
+    return ("the Spark session signs in with an OAuth access token that lives about an "
+            "hour and this client cannot renew it: past that the session is lost and the "
+            "rest is scanned here (the executors' tokens are renewed); for long runs use "
+            "databricks-connect with client credentials, or a personal access token")
 
 
 def _cluster_endpoint(config: ClientConfig) -> tuple[str, int]:
