@@ -40,8 +40,9 @@ class DbfsMountWalker(DbfsWalker):
     def local_path(self, path: str) -> str:
         return self.root + ("/" + path.lstrip("/") if path.strip("/") else "")
 
-    def entries(self, client: ApiClient, path: str) -> Iterator[Entry]:
-        """dbfs/list's entries for `path`, read from the mount (a file lists itself)."""
+    def local_entries(self, path: str) -> Iterator[Entry]:
+        """dbfs/list's entries for `path`, read from the mount (a file lists itself).
+        `entries` stays the REST API's: what the mount refuses is asked there."""
         local = self.local_path(path)
         try:
             with os.scandir(local) as found:
@@ -65,7 +66,7 @@ class DbfsMountWalker(DbfsWalker):
 
     def list_dir(self, client: ApiClient, path: str) -> DirListing:
         try:
-            return tally(path, self.entries(client, path))
+            return tally(path, self.local_entries(path))
         except PermissionError:
             with self._lock:
                 self.refused += 1
