@@ -4,9 +4,10 @@ from .faults import Faults, Stats
 from .generate import (WholeWorkspace, add_whole_workspace, generate_uniform,
                        generate_workspace)
 from .model import ServicePrincipal, Truth, User, Workspace
+from .mount import write_dbfs_mount
 from .oidc import OAuthIssuer
 from .server import FakeWorkspaceServer
 
 __all__ = ["FakeWorkspaceServer", "Faults", "OAuthIssuer", "ServicePrincipal", "Stats", "Truth",
            "User", "WholeWorkspace", "Workspace",
-           "add_whole_workspace", "generate_uniform", "generate_workspace"]
+           "add_whole_workspace", "generate_uniform", "generate_workspace", "write_dbfs_mount"]
