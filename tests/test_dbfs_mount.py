@@ -105,3 +105,39 @@ def test_the_scanner_lists_with_the_walker_it_is_given(serve, tmp_path):
         assert (row.file_count, row.last_modified_ms) == (
             truth.dbfs_files + truth.workspace_files, truth.newest_mtime_ms)
     assert not [key for key in server.stats.listing_attempts if key[0] == "dbfs"]
+
+
+def test_a_directory_handed_on_is_counted_there_and_joins_its_users_row(serve, tmp_path):
+    """Spark mode's hand-over (issue 30), without Spark: a DBFS directory too large for
+    dbfs/list is handed on; the scan lets its user go, and the user's row comes with
+    the delivery of the directory's own row (here counted through a mount), breakdown
+    and all, equal to a scan that could list it."""
+    from dbx_inventory.scan.roots import area_root
+    from test_platform import too_large_ws
+
+    ws = too_large_ws()
+    home = "/Users/user00@x.com"
+    ws.dbfs.add_file(f"{home}/events/_delta_log/_commits/c.json", size=3, mtime_ms=1)
+    names = ["user00@x.com", "user01@x.com"]
+    with make_client(serve(ws)) as client:
+        want = {row.username: row for row in Scanner(client, dirs_depth=3).scan(names)}
+    mount = DbfsMountWalker(str(write_dbfs_mount(ws.dbfs, tmp_path / "dbfs")))
+    server = serve(ws, too_large_entries=20, too_large_delay_s=0.01)
+    handed = []
+    with make_client(server) as client:
+        got = {row.username: row for row in Scanner(
+            client, dirs_depth=3, handover=lambda *args: handed.append(args)).scan(names)}
+        assert sorted(got) == ["user01@x.com"]  # user00's row waits for its directory
+        [(place, reason, depth, deliver)] = handed
+        assert (place.path, depth) == (f"{home}/events/_delta_log", 2)
+        assert "too large for the DBFS REST API" in reason
+        [piece] = Scanner(client, walkers=(mount,), dirs_depth=3 - depth).scan(
+            [area_root("dbfs", place.path)])
+        got["user00@x.com"] = deliver(piece)
+    for name in names:
+        mine, theirs = got[name], want[name]
+        assert (mine.status, mine.file_count, mine.total_size, mine.dbfs_files,
+                mine.last_modified_ms, mine.listings, mine.error, mine.dirs) == (
+            theirs.status, theirs.file_count, theirs.total_size, theirs.dbfs_files,
+            theirs.last_modified_ms, theirs.listings, theirs.error, theirs.dirs)
+    assert any(row[2].endswith("/_commits") for row in got["user00@x.com"].dirs)

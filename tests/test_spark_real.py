@@ -286,6 +286,52 @@ def test_whole_workspace_reads_dbfs_through_the_mount_exactly(cli, serve, tmp_pa
                       "/user/hive/warehouse"]
 
 
+def big_dir(ws) -> str:
+    return f"/Users/{ws.users[1].user_name}/_delta_log"  # 10,050 entries: see mount_world
+
+
+@pytest.mark.parametrize("mounted", [True, False], ids=["mount", "no-mount"])
+def test_a_directory_too_large_met_here_is_counted_by_the_cluster(cli, serve, tmp_path,
+                                                                  mount_spark, mounted):
+    """This machine scans the first users while the executors start (a fifth: users 0
+    and 1 of 14); user 1's _delta_log is refused by dbfs/list (tried twice, as issue 27
+    says). With a mount on the executors, that directory goes to the cluster and the row
+    is exact; without one, it stays the error it was, not tried a third time. Every
+    other listing is made once: no user is scanned twice."""
+    spark, mount = mount_spark
+    ws = mount_world()
+    if mounted:
+        write_dbfs_mount(ws.dbfs, mount)
+    elif mount.exists():
+        shutil.rmtree(mount)
+    server = serve(ws, latency_s=0.01, too_large_entries=10_000, too_large_delay_s=0.05)
+    names = users_file(tmp_path, ws)
+    result = cli(SCRIPT, "--users-file", "users.txt", "--spark-remote", spark.url,
+                 "-o", "out.csv", server=server, timeout=300)
+    assert result.code == 0, result.output[-3000:]
+    big = big_dir(ws)
+    attempts = server.stats.listing_attempts
+    assert attempts[("dbfs", big)] == 2  # met here (users 0 and 1 are this machine's)
+    assert {key: n for key, n in attempts.items() if n != 1} == {("dbfs", big): 2}
+    got = csv_rows(tmp_path / "out.csv")
+    want = expected_rows(ws, names)
+    assert [row[0] for row in got] == [row[0] for row in want]  # one row each
+    owner = ws.users[1].user_name
+    if mounted:
+        assert got == want
+    else:
+        row = next(r for r in read_rows(tmp_path / "out.csv") if r["username"] == owner)
+        assert row["status"] == "error", row
+        assert f"dbfs:{big} is too large for the DBFS REST API" in row["error"]
+        assert [r for r in got if r[0] != owner] == [r for r in want if r[0] != owner]
+    assert TOKEN not in result.output
+
+
+def read_rows(path) -> list[dict]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
 # -- long runs keep their credentials ---------------------------------------------------
 
 @pytest.mark.parametrize("sign_in", ["oauth-m2m", "pat"])

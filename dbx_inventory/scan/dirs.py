@@ -58,6 +58,14 @@ class Breakdown:
             row = self._dirs[key]
             row.error = row.error or reason
 
+    def graft(self, file_system: str, root: str, depth: int, rows) -> None:
+        """The rows of a subtree counted on its own (a root of its own at `depth` below
+        `root`, its rows at 1..): its directories within the depth asked for join."""
+        for _, _, path, below, files, size, newest, error in rows:
+            if depth + below <= self.depth:
+                self._dirs[(file_system, root, path.rstrip("/"))] = DirCount(
+                    depth + below, files, size, newest, error)
+
     def gone(self, chain: tuple, depth: int) -> None:
         """A directory deleted while we walked: its own row goes."""
         if chain and depth <= self.depth:

@@ -25,7 +25,8 @@ from dbx_inventory.scan.dirs import Breakdown
 from dbx_inventory.errors import (ApiError, ListingTooLarge, NetworkError, NotAWorkspace,
                                   NotFound, ScanWorkerFailed, ServerError, Throttled,
                                   Unauthenticated, WorkspaceOutage)
-from dbx_inventory.scan.results import SideCount, UserResult, classify, skipped_row
+from dbx_inventory.scan.results import (ERROR, GONE, SideCount, UserResult, classify,
+                                        skipped_row)
 from dbx_inventory.scan.areas import refused_area
 from dbx_inventory.scan.roots import Item, Place, Root, as_root
 from dbx_inventory.scan.filesystems import DBFS, WALKERS, WORKSPACE
@@ -34,10 +35,19 @@ from dbx_inventory.scan.filesystems.dbfs import too_large
 log = logging.getLogger("dbx_inventory.scan.scanner")
 
 _STOP = object()
+_HANDED = object()  # a user whose only listings left were handed on: the scan lets go
 STALL_NOTICE_S = 30.0  # no listing finished for this long: say what we wait for
 # Every further request would fail the same way: these stop the whole scan.
 _FATAL = (Unauthenticated, NotAWorkspace, WorkspaceOutage)
 _TRANSIENT = (NetworkError, ServerError, Throttled)
+
+
+# handover(place, reason, depth, deliver): count the subtree at `place` (a DBFS
+# directory too large for the REST API, `depth` below its root) elsewhere, then call
+# deliver(its row, or None when it could not be counted: `reason` stands); deliver
+# returns the user's row when that finished it.
+Deliver = Callable[[UserResult | None], UserResult | None]
+HandOver = Callable[[Place, str, int, Deliver], None]
 
 
 def worker_identity() -> str:
@@ -53,6 +63,8 @@ class _UserState:
     pending: int = 0
     breakdown: Breakdown | None = None          # --dirs-output: directories at 1..N
     skipped: str = ""                           # an area the API refuses by design
+    handed: int = 0                             # places handed on, not yet delivered
+    released: bool = False                      # the scan let go: delivery makes the row
     started_at: float = field(default_factory=time.time)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -66,7 +78,8 @@ class Scanner:
     def __init__(self, client: ApiClient, *, walkers: Sequence = (DBFS, WORKSPACE),
                  threads: int | None = None, max_active_users: int | None = None,
                  worker: str | None = None, notice: Callable[[str], None] | None = None,
-                 stall_notice_s: float = STALL_NOTICE_S, dirs_depth: int = 0):
+                 stall_notice_s: float = STALL_NOTICE_S, dirs_depth: int = 0,
+                 handover: "HandOver | None" = None):
         self.client = client
         self.walkers = tuple(walkers)
         # A walker given for a file system lists it (an executor's DBFS mount, say).
@@ -89,6 +102,9 @@ class Scanner:
         self._last_progress = time.monotonic()
         self._last_notice = 0.0
         self._odd = {"sizes": 0, "times": 0}  # entries with values no API should send
+        # A DBFS directory too large for the REST API goes to whoever can count it
+        # (Spark mode: the cluster, which reads DBFS through its mount).
+        self._handover = handover
 
     def scan(self, items: Iterable[Item]) -> Iterator[UserResult]:
         """Results in completion order; stop() or closing the iterator ends it early."""
@@ -120,6 +136,8 @@ class Scanner:
                 if result is None:  # stopping: in-flight users are dropped
                     return
                 active -= 1
+                if result is _HANDED:  # its row comes with the delivery (see _hand_over)
+                    continue
                 yield result
         finally:
             self.stop()
@@ -245,7 +263,10 @@ class Scanner:
             raise
         except ListingTooLarge as exc:  # tried twice; the rest of the tree is counted
             log.debug("[%s] too large to list: %s: %s", walker.label, path, exc)
-            self._failed(user, side, chain, too_large(path, exc), False)
+            if self._handover is None or place.file_system != DBFS.name:
+                self._failed(user, side, chain, too_large(path, exc), False)
+            else:
+                self._hand_over(user, place, path, depth, chain, too_large(path, exc))
             return
         except ApiError as exc:
             log.debug("[%s] listing failed for %s: %s", walker.label, path, exc)
@@ -300,18 +321,74 @@ class Scanner:
             if user.breakdown is not None:
                 user.breakdown.failed(chain, reason)
 
-    def _finish_task(self, user: _UserState) -> None:
+    def _hand_over(self, user: _UserState, place: Place, path: str, depth: int,
+                   chain: tuple, reason: str) -> None:
+        """Hand the subtree at `path` on (see HandOver); the user's row waits for it,
+        the scan does not: once only handed places are left, it lets the user go."""
+        assert self._handover is not None
+        with user.lock:
+            user.pending += 1  # the subtree: done when delivered
+            user.handed += 1
+        inside = path.rstrip("/") + "/"
+        piece = Place(place.file_system, path,
+                      tuple(e for e in place.exclude if e.startswith(inside)))
+
+        def deliver(row: UserResult | None) -> UserResult | None:
+            with user.lock:
+                self._graft(user, place, depth, chain, row, reason)
+                user.handed -= 1
+            return self._finish_task(user)
+        self._handover(piece, reason, depth, deliver)
+
+    def _graft(self, user: _UserState, place: Place, depth: int, chain: tuple,
+               row: UserResult | None, reason: str) -> None:
+        """The handed subtree's row into the user's (lock held); None: not counted."""
+        side: SideCount = user.sides[place.file_system]
+        breakdown = user.breakdown
+        if row is None:
+            side.fail(reason)
+            if breakdown is not None:
+                breakdown.failed(chain, reason)
+            return
+        if row.status == ERROR and row.error == GONE:  # deleted since it was met
+            if breakdown is not None:
+                breakdown.gone(chain, depth)
+            return
+        side.add(row.dbfs_files, row.dbfs_bytes, row.last_modified_ms)
+        side.listings += row.listings - 1
+        if breakdown is not None:
+            breakdown.listed(chain, row.dbfs_files, row.dbfs_bytes, row.last_modified_ms)
+            breakdown.graft(place.file_system, place.path, depth, row.dirs)
+        if row.status == ERROR:
+            error = row.error.removeprefix(f"{DBFS.label}: ")
+            side.fail(error, transient=row.transient)
+            if breakdown is not None:
+                breakdown.failed(chain, error)
+
+    def _finish_task(self, user: _UserState) -> UserResult | None:
+        """One listing of `user` is done. Its row goes to the scan, or once the scan
+        has let the user go (places handed on), back to the deliverer."""
         with user.lock:
             user.pending -= 1
             finished = user.pending == 0
-        if finished and user.skipped:
-            self._done.put(skipped_row(user.root.name, user.skipped, worker=self.worker,
-                                       at=time.time()))
-        elif finished:
+            release = not finished and not user.released and user.pending == user.handed
+            user.released = user.released or release
+            released = user.released
+        if release:
+            self._done.put(_HANDED)
+        if not finished:
+            return None
+        if user.skipped:
+            row = skipped_row(user.root.name, user.skipped, worker=self.worker,
+                              at=time.time())
+        else:
             sides = user.sides
-            self._done.put(classify(user.root.name, sides.get(DBFS.name),
-                                    sides.get(WORKSPACE.name), started_at=user.started_at,
-                                    ended_at=time.time(), worker=self.worker,
-                                    kind=user.root.kind,
-                                    dirs=user.breakdown.rows() if user.breakdown else ()))
+            row = classify(user.root.name, sides.get(DBFS.name), sides.get(WORKSPACE.name),
+                           started_at=user.started_at, ended_at=time.time(),
+                           worker=self.worker, kind=user.root.kind,
+                           dirs=user.breakdown.rows() if user.breakdown else ())
+        if released:
+            return row
+        self._done.put(row)
+        return None
 

@@ -26,6 +26,7 @@ shared out in budget.py. Nothing here imports pyspark: the jobs themselves are t
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -42,6 +43,8 @@ log = logging.getLogger("dbx_inventory.spark")
 JOB_TAG_PREFIX = "dbx-inventory-"
 CLIENT_UNIT_S = 1.5       # the client lane's scan is measured this often
 
+# on_rows(a handed unit's rows) -> (the user it finished, that user's rows) or None
+OnRows = Callable[[list], "tuple[Item, list] | None"]
 # submit(unit, share, tag) -> (rows, seconds the unit's scan ran or None if unknown)
 Submit = Callable[[Unit, int, str], "tuple[list, float | None]"]
 # local(users, share, tag, gate) -> (username, rows) as each user finishes, read from
@@ -108,6 +111,7 @@ class JobQueue:
         self._reports_due = 0  # client scans started whose closing report is not read
         self._client: threading.Thread | None = None
         self._lane_threads: list[threading.Thread] = []
+        self._handed: dict[int, OnRows] = {}  # unit number -> where its rows go
 
     def _lanes_for(self, threads: int) -> int:
         return max(1, min(threads, self._total, self._users))
@@ -266,6 +270,16 @@ class JobQueue:
         finally:
             self.budget.retire(lane)
 
+    def hand_over(self, unit: Unit, on_rows: OnRows) -> None:
+        """A place this machine's scan could not list (unit.handed says why) goes to
+        the next Spark job; its rows go to on_rows, whose user row comes as the client
+        lane's. Called from inside the client lane's scan, so before any Spark lane
+        takes a share (budget.alone): no lane has run dry meanwhile."""
+        unit = dataclasses.replace(unit, number=self.units.number())
+        with self._counts_lock:
+            self._handed[unit.number] = on_rows
+        self.units.hand(unit)
+
     def _run(self, lane, unit: Unit, share: int) -> bool:
         """One Spark job on `lane`; False when it failed (the error is handed on)."""
         assert self._submit is not None
@@ -274,6 +288,7 @@ class JobQueue:
             self._spark_running += 1
         try:
             rows, executor_s = self._submit(unit, max(1, share), self.tag)
+            finished = self._handed.pop(unit.number)(rows) if unit.handed else None
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             self.stop()
             self._results.put(exc)
@@ -282,6 +297,15 @@ class JobQueue:
             with self._counts_lock:
                 self._spark_running -= 1
         returned = self._clock()
+        if unit.handed:  # one directory, not users: no measure for the units' sizes
+            # Its report first (the request counters), then the user it finished.
+            self._results.put(JobDone(Unit(unit.number, ()), share, submitted, returned,
+                                      rows, SPARK))
+            if finished is not None:
+                user, user_rows = finished
+                self._results.put(JobDone(Unit(self.units.number(), (user,)), share,
+                                          submitted, returned, user_rows, CLIENT))
+            return True
         self.units.observed(unit, share, returned - submitted, executor_s, SPARK)
         self._results.put(JobDone(unit, share, submitted, returned, rows, SPARK))
         return True

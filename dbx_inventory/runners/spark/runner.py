@@ -23,7 +23,8 @@ from dbx_inventory.transport.client import ClientConfig
 from dbx_inventory.transport.politeness import sum_stats
 from dbx_inventory.runners.modes import safe_remote
 from dbx_inventory.scan.results import UserResult
-from dbx_inventory.scan.roots import Item, key_of
+from dbx_inventory.scan.roots import Item, Place, area_root, key_of
+from dbx_inventory.scan.scanner import Deliver
 from dbx_inventory.scrub import scrub
 from dbx_inventory.runners.spark.credentials import (QUICK_SWEEP_S, SWEEP_TIMEOUT_S,
                                                      ExecutorCredentials)
@@ -33,7 +34,8 @@ from dbx_inventory.runners.spark.session import (SparkFailure, cancel_running, c
                                                  interrupt_all, release, renewal_note,
                                                  server_listens, task_slots)
 from dbx_inventory.runners.spark.task import (REPORT_COLUMN, UNREACHABLE, EmptyRow, decode,
-                                              executor_config, row_schema, scan_unit, unit_task)
+                                              encoded, executor_config, row_schema,
+                                              scan_unit, unit_task)
 from dbx_inventory.runners.spark.units import CLIENT, SPARK, JobDone, Unit, here_at_most
 from dbx_inventory.runners.spark.versions import probe_executors
 from dbx_inventory.transport.throttle import Gate
@@ -65,8 +67,11 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[Item], walkers, *,
     completed = False  # every unit came back: the credential clean-up may take its time
     try:
         pace = ClusterPace(config)
+        def hand_over(unit: Unit, on_rows) -> None:  # called once the queue runs
+            assert jobs is not None
+            jobs.hand_over(unit, on_rows)
         local = None if mode.spark_only else \
-            _client_lane(config, tuple(walkers), pace, dirs_depth)
+            _client_lane(config, tuple(walkers), pace, dirs_depth, hand_over)
         jobs = JobQueue(usernames, config.max_in_flight, 0, None,
                         run_id=secrets.token_hex(6), clock=time.time, local=local,
                         here_most=here_most)
@@ -284,8 +289,11 @@ def _submitter(spark, config: ClientConfig, credentials: ExecutorCredentials, wa
     def submit(unit: Unit, share: int, tag: str) -> tuple[list, float | None]:
         # Tags are per client thread: every job this thread runs carries the run's tag.
         spark.addTag(tag)
+        # A handed directory at depth d below its root: its rows are d levels deeper.
+        depth = max(0, dirs_depth - unit.depth) if unit.handed else dirs_depth
         task = unit_task(executor_config(config, share, pace.share(share)),
-                         credentials.artifact_name(), walkers, unit.users, dirs_depth)
+                         credentials.artifact_name(), walkers, unit.users, depth,
+                         mount_only=bool(unit.handed))
         frame = spark.range(0, 1, 1, 1).mapInPandas(task, schema)
         try:
             rows = [row.asDict() for row in frame.collect()]
@@ -309,10 +317,25 @@ def _unreachable(exc: BaseException) -> SparkFailure | None:
     return None
 
 
-def _client_lane(config: ClientConfig, walkers, pace: ClusterPace, dirs_depth: int = 0):
+def _client_lane(config: ClientConfig, walkers, pace: ClusterPace, dirs_depth: int = 0,
+                 hand_over=None):
     """local(users, share, tag, gate): users scanned on this machine by the same code and
     settings a job's executor uses, with the run's own credentials; (username, [row])
-    as each finishes, then (None, [report])."""
+    as each finishes, then (None, [report]).
+
+    A DBFS directory too large for the REST API is handed to the cluster (its executors
+    read DBFS through the mount, which has no such limit) with hand_over(unit, on_rows)
+    (JobQueue.hand_over); its user's row waits for it."""
+    def handover(place: Place, reason: str, depth: int, deliver: Deliver) -> None:
+        def on_rows(rows: list) -> tuple[Item, list] | None:
+            found = [decode(dict(data)) for data in rows]
+            piece = next((item for item in found if isinstance(item, UserResult)), None)
+            row = deliver(piece)  # None: an executor without a mount gave it up
+            return None if row is None else (row.username, [encoded(row)])
+        unit = Unit(-1, (area_root(place.file_system, place.path, exclude=place.exclude),),
+                    handed=reason, depth=depth)
+        hand_over(unit, on_rows)
+
     def local(users: Iterable[Item], share: int, tag: str, gate: Gate | None
               ) -> Iterator[tuple[str | None, list]]:
         own = dataclasses.replace(executor_config(config, share, pace.share(share)),
@@ -321,7 +344,7 @@ def _client_lane(config: ClientConfig, walkers, pace: ClusterPace, dirs_depth: i
         # listing per file system), so that few are left to finish once Spark is up.
         hold = max(1, math.ceil(share / max(1, len(walkers))))
         for data in scan_unit(own, walkers, users, gate=gate, dirs_depth=dirs_depth,
-                              hold=hold):
+                              hold=hold, handover=handover if hand_over else None):
             report = data.get(REPORT_COLUMN)
             if report:
                 # Before the scan ends, so Spark jobs that start next (see

@@ -22,7 +22,7 @@ from dbx_inventory.scan.dirs import checked
 from dbx_inventory.scan.results import RESULT_FIELDS, UserResult
 # Module-level on purpose: pickled by value with the function, so executors need
 # no copy of this package (an import inside the function would look for one).
-from dbx_inventory.scan.scanner import Scanner, worker_identity
+from dbx_inventory.scan.scanner import HandOver, Scanner, worker_identity
 from dbx_inventory.scan.filesystems.dbfs_mount import DbfsMountWalker, find_mount
 from dbx_inventory.transport.throttle import Gate, Throttle
 
@@ -72,9 +72,14 @@ PROBE = "/api/2.0/workspace/get-status"
 UNREACHABLE = "the executor could not reach the workspace"
 
 
+def encoded(row: UserResult) -> dict:
+    """A row in the row schema (the breakdown travels as JSON: one string column)."""
+    return {**row.to_dict(), "dirs": json.dumps(row.dirs), REPORT_COLUMN: None}
+
+
 def scan_unit(config: ClientConfig, walkers, users: Iterable[Item], *, probe: bool = False,
               gate: Gate | None = None, dirs_depth: int = 0, hold: int | None = None,
-              dbfs_via: str | None = None):
+              dbfs_via: str | None = None, handover: HandOver | None = None):
     """Rows as dicts in the row schema: a row per user as it finishes, then the report
     row. What a Spark task sends back, and what the client lane scans. `users` is read
     as the scan goes: the client lane feeds it while it is the only lane scanning.
@@ -85,7 +90,8 @@ def scan_unit(config: ClientConfig, walkers, users: Iterable[Item], *, probe: bo
     request also counts in the budget this machine shares with the cluster's jobs.
     `hold`: users in progress at most (the client lane holds few: what it holds when
     a Spark lane joins it finishes, every other user goes to Spark). `dbfs_via`
-    (executors): which way DBFS was read, for the report.
+    (executors): which way DBFS was read, for the report. `handover` (the client lane):
+    where a DBFS directory too large for the REST API goes (see Scanner).
     """
     started = time.time()
     worker = worker_identity()
@@ -99,9 +105,8 @@ def scan_unit(config: ClientConfig, walkers, users: Iterable[Item], *, probe: bo
             except Exception as exc:
                 raise RuntimeError(f"{UNREACHABLE}: {exc}") from None
         for row in Scanner(client, walkers=walkers, worker=worker, dirs_depth=dirs_depth,
-                           max_active_users=hold).scan(users):
-            # The breakdown travels as JSON: one string column, whatever its size.
-            yield {**row.to_dict(), "dirs": json.dumps(row.dirs), REPORT_COLUMN: None}
+                           max_active_users=hold, handover=handover).scan(users):
+            yield encoded(row)
         counters = client_counters(client)
         rates = client.learned_rates()
     report = {"worker": worker, "started_at": started, "ended_at": time.time(),
@@ -113,11 +118,12 @@ def scan_unit(config: ClientConfig, walkers, users: Iterable[Item], *, probe: bo
 
 
 def unit_task(config: ClientConfig, credentials: str, walkers, users: tuple[Item, ...],
-              dirs_depth: int = 0):
+              dirs_depth: int = 0, mount_only: bool = False):
     """The function Spark runs for one unit of users (none: a warm-up that starts the
     Python worker, unpickles this package and reads the credentials like any job, but
     sends no request). A unit with users asks the workspace one question first: see
-    scan_unit.
+    scan_unit. `mount_only`: the unit is a DBFS directory too large for the REST API,
+    counted through the DBFS mount or not at all (no row: the client keeps its reason).
 
     No dataclasses.replace/asdict here: databricks-connect's older cloudpickle breaks
     field introspection of classes pickled by value.
@@ -139,7 +145,8 @@ def unit_task(config: ClientConfig, credentials: str, walkers, users: tuple[Item
         # Where this executor sees DBFS mounted (/dbfs on Databricks), DBFS is read there.
         mount, via = find_mount() if any(w.name == "dbfs" for w in walkers) else (None, None)
         mine = tuple(mount if mount is not None and w.name == "dbfs" else w for w in walkers)
-        for item in scan_unit(own, mine, users, probe=bool(users), dirs_depth=dirs_depth,
+        todo = () if mount_only and mount is None else users
+        for item in scan_unit(own, mine, todo, probe=bool(todo), dirs_depth=dirs_depth,
                               dbfs_via=via):
             yield pd.DataFrame([item], columns=columns)
     return run

@@ -29,10 +29,14 @@ SPARK = "spark"
 
 @dataclass(frozen=True)
 class Unit:
-    """Users handed to one job; none for a Spark lane's warm-up."""
+    """Users handed to one job; none for a Spark lane's warm-up. `handed`: the unit is
+    a DBFS directory this machine could not list through the REST API (the reason), at
+    `depth` below its root: executors count it through their DBFS mount, or give it up."""
 
     number: int
     users: tuple[Item, ...]
+    handed: str = ""
+    depth: int = 0
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,7 @@ class UnitCutter:
         self._held_s: dict[str, float] = {}     # ... per lane kind, share held (overhead in)
         self._overhead_s = 0.0                  # client seconds a Spark job costs beyond
         self._overhead_known = False
+        self._handed: list[Unit] = []           # places handed on: before any user
 
     def lanes(self, threads: int) -> None:
         """Spark lanes to cut for (known once Spark is ready)."""
@@ -96,6 +101,8 @@ class UnitCutter:
     def next(self, share: int = 1) -> Unit | None:
         """The next unit for a Spark job holding `share`, or None when every user is out."""
         with self._lock:
+            if self._handed:
+                return self._handed.pop(0)
             remaining = len(self._names) - self._taken
             if remaining <= 0:
                 return None
@@ -115,6 +122,11 @@ class UnitCutter:
             self._taken += size
             self._number += 1
             return unit
+
+    def hand(self, unit: Unit) -> None:
+        """A place handed on by this machine's scan: the next Spark job's."""
+        with self._lock:
+            self._handed.append(unit)
 
     def next_user(self) -> Item | None:
         """One more user, for the client lane's continuous scan; None when all are out."""
