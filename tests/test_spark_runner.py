@@ -57,11 +57,23 @@ def test_units_start_single_then_sized_to_the_target_then_finer():
 
 def test_unit_sizes_follow_the_share_a_job_holds():
     """Measured at one share, sized for another: twice the requests, twice the users."""
-    cutter = UnitCutter(names(1000), 4, target_s=4.0)
+    cutter = UnitCutter(names(2000), 4, target_s=4.0)  # 75 users: the run's cap is far
     first = cutter.next(2)
     cutter.observed(first, 2, 0.2, 0.2)             # 0.4 slot-seconds a user
     assert len(cutter.next(2).users) == 20          # 4 s x 2 / 0.4
     assert len(cutter.next(4).users) == 40
+
+
+def test_running_jobs_hold_a_small_share_of_the_run():
+    """A killed client's jobs run on without it: whatever the per-job time allows, the
+    units of the lanes together hold at most ORPHAN_SHARE of the run's users (200
+    users on 8 lanes: 3 a unit, where 4 s of work would be 20)."""
+    from dbx_inventory.runners.spark.units import ORPHAN_SHARE
+
+    cutter = UnitCutter(names(200), 8, target_s=4.0)
+    units = cut_all(cutter, seconds_per_user=0.2)
+    assert max(len(unit.users) for unit in units) * 8 <= 200 * ORPHAN_SHARE
+    assert sum(len(unit.users) for unit in units) == 200
 
 
 def test_warm_ups_do_not_size_units():

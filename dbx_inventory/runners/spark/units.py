@@ -23,6 +23,10 @@ SPARK_SLOWER_MARGIN = 1.15  # beyond this cost ratio, the run says this machine 
 MIN_TAIL_JOB_S = 1.0      # the last jobs are cut finer, down to this much work ...
 TAIL_OVERHEAD = 2         # ... or twice the per-job overhead, when that is more
 MAX_UNIT_USERS = 64
+# Running jobs hold at most this share of the run's users: what a client killed with
+# kill -9 leaves running on the cluster (its jobs run on without it) is about half of
+# it, whatever the per-job time allows (200 users on local[8]: 3 users a unit).
+ORPHAN_SHARE = 0.15
 CLIENT = "client"         # the lane that scans on this machine
 SPARK = "spark"
 
@@ -116,8 +120,9 @@ class UnitCutter:
                 tail = math.ceil(remaining / (2 * self._threads))
                 least = round(max(MIN_TAIL_JOB_S, TAIL_OVERHEAD * self._overhead_s) * per_s)
                 size = min(round(run_s * per_s), max(least, tail))
-            # The cap bounds what a killed client orphans on the cluster.
-            size = max(1, min(size, self._max_users, remaining))
+            # The caps bound what a killed client orphans on the cluster.
+            orphans = int(len(self._names) * ORPHAN_SHARE / self._threads)
+            size = max(1, min(size, self._max_users, orphans, remaining))
             unit = Unit(self._number, tuple(self._names[self._taken:self._taken + size]))
             self._taken += size
             self._number += 1
