@@ -6,7 +6,8 @@ from .generate import (WholeWorkspace, add_whole_workspace, generate_uniform,
 from .model import ServicePrincipal, Truth, User, Workspace
 from .oidc import OAuthIssuer
 from .server import FakeWorkspaceServer
+from .unity import UnityCatalog, add_unity_catalog
 
 __all__ = ["FakeWorkspaceServer", "Faults", "OAuthIssuer", "ServicePrincipal", "Stats", "Truth",
-           "User", "WholeWorkspace", "Workspace",
-           "add_whole_workspace", "generate_uniform", "generate_workspace"]
+           "UnityCatalog", "User", "WholeWorkspace", "Workspace",
+           "add_unity_catalog", "add_whole_workspace", "generate_uniform", "generate_workspace"]
