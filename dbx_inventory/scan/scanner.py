@@ -26,7 +26,7 @@ from dbx_inventory.errors import (ApiError, NetworkError, NotAWorkspace, NotFoun
                                   Throttled, Unauthenticated, WorkspaceOutage)
 from dbx_inventory.scan.results import SideCount, UserResult, classify, skipped_row
 from dbx_inventory.scan.roots import Item, Place, Root, as_root
-from dbx_inventory.scan.filesystems import DBFS, WALKERS, WORKSPACE
+from dbx_inventory.scan.filesystems import DBFS, VOLUMES, WALKERS, WORKSPACE
 
 log = logging.getLogger("dbx_inventory.scan.scanner")
 
@@ -103,7 +103,7 @@ class Scanner:
                     root = as_root(item, file_systems)
                     if root.skipped:  # named, never walked: its row needs no request
                         yield skipped_row(root.name, root.skipped, worker=self.worker,
-                                          at=time.time())
+                                          at=time.time(), owner=root.owner)
                         continue
                     self._admit(_UserState(root, next(order)))
                     active += 1
@@ -264,5 +264,6 @@ class Scanner:
                                     sides.get(WORKSPACE.name), started_at=user.started_at,
                                     ended_at=time.time(), worker=self.worker,
                                     kind=user.root.kind,
-                                    dirs=user.breakdown.rows() if user.breakdown else ()))
+                                    dirs=user.breakdown.rows() if user.breakdown else (),
+                                    volumes=sides.get(VOLUMES.name), owner=user.root.owner))
 

@@ -35,7 +35,7 @@ from typing import Mapping
 from dbx_inventory.clock import Clock
 
 log = logging.getLogger("dbx_inventory.transport.pacing")
-FAMILIES = ("workspace", "dbfs", "scim", "other")
+FAMILIES = ("workspace", "dbfs", "scim", "fs", "other")  # fs: the Files API (volumes)
 
 HOLD = 0.95           # share of the measured rate a family is held at
 MIN_WINDOW_S = 0.25   # a measure needs this long between two 429s ...
@@ -50,7 +50,7 @@ MIN_RATE = 0.5        # requests per second: a family is never stopped
 
 
 def family_of(api_path: str) -> str:
-    """The API family of a REST path: workspace, dbfs, scim or other."""
+    """The API family of a REST path: workspace, dbfs, scim, fs or other."""
     parts = [p for p in api_path.split("?", 1)[0].split("/") if p]
     # /api/2.0/<family>/... or /api/2.0/preview/scim/v2/...
     rest = parts[2:] if len(parts) > 2 and parts[0] == "api" else []

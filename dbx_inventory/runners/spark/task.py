@@ -53,7 +53,8 @@ def executor_config(config: ClientConfig, share: int,
     share = max(1, share)
     max_rps = config.max_rps * share / config.max_in_flight if config.max_rps else None
     return dataclasses.replace(config, credentials=StaticToken(""), max_in_flight=share,
-                               max_rps=max_rps, family_rates=rates or None)
+                               max_rps=max_rps, family_rates=rates or None,
+                               family_share=min(1.0, share / config.max_in_flight))
 
 
 def client_counters(client: ApiClient) -> dict:
