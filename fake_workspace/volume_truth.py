@@ -65,8 +65,8 @@ def expected_areas(ws: Workspace, include_external: bool = False
 
 
 def volume_listings(ws: Workspace, include_external: bool = False) -> int:
-    """Directories a perfect client lists in the volumes it walks (each once, however
-    many pages it takes)."""
+    """Directories a perfect client lists successfully in the volumes it walks (each
+    once, however many pages it takes; a refused volume lists nothing)."""
     if ws.unity is None:
         return 0
     tree = ws.unity.files
@@ -76,15 +76,15 @@ def volume_listings(ws: Workspace, include_external: bool = False) -> int:
             continue
         count += sum(1 for path in tree.dirs
                      if (path == volume.path or path.startswith(volume.path + "/"))
-                     and not tree.blocked(path))
+                     and path not in tree.forbidden_paths and not tree.blocked(path))
     return count
 
 
 def volume_roots(ws: Workspace, include_external: bool = False
                  ) -> list[tuple[str, str, str, tuple[str, ...]]]:
     """(owner, file system, root, excluded) of every volume a run walks, in the shape of
-    truth.scanned_roots (the owner being the row's key)."""
-    return [(f"volumes:{v.path}", "volumes", v.path, ()) for v in discoverable(ws)
+    truth.scanned_roots (an area owns its own directories)."""
+    return [(v.path, "volumes", v.path, ()) for v in discoverable(ws)
             if walked(v, include_external)]
 
 
