@@ -106,3 +106,45 @@ def expected_volume_dirs(ws: Workspace, depth: int, include_external: bool = Fal
             if level < depth:
                 stack.extend((sub, level + 1) for sub in node.subdirs.values())
     return rows
+
+
+def _pages(n_dirs: int, n_files: int, page: int) -> int:
+    """Files API requests for one directory, page by page as unity_api.files_list cuts
+    them (directories and files never share a page)."""
+    total, start, count = n_dirs + n_files, 0, 0
+    while True:
+        end = start + page
+        if start < n_dirs < end:
+            end = n_dirs
+        count += 1
+        if end >= total:
+            return count
+        start = end
+
+
+def volume_requests(ws: Workspace, include_external: bool = False) -> int:
+    """Files API requests a perfect client makes: every page of every directory it lists
+    (a refused volume: its one request)."""
+    if ws.unity is None:
+        return 0
+    tree, page = ws.unity.files, min(ws.unity.files_page, 1000)
+    count = 0
+    for volume in discoverable(ws):
+        if not walked(volume, include_external):
+            continue
+        if volume.path in tree.forbidden_paths:
+            count += 1
+            continue
+        for path, d in tree.dirs.items():
+            if path == volume.path or path.startswith(volume.path + "/"):
+                count += _pages(len(d.subdirs), len(d.files or ()), page)
+    return count
+
+
+def whole_requests(ws: Workspace) -> dict[str, int]:
+    """Listing requests per file system of a --whole-workspace run: truth.whole_listings,
+    and the volumes' Files API pages."""
+    counts = truth.whole_listings(ws)
+    if ws.unity is not None:
+        counts["volumes"] = volume_requests(ws)
+    return counts

@@ -19,7 +19,8 @@ from fake_workspace import FakeWorkspaceServer, add_unity_catalog, generate_work
 from fake_workspace.truth import expected_users
 from fake_workspace.unity import EXTERNAL
 from fake_workspace.volume_truth import (VOLUME_ALIASES, discoverable, expected_areas,
-                                         expected_volume_dirs, volume_listings)
+                                         expected_volume_dirs, volume_listings,
+                                         volume_requests)
 from helpers import journal_records
 
 SCRIPT = "databricks_user_files_simple.py"
@@ -92,6 +93,8 @@ def test_include_external_walks_external_volumes_and_mounts(cli, serve, tmp_path
     assert result.code == 0, result.output
     volumes = check_exact(ws, tmp_path, include_external=True)
     assert all(volumes[path]["status"] == "success" for path in external_paths(ws))
+    # Every page once: what the bench counts as the volumes' least requests.
+    assert server.stats.by_endpoint["fs/directories"] == volume_requests(ws, True)
     again = tmp_path / "alias"
     again.mkdir()
     result = cli(SCRIPT, "--whole-workspace", "--include-mounts", "-o", "alias/results.csv",
