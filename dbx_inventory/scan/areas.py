@@ -23,7 +23,7 @@ MOUNTS = ("dbfs", "/mnt")
 # Areas of their own inside another area, when they exist.
 NESTED = {("dbfs", "/user/hive/warehouse")}
 MOUNT_REASON = ("mount point: external storage, not the DBFS root; "
-                "--include-mounts walks it")
+                "--include-external walks it")
 SKIPPED = {
     ("dbfs", "/databricks-datasets"): "read-only sample datasets Databricks provides",
     ("dbfs", "/Volumes"): "Unity Catalog volumes: cloud storage, not the DBFS root",

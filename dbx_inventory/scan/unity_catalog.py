@@ -81,7 +81,8 @@ def read_catalogue(client: ApiClient, *, warn: Callable[[str], None]) -> Catalog
     """Every volume the token can see, catalog by catalog, schema by schema."""
     found = Catalogue()
     try:
-        catalogs = _names(_pages(client, "catalogs", "catalogs", {}, "Unity Catalog catalogs"))
+        catalogs = _names(_pages(client, "catalogs", "catalogs", {},
+                                 "unity-catalog:/api/2.1/unity-catalog/catalogs"))
     except _FATAL:
         raise
     except NotFound as exc:
@@ -97,7 +98,7 @@ def read_catalogue(client: ApiClient, *, warn: Callable[[str], None]) -> Catalog
     for catalog in catalogs:
         try:
             schemas = _names(_pages(client, "schemas", "schemas", {"catalog_name": catalog},
-                                    f"catalog {catalog}"))
+                                    f"catalog:{catalog}"))
         except _FATAL:
             raise
         except ApiError as exc:
@@ -110,7 +111,7 @@ def read_catalogue(client: ApiClient, *, warn: Callable[[str], None]) -> Catalog
                 found.volumes += [_volume(item, catalog, schema) for item in _pages(
                     client, "volumes", "volumes",
                     {"catalog_name": catalog, "schema_name": schema},
-                    f"schema {catalog}.{schema}") if isinstance(item.get("name"), str)]
+                    f"schema:{catalog}.{schema}") if isinstance(item.get("name"), str)]
             except _FATAL:
                 raise
             except ApiError as exc:
