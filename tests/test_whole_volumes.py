@@ -138,6 +138,14 @@ def test_workspace_and_volumes_only(cli, serve, tmp_path):
     assert not any(fs == "dbfs" for fs, _ in server.stats.listing_attempts)
 
 
+def volume_dirs(path) -> set[tuple]:
+    """The --dirs-output rows below volumes, in volume_truth.expected_volume_dirs' shape."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return {(r["owner"], r["file_system"], r["root"], r["path"], int(r["depth"]),
+                 int(r["file_count"]), int(r["total_size"]), bool(r["error"]))
+                for r in csv.DictReader(handle) if r["file_system"] == "volumes"}
+
+
 def saved(folder) -> list[dict]:
     return [r["result"] for r in journal_records(folder / ".checkpoint_progress.json")
             if r["kind"] == "result"]
@@ -185,11 +193,7 @@ def test_kill_9_then_resume_gives_the_exact_volumes(tmp_path):
         for name in before:
             if name.startswith("volumes:"):
                 assert ("volumes", name.split(":", 1)[1]) not in again, name
-        with open(tmp_path / "dirs.csv", newline="", encoding="utf-8") as handle:
-            rows = {(r["owner"], r["file_system"], r["root"], r["path"], int(r["depth"]),
-                     int(r["file_count"]), int(r["total_size"]), bool(r["error"]))
-                    for r in csv.DictReader(handle) if r["file_system"] == "volumes"}
-        assert rows == expected_volume_dirs(ws, 3)
+        assert volume_dirs(tmp_path / "dirs.csv") == expected_volume_dirs(ws, 3)
 
 
 def test_spark_mode_gives_the_same_volumes_and_an_owner_column(cli, serve, tmp_path,
@@ -197,11 +201,12 @@ def test_spark_mode_gives_the_same_volumes_and_an_owner_column(cli, serve, tmp_p
     ws = workspace(users=8, big=1500)
     server = serve(ws, max_in_flight=10, error_rate=0.03)
     result = cli(SCRIPT, "--whole-workspace", "--spark-remote", spark_remote.url,
-                 "--spark-only", "--output-table", "volume_inventory", server=server,
-                 timeout=600)
+                 "--spark-only", "--output-table", "volume_inventory", "--dirs-output",
+                 "dirs.csv", server=server, timeout=600)
     assert result.code == 0, result.output
     check_exact(ws, tmp_path)
     assert listed_inside(server, external_paths(ws)) == []
+    assert volume_dirs(tmp_path / "dirs.csv") == expected_volume_dirs(ws, 3)
     from pyspark.sql import SparkSession
 
     spark = SparkSession.builder.remote(spark_remote.url).getOrCreate()
@@ -212,3 +217,13 @@ def test_spark_mode_gives_the_same_volumes_and_an_owner_column(cli, serve, tmp_p
         spark.stop()
     for key, (_, _, _, owner) in expected_areas(ws).items():
         assert owners[f"{key[0]}:{key[1]}"] == (owner or None)
+
+
+def test_no_metastore_is_one_line_and_the_dbfs_aliases_stay_skipped(cli, serve, tmp_path):
+    ws = generate_workspace(4, seed=22, whole_workspace=True)  # no Unity Catalog
+    result = cli(SCRIPT, "--whole-workspace", server=serve(ws))
+    assert result.code == 0, result.output
+    assert "  Unity Catalog: not available on this workspace (404 " in result.stdout
+    rows = {(r["file_system"], r["path"]): r for r in read(tmp_path / "results_areas.csv")}
+    assert rows[("dbfs", "/Volumes")]["status"] == "skipped"
+    assert not any(fs == "volumes" for fs, _ in rows)
