@@ -31,8 +31,17 @@ class WorkspaceOutage(InventoryError):
     """The workspace as a whole stopped answering and did not come back in time."""
 
 
+class ScanWorkerFailed(InventoryError):
+    """A scan worker died on something unforeseen: the run stops, never waits for it."""
+
+
 class NotAWorkspace(InventoryError):
     """The host answers, but not the way a Databricks workspace does."""
+
+
+class ForeignAnswer(NotAWorkspace):
+    """A success status with a body that is not JSON: a sign-in or proxy web page stands
+    between us and the API. Never an answer about a user: the run stops, --resume goes on."""
 
 
 class ApiError(InventoryError):

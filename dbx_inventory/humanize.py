@@ -22,8 +22,23 @@ def format_duration(seconds: float) -> str:
 def format_size(num_bytes: int) -> str:
     """Binary units, one decimal: 52.7 MB means 52.7 MiB."""
     size = float(num_bytes)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+    if size < 1024:
+        return f"{int(size)} B"
+    for unit in ("KB", "MB", "GB", "TB"):
         size /= 1024
-    return f"{size:.1f} PB"
+        if size < 1024:
+            return f"{size:.1f} {unit}"
+    return f"{size / 1024:.1f} PB"  # the largest unit: beyond it, more PB
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """Text with its control and other invisible characters shown as escapes (\\n,
+    \\x1b, \\u202e): a name with a newline cannot forge a line of its own."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _ESCAPES.get(char) or
+                   (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+                   for char in text)

@@ -38,6 +38,13 @@ class Faults:
     hold: threading.Event | None = None
     hold_paths: set[str] = field(default_factory=set)
     down: bool = False        # every request, the access check included, is reset
+    # Every request is answered 200 text/html with a sign-in page, as a single-sign-on
+    # or corporate proxy in front of the workspace does once its session lapses (issue
+    # 28: seen mid-run on a real workspace; the token is never checked).
+    sign_in_page: bool = False
+    # Listings send every size as a JSON string: protobuf's JSON mapping writes int64
+    # fields as strings, and some gateways re-encode the API's answers that way.
+    sizes_as_text: bool = False
     echo_auth: bool = False   # error messages quote the request's Authorization header
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False, compare=False)

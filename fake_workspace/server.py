@@ -27,6 +27,11 @@ _GATEWAY_PAGE = ("<html><head><title>{status} {phrase}</title></head><body>"
                  "</body></html>")
 
 
+_SIGN_IN_PAGE = ("<!DOCTYPE html><html><head><title>Sign in to your account</title></head>"
+                 "<body><form method=\"post\" action=\"/login\"><input name=\"user\">"
+                 "<button>Sign in</button></form></body></html>")
+
+
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -159,6 +164,8 @@ class FakeWorkspaceServer:
         faults = self.faults
         if faults.down:
             return None, None, False
+        if faults.sign_in_page:
+            return Reply(200, _SIGN_IN_PAGE), None, False
         limit = faults.max_in_flight
         if limit is not None and n_in_flight > limit:
             return self._throttle(faults, "Too many requests: exceeded the "
@@ -223,7 +230,8 @@ class FakeWorkspaceServer:
         try:
             if endpoint == "scim/Users":
                 return handler(self.workspace, params, faults.scim_max_page), False
-            return handler(self.workspace, params), False
+            reply = handler(self.workspace, params)
+            return (_sizes_as_text(reply) if faults.sizes_as_text else reply), False
         except (ValueError, TypeError) as e:
             return error(400, "INVALID_PARAMETER_VALUE", f"Invalid parameter: {e}"), False
 
@@ -307,6 +315,16 @@ def _route(path: str):
         return FILES_ROUTE
     # The core table is read at each request: tests may swap a handler in it.
     return CORE_ROUTES.get(path) or UC_ROUTES.get(path)
+
+
+def _sizes_as_text(reply: Reply) -> Reply:
+    """The same listing with each size as a string (entries are built per request)."""
+    if isinstance(reply.body, dict):
+        for key, size in (("files", "file_size"), ("objects", "size")):
+            for entry in reply.body.get(key) or ():
+                if size in entry:
+                    entry[size] = str(entry[size])
+    return reply
 
 
 def _transient(status: int) -> Reply:

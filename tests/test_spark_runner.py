@@ -14,25 +14,25 @@ from dbx_inventory.transport.auth import StaticToken
 from dbx_inventory.transport.client import ClientConfig
 from dbx_inventory.runners.modes import Mode
 from dbx_inventory.scan.results import RESULT_FIELDS
-from dbx_inventory.runners.spark.jobs import (CLIENT, MAX_UNIT_USERS, SPARK, Budget, JobDone,
-                                      JobQueue, SparkReady, Unit, UnitCutter, peak_overlap,
-                                      here_at_most, shares)
+from dbx_inventory.runners.spark.budget import Budget, shares
+from dbx_inventory.runners.spark.job_queue import JobQueue, SparkReady, peak_overlap
 from dbx_inventory.runners.spark.runner import add_stats
 from dbx_inventory.runners.spark.session import first_line, task_slots
 from dbx_inventory.runners.spark.task import REPORT_COLUMN, decode, executor_config, row_schema
+from dbx_inventory.runners.spark.units import (CLIENT, MAX_UNIT_USERS, SPARK, JobDone, Unit,
+                                               UnitCutter, here_at_most)
 
 
 def names(n: int) -> list[str]:
     return [f"u{i}@x.com" for i in range(n)]
 
 
-def cut_all(cutter: UnitCutter, seconds_per_user: float | None = None, share: int = 1,
-            lane: str = SPARK) -> list:
+def cut_all(cutter: UnitCutter, seconds_per_user: float | None = None, share: int = 1) -> list:
     units = []
-    while (unit := cutter.next(share, lane)) is not None:
+    while (unit := cutter.next(share)) is not None:
         units.append(unit)
         if seconds_per_user is not None:
-            cutter.observed(unit, share, seconds_per_user * len(unit.users), None, lane)
+            cutter.observed(unit, share, seconds_per_user * len(unit.users), None)
     return units
 
 
@@ -80,17 +80,6 @@ def test_units_grow_when_spark_overhead_dominates():
     assert len(cutter.next().users) == min(150, MAX_UNIT_USERS)  # 15 s / 0.1 s
 
 
-def test_client_units_are_short_and_fill_the_share():
-    cutter = UnitCutter(names(1000), 4, target_s=4.0)
-    first = cutter.next(20, CLIENT)
-    assert len(first.users) == 1                    # the first row comes at once
-    cutter.observed(first, 20, 0.2, 0.2, CLIENT)    # one user alone: 4 slot-seconds
-    assert len(cutter.next(20, CLIENT).users) == 20  # at least one user per request
-    for _ in range(8):                               # then 1 slot-second a user
-        cutter.observed(Unit(9, tuple(names(40))), 20, 2.0, 2.0, CLIENT)
-    assert 29 <= len(cutter.next(20, CLIENT).users) <= 30  # 1.5 s x 20 / 1
-
-
 @pytest.mark.parametrize("budget, threads, expected", [
     (20, 8, [3, 3, 3, 3, 2, 2, 2, 2]),       # 20, not 16
     (20, 4, [5, 5, 5, 5]),
@@ -126,30 +115,6 @@ def test_budget_refuses_more_threads_than_requests():
         Budget(2, 3)
 
 
-def test_client_lane_has_the_budget_until_spark_lanes_join_and_waits_for_it():
-    """While two Spark lanes warm up (no request), the client lane has the whole
-    budget. A lane that joins waits until its whole share is free (the sum never passes
-    20); lane 1 still warming, its share is lane 0's and the client's to split."""
-    budget = Budget(20, 2, client=True)
-    assert budget.take(CLIENT) == 20
-    budget.join(0)
-    got: list = []
-    waiter = threading.Thread(target=lambda: got.append(budget.take(0)))
-    waiter.start()
-    waiter.join(0.2)
-    assert waiter.is_alive() and not got    # nothing free: it waits, takes nothing
-    budget.give_back(20)
-    waiter.join(5)
-    assert got == [10]                      # 20 over the two lanes up
-    assert budget.take(CLIENT) == 10
-    budget.give_back(10)
-    budget.join(1)                          # three lanes up: 7, 7, 6
-    assert budget.take(CLIENT) == 3         # lane 1's 7 is kept for it
-    assert budget.peak == 20
-    budget.close()
-    assert budget.take(1) is None
-
-
 def test_the_first_lane_up_has_the_whole_budget_and_shares_shrink_as_lanes_join():
     """After the client lane's scan, a lane that is up starts without waiting for the
     others (they send no request while warming up): its job gets every request, and
@@ -165,7 +130,7 @@ def test_the_first_lane_up_has_the_whole_budget_and_shares_shrink_as_lanes_join(
     waiter.start()
     waiter.join(0.2)
     assert waiter.is_alive() and not got    # lane 0's job holds all 20
-    budget.give_back(20, 0)
+    budget.give_back(20)
     waiter.join(5)
     assert got == [10]
     budget.join(2)
@@ -188,27 +153,19 @@ def test_spark_is_called_slower_only_when_its_jobs_cost_clearly_more_per_user():
 def test_the_continuous_scan_takes_users_one_at_a_time_between_units():
     cutter = UnitCutter(names(10), 2)
     assert [cutter.next_user(), cutter.next_user()] == names(2)
-    assert cutter.next(1, SPARK).users == (names(10)[2],)     # a unit goes on from there
+    assert cutter.next(1).users == (names(10)[2],)            # a unit goes on from there
     taken = []
     while (name := cutter.next_user()) is not None:
         taken.append(name)
-    assert taken == names(10)[3:] and cutter.exhausted
-    assert cutter.next(1, SPARK) is None
+    assert taken == names(10)[3:]
+    assert cutter.next(1) is None
     assert cutter.number() != cutter.number()                 # a fresh number per scan
-
-
-def test_client_lane_gives_up_when_more_lanes_than_requests_are_up():
-    budget = Budget(2, 2, client=True)
-    budget.join(0)
-    budget.join(1)
-    assert budget.take(CLIENT) is None      # 2 requests, 2 Spark lanes: none for it
-    assert budget.take(0) == 1 and budget.take(1) == 1
 
 
 class Flight:
     """Requests really in flight in a fake run: Spark jobs count their share while
     they run, the client lane one per request between acquire and release (its
-    continuous scan) or its share while a unit runs."""
+    continuous scan)."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -226,25 +183,19 @@ class Flight:
 
 def fake_local(flight: Flight, seconds: float = 0.0, hold=None):
     """local(users, share, tag, gate): each user 'scanned' with one request through
-    the gate (or inside its unit's share); `hold(name)` may block a user's request."""
+    the gate; `hold(name)` may block a user's request."""
     def local(users, share, tag, gate):
-        if gate is None:
-            flight.add(share, "client")
-        try:
-            for name in users:
-                counted = gate.acquire() if gate is not None else False
-                if counted:
-                    flight.add(1, "client")
-                if hold is not None:
-                    hold(name)
-                time.sleep(seconds)
-                if counted:
-                    flight.add(-1)
-                    gate.release()
-                yield name, [name]
-        finally:
-            if gate is None:
-                flight.add(-share)
+        for name in users:
+            counted = gate.acquire()
+            if counted:
+                flight.add(1, "client")
+            if hold is not None:
+                hold(name)
+            time.sleep(seconds)
+            if counted:
+                flight.add(-1)
+                gate.release()
+            yield name, [name]
         yield None, ["report"]
     return local
 
@@ -628,9 +579,9 @@ def test_a_queue_whose_lanes_all_stopped_says_so_rather_than_hang():
 
 def test_setting_spark_up_borrows_one_request_of_the_budget():
     """The cluster check and the executors' token are workspace requests made while the
-    client lane scans: they wait for a free request and the client lane leaves one."""
+    client lane scans: they wait for a free request, and get the first one freed even
+    when the scan wants it too."""
     budget = Budget(4, 0, client=True)
-    assert budget.take(CLIENT) == 4
     inside = threading.Event()
     leave = threading.Event()
 
@@ -639,31 +590,23 @@ def test_setting_spark_up_borrows_one_request_of_the_budget():
             inside.set()
             leave.wait(5)
 
-    thread = threading.Thread(target=setting_up)
-    thread.start()
-    assert not inside.wait(0.2)             # all 4 in use: it waits
-    budget.give_back(4)
-    assert inside.wait(5)
-    assert budget.take(CLIENT) == 3         # one stays with the borrower
-    leave.set()
-    thread.join(5)
-    budget.give_back(3)
-    assert budget.take(CLIENT) == 4 and budget.peak == 4
-
-
-def test_the_client_lane_takes_what_no_spark_lane_holds_or_waits_for():
-    budget = Budget(20, 2, client=True)
-    budget.join(0)
-    budget.join(1)
-    assert budget.take(0) == 7              # 20 over three lanes: 7, 7, 6
-    assert budget.take(CLIENT) == 6         # lane 1's 7 is kept for its next job
-    budget.give_back(6)
-    budget.retire(1)                        # lane 1 leaves: shares are 10 and 10 now
-    assert budget.take(CLIENT) == 13        # lane 0 still runs with 7, not 10
-    budget.give_back(13)
-    budget.give_back(7, 0)                  # lane 0's job ended: its next share is 10
-    assert budget.take(CLIENT) == 10
-    assert budget.take(0) is not None and budget.peak == 20
+    with budget.alone():
+        assert all(budget.acquire() for _ in range(4))
+        scan = threading.Thread(target=budget.acquire, daemon=True)  # its next request
+        scan.start()
+        scan.join(0.2)
+        assert scan.is_alive()                  # all 4 in use: it waits ...
+        borrower = threading.Thread(target=setting_up, daemon=True)
+        borrower.start()
+        assert not inside.wait(0.2)             # ... and so does setting up
+        budget.release()
+        assert inside.wait(5)                   # the request freed is setting up's
+        scan.join(0.2)
+        assert scan.is_alive()                  # never past the 4
+        leave.set()
+        borrower.join(5)
+        scan.join(5)
+        assert not scan.is_alive() and budget.peak == 4
 
 
 def test_spark_lanes_added_once_ready_join_a_queue_the_client_lane_started():

@@ -122,7 +122,9 @@ def test_repo_is_walked_not_counted(serve):
 
 
 def test_sizes_come_only_from_the_api():
-    """Absent, null, negative, boolean or text sizes count 0 bytes, never a guess."""
+    """Absent, null, negative, boolean or junk sizes count 0 bytes, never a guess; a
+    numeric string is the number it spells (int64 written as JSON text). The odd ones
+    are counted for the run's warning; an absent or null size (a notebook) is not odd."""
     body = {"objects": [
         {"object_type": "FILE", "path": f"{HOME}/a", "size": 100},
         {"object_type": "FILE", "path": f"{HOME}/b"},
@@ -134,7 +136,7 @@ def test_sizes_come_only_from_the_api():
         {"object_type": "LIBRARY", "path": f"{HOME}/h"},
     ]}
     listing = WORKSPACE.list_dir(_StubClient(body), HOME)
-    assert (listing.files, listing.bytes) == (8, 100)
+    assert (listing.files, listing.bytes, listing.odd_sizes) == (8, 112, 2)
     dbfs_body = {"files": [
         {"path": f"{HOME}/x", "is_dir": False, "file_size": 7},
         {"path": f"{HOME}/y", "is_dir": False},

@@ -13,7 +13,7 @@ import threading
 from datetime import datetime
 from typing import Iterable
 
-from dbx_inventory.humanize import format_duration
+from dbx_inventory.humanize import format_duration, printable
 from dbx_inventory.scrub import scrub
 
 RULE = "=" * 80
@@ -23,8 +23,11 @@ _bar = None  # the live tqdm bar, if any: redrawn below every line written
 
 
 def emit(lines: Iterable[str]) -> None:
-    """Write whole lines to stdout, scrubbed, in one piece, the bar kept below them."""
-    text = "".join(scrub(line) + "\n" for line in lines)
+    """Write whole lines to stdout, scrubbed, in one piece, the bar kept below them.
+
+    A line is one line: a newline or control character in it is data (a user's or a
+    folder's name) and is shown escaped."""
+    text = "".join(printable(scrub(line)) + "\n" for line in lines)
     with _lock:
         if _bar is not None:
             _bar.clear()
@@ -55,7 +58,9 @@ class ConsoleHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:  # noqa: D102 (logging API)
         try:
-            emit(self.format(record).splitlines() or [""])
+            text = self.format(record)
+            # A traceback is several lines; a message is one, whatever names it holds.
+            emit(text.splitlines() if record.exc_info else [text])
         except Exception:  # logging must never break the run
             self.handleError(record)
 
@@ -79,5 +84,5 @@ def fail(message: str) -> None:
     with _lock:
         if _bar is not None:
             _bar.clear()
-        print(scrub(f"Error: {message}"), file=sys.stderr, flush=True)
+        print(printable(scrub(f"Error: {message}")), file=sys.stderr, flush=True)
 

@@ -14,7 +14,8 @@ from dataclasses import replace
 from dbx_inventory.cli.common import (EXIT_FAILED, EXIT_OK, client_config, command_line,
                                       explain_api_error, resolve_settings, run, setup_logging)
 from dbx_inventory.cli.console import RULE, emit, fail, footer, out
-from dbx_inventory.cli.files_args import PROG, build_parser, scope_of, settle_args, walkers_of
+from dbx_inventory.cli.files_args import (PROG, build_parser, dirs_depth_of, scope_of,
+                                          settle_args, walkers_of)
 from dbx_inventory.cli.files_console import (outage_notice, print_banner, print_discovery,
                                             print_resuming, single_user_report,
                                             summary_notes, where_lines)
@@ -24,9 +25,10 @@ from dbx_inventory.cli.progress import Progress, print_summary, whole_lines
 from dbx_inventory.cli.spark_console import SparkConsole, print_distribution
 from dbx_inventory.cli.worker_names import WorkerNames
 from dbx_inventory.errors import (ConfigError, InventoryError, JournalWriteError, NotAWorkspace,
-                                  Unauthenticated, WorkspaceOutage)
+                                  ScanWorkerFailed, Unauthenticated, WorkspaceOutage)
 from dbx_inventory.humanize import plural
 from dbx_inventory.outputs.atomic import check_writable
+from dbx_inventory.outputs.collisions import check_outputs
 from dbx_inventory.outputs.checkpoint import (CheckpointLock, CheckpointWriter, check_resumable,
                                               read_journal, set_aside)
 from dbx_inventory.outputs.output import users_of, write_outputs
@@ -100,6 +102,7 @@ class Run:
         args = self.args
         setup_logging(args.debug)
         settle_args(args)
+        check_outputs(output_paths(args), args.checkpoint)  # no output destroys a file
         names = self._users()  # empty under --all-homes: discovered below
         settings = resolve_settings(args)
         mode = choose_mode(args, settings.cluster_id)
@@ -109,7 +112,7 @@ class Run:
         retry = RetryPolicy(outage_limit_s=args.outage_timeout)
         config = replace(client_config(settings, args.concurrency, retry), max_rps=args.max_rps)
         outputs = build_outputs(args, settings, config)
-        for path in output_paths(args) + [args.checkpoint]:
+        for _, path in output_paths(args) + [("", args.checkpoint)]:
             check_writable(path)  # fail now, not after hours of scanning
         self.lock.acquire()  # before the journal is read: one run decides at a time
         journal = read_journal(args.checkpoint)
@@ -128,8 +131,9 @@ class Run:
         if resumed is not None:
             print_resuming(len(done), len(todo))
         if resumed is not None and resumed.complete and names and not todo:
+            noun = "users and areas" if meta.get("whole_workspace") else "users"
             out(f"Nothing to scan: the run in {args.checkpoint} already finished "
-                f"({len(resumed.results)} users); writing the outputs from it. "
+                f"({len(resumed.results)} {noun}); writing the outputs from it. "
                 "Run without --resume to scan again.")
             return Plan(names=names, todo=[], done=done, host=settings.host, mode=mode,
                         walkers=walkers, client=None, writer=None, outputs=outputs,
@@ -193,7 +197,7 @@ class Run:
         rows = scan_rows(plan.mode, client, plan.todo, plan.walkers, debug=args.debug,
                          on_spark_failure=self._report_spark_failure, events=events,
                          notice=self._notice, stats=self.spark_stats,
-                         dirs_depth=args.dirs_depth if args.dirs_output else 0)
+                         dirs_depth=dirs_depth_of(args) if args.dirs_output else 0)
         then = ""
         try:
             for row in rows:
@@ -208,7 +212,7 @@ class Run:
             reason, then = str(exc), "make room, then "
         except Unauthenticated as exc:
             reason, then = explain_api_error(exc), "fix the token, then "
-        except (WorkspaceOutage, NotAWorkspace) as exc:
+        except (WorkspaceOutage, NotAWorkspace, ScanWorkerFailed) as exc:
             reason = str(exc)
         else:
             progress.close()
@@ -276,7 +280,8 @@ class Run:
     def _users(self) -> list[str]:
         if self.args.all_homes:
             if self.args.users or self.args.users_file:
-                raise ConfigError("--all-homes finds the users itself: do not also name "
+                flag = "--whole-workspace" if self.args.whole_workspace else "--all-homes"
+                raise ConfigError(f"{flag} finds the users itself: do not also name "
                                   "users or pass --users-file")
             return []
         names = parse_users(self.args.users, where="user argument")

@@ -35,7 +35,7 @@ def build_parser() -> Parser:
     parser.add_argument("--dirs-output", metavar="FILE",
                         help="also write a breakdown by directory: one row per directory "
                              "at depth 1..--dirs-depth below every scanned root")
-    parser.add_argument("--dirs-depth", type=int, default=DEFAULT_DIRS_DEPTH, metavar="N",
+    parser.add_argument("--dirs-depth", type=int, default=None, metavar="N",
                         help=f"depth of --dirs-output (default {DEFAULT_DIRS_DEPTH})")
     parser.add_argument("--include-external", "--include-mounts", dest="include_mounts",
                         action="store_true",
@@ -104,11 +104,14 @@ def settle_args(args) -> None:
         raise ConfigError("--max-rps must be above 0")
     if args.output_table:
         check_table_name(args.output_table)
-    if not 1 <= args.dirs_depth <= 100:
+    if args.dirs_depth is not None and args.dirs_output is None:
+        raise ConfigError("--dirs-depth goes with --dirs-output (the depth of the "
+                          "directory breakdown)")
+    if not 1 <= dirs_depth_of(args) <= 100:
         raise ConfigError("--dirs-depth must be between 1 and 100")
     if args.whole_workspace:
         args.all_homes = True
-    elif args.areas_output or args.include_mounts:
+    elif args.areas_output is not None or args.include_mounts:
         raise ConfigError("--areas-output and --include-external (--include-mounts) go "
                           "with --whole-workspace")
     walkers_of(args)  # a wrong --file-systems is refused here, with the other flags
@@ -144,5 +147,10 @@ def scope_of(args, walkers) -> dict:
         if args.include_mounts:
             scope["include_mounts"] = True
     if args.dirs_output:  # the breakdown is part of each row
-        scope["dirs_depth"] = args.dirs_depth
+        scope["dirs_depth"] = dirs_depth_of(args)
     return scope
+
+
+def dirs_depth_of(args) -> int:
+    """--dirs-depth, or its default (left unset in args: the resume command stays as typed)."""
+    return DEFAULT_DIRS_DEPTH if args.dirs_depth is None else args.dirs_depth

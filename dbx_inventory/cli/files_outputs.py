@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dbx_inventory.errors import ConfigError
 from dbx_inventory.outputs.checkpoint import JournalBreakdowns
 from dbx_inventory.outputs.html.report import HtmlReport
 from dbx_inventory.outputs.output import AreasCsv, CsvOutput, DirsCsv, Output, WithBreakdowns
@@ -19,7 +18,7 @@ def build_outputs(args, settings, config) -> list[Output]:
         outputs.append(AreasCsv(areas_path(args)))
     breakdowns = JournalBreakdowns(args.checkpoint)
     if args.dirs_output:
-        outputs.append(DirsCsv(dirs_path(args), breakdowns))
+        outputs.append(DirsCsv(args.dirs_output, breakdowns))
     if args.report:
         outputs.append(HtmlReport(args.report))
     if args.output_table:
@@ -32,33 +31,18 @@ def build_outputs(args, settings, config) -> list[Output]:
             else WithBreakdowns(output, breakdowns) for output in outputs]
 
 
-def output_paths(args) -> list[str]:
-    """Every file the run writes at the end."""
-    return [args.output] \
-        + ([areas_path(args)] if args.whole_workspace else []) \
-        + ([dirs_path(args)] if args.dirs_output else []) \
-        + ([args.report] if args.report else [])
-
-
-def dirs_path(args) -> str:
-    """--dirs-output: a file of its own, not one of the other outputs."""
-    path = args.dirs_output
-    if Path(path).is_dir():
-        raise ConfigError(f"--dirs-output {path} is a directory: name a file")
-    others = [args.output] + ([areas_path(args)] if args.whole_workspace else [])
-    if any(Path(path).resolve() == Path(other).resolve() for other in others):
-        raise ConfigError(f"--dirs-output {path} is another output of this run: give "
-                          "the breakdown a file of its own")
-    return path
+def output_paths(args) -> list[tuple[str, str]]:
+    """(flag, path) of every file the run writes at the end, in the order written; that
+    none is another, the checkpoint or a directory is outputs/collisions.py's check."""
+    return [("-o", args.output)] \
+        + ([("--areas-output", areas_path(args))] if args.whole_workspace else []) \
+        + ([("--dirs-output", args.dirs_output)] if args.dirs_output is not None else []) \
+        + ([("--report", args.report)] if args.report is not None else [])
 
 
 def areas_path(args) -> str:
-    """--areas-output, or <stem>_areas.csv beside the results; never the results."""
+    """--areas-output, or <stem>_areas.csv beside the results."""
+    if args.areas_output is not None or not args.output:
+        return args.areas_output or ""  # (an empty -o is refused first)
     output = Path(args.output)
-    path = args.areas_output or str(output.with_name(f"{output.stem}_areas.csv"))
-    if Path(path).is_dir():
-        raise ConfigError(f"--areas-output {path} is a directory: name a file")
-    if Path(path).resolve() == output.resolve():
-        raise ConfigError(f"--areas-output {path} is the results file: give the areas "
-                          "a file of their own")
-    return path
+    return str(output.with_name(f"{output.stem}_areas.csv"))

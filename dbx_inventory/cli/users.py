@@ -6,6 +6,7 @@ import time
 
 from dbx_inventory.transport import settings as settings_mod
 from dbx_inventory.outputs.atomic import atomic_text_writer, check_writable
+from dbx_inventory.outputs.collisions import check_outputs
 from dbx_inventory.cli.common import (EXIT_OK, EXIT_USAGE, Parser, add_connection_args, make_client,
                          resolve_settings, run, setup_logging)
 from dbx_inventory.cli.console import banner, fail, footer, now_text, out
@@ -44,7 +45,8 @@ def _main(args) -> int:
         return EXIT_USAGE
     started = time.monotonic()
     settings = resolve_settings(args)
-    if args.output:
+    if args.output is not None:
+        check_outputs([("-o", args.output)], None)  # not a directory, not the console
         check_writable(args.output)
     banner("DATABRICKS USER LISTING", [f"Start time: {now_text()}", ""])
     out(source_line(settings))

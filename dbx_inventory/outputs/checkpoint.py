@@ -27,7 +27,8 @@ from dbx_inventory.outputs.atomic import atomic_text_writer
 from dbx_inventory.errors import CheckpointBusy, ConfigError, JournalWriteError
 from dbx_inventory.scan.results import ERROR, FINAL, RESULT_FIELDS, STATUSES, TRANSIENT, UserResult
 from dbx_inventory.scan.dirs import checked
-from dbx_inventory.scan.roots import KINDS
+from dbx_inventory.scan.filesystems import WALKERS
+from dbx_inventory.scan.roots import KINDS, Root
 from dbx_inventory.scrub import scrub
 
 VERSION = 1
@@ -79,7 +80,8 @@ def read_journal(path: str | os.PathLike) -> Journal | None:
     host, users, scope = header.get("host"), header.get("users"), header.get("scope", {})
     meta = header.get("meta") or {}
     if not isinstance(host, str) or not isinstance(scope, dict) or not isinstance(meta, dict) \
-            or not isinstance(users, list) or not all(isinstance(u, str) for u in users):
+            or not isinstance(users, list) or not all(isinstance(u, str) for u in users) \
+            or not _meta_ok(meta):
         raise _damaged(target, 1)
     journal = Journal(host=host, users=list(users), scope=scope, meta=dict(meta))
     for number, record in enumerate(records[1:], 2):
@@ -110,6 +112,29 @@ _TYPES: dict[str, tuple] = {
     "error_kind": _STR, "user_status": _STR, "kind": _STR, "dirs": (list,), "owner": _STR,
 }
 assert set(_TYPES) == set(RESULT_FIELDS), "every stored field has a checked type"
+
+
+def _meta_ok(meta: dict) -> bool:
+    """The run facts a resume relies on have their shapes; every recorded root is one
+    this tool can walk (a root naming an unknown file system would never finish)."""
+    roots = meta.get("roots") or {}
+    if not isinstance(roots, dict):
+        return False
+    for key, data in roots.items():
+        try:
+            root = Root.from_dict(data)
+        except ValueError:
+            return False
+        if root.name != key or not all(place.file_system in WALKERS
+                                       and place.path.startswith("/")
+                                       for place in root.places):
+            return False
+    return all(_str_map(meta.get(name) or {}) for name in ("statuses", "incomplete"))
+
+
+def _str_map(value) -> bool:
+    return isinstance(value, dict) and all(isinstance(key, str) and isinstance(item, str)
+                                           for key, item in value.items())
 
 
 def _result(data) -> UserResult | None:

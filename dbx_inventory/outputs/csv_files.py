@@ -19,11 +19,20 @@ STATUS_COLUMN = "user_status"  # last, and only when statuses are known
 GIB = 1024 ** 3
 
 
-def iso_utc(epoch_ms: int | None) -> str:
+def utc_moment(epoch_ms: int | None) -> datetime | None:
+    """The moment of an epoch-ms time; None for none, and for one no date can show (a
+    journal written before such times were ignored: its outputs must still be written)."""
     if epoch_ms is None:
-        return ""
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return None
+    try:
+        return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def iso_utc(epoch_ms: int | None) -> str:
+    moment = utc_moment(epoch_ms)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
 
 
 def columns(extended: bool = False, user_status: bool = False) -> list[str]:

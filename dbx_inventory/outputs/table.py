@@ -19,7 +19,7 @@ from dbx_inventory.errors import ConfigError, InventoryError
 from dbx_inventory.runners.modes import Mode, safe_remote
 from dbx_inventory.outputs.output import RunInfo
 from dbx_inventory.scan.dirs import owner_of
-from dbx_inventory.outputs.csv_files import GIB
+from dbx_inventory.outputs.csv_files import GIB, utc_moment
 
 SCHEMA = ", ".join([
     "username string", "file_count bigint", "total_size bigint", "total_size_gb double",
@@ -72,7 +72,7 @@ def table_rows(info: RunInfo, rows) -> list[tuple]:
     return [(row.username, row.file_count, row.total_size, round(row.total_size / GIB, 2),
              row.status, row.file_source, row.error, row.dbfs_files, row.dbfs_bytes,
              row.workspace_files, row.workspace_bytes,
-             stamp(row.last_modified_ms / 1000) if row.last_modified_ms else None,
+             utc_moment(row.last_modified_ms) if row.last_modified_ms else None,
              round(row.duration_s, 1), row.user_status or None, info.run_id,
              stamp(row.ended_at or info.ended_at), info.host, row.kind, row.owner or None)
             for row in rows]
@@ -84,7 +84,7 @@ def dirs_table_rows(info: RunInfo, rows) -> list[tuple]:
         return datetime.fromtimestamp(epoch_s, tz=timezone.utc)
 
     return [(owner_of(row.username, row.kind), fs, root, path, depth, files, size,
-             stamp(newest / 1000) if newest else None, error or None, row.kind,
+             utc_moment(newest) if newest else None, error or None, row.kind,
              info.run_id, stamp(row.ended_at or info.ended_at), info.host)
             for row in rows
             for fs, root, path, depth, files, size, newest, error in row.dirs]

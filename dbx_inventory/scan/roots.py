@@ -62,14 +62,20 @@ class Root:
         """The root a checkpoint recorded; ValueError when its shape is wrong."""
         try:
             kind, name = data["kind"], data["name"]
-            places = tuple(Place(str(fs), str(path), tuple(str(x) for x in exclude))
+            places = tuple(Place(fs, path, tuple(exclude))
                            for fs, path, exclude in data["places"])
             skipped = data.get("skipped", "")
             owner = data.get("owner", "")
         except (KeyError, TypeError, ValueError, AttributeError):
             raise ValueError("not a recorded scan root") from None
+        # Every field its type: a number where a path belongs is damage, not a path.
         if kind not in KINDS or not isinstance(name, str) or not name \
-                or not isinstance(skipped, str) or not isinstance(owner, str):
+                or not isinstance(skipped, str) or not isinstance(owner, str) \
+                or not isinstance(data["places"], list) \
+                or not all(isinstance(place, list) and isinstance(place[2], list)
+                           for place in data["places"]) \
+                or not all(isinstance(text, str) for place in places
+                           for text in (place.file_system, place.path, *place.exclude)):
             raise ValueError("not a recorded scan root")
         return cls(kind, name, places, skipped, owner)
 

@@ -22,8 +22,9 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from dbx_inventory.transport.client import ApiClient
 from dbx_inventory.scan.dirs import Breakdown
-from dbx_inventory.errors import (ApiError, NetworkError, NotAWorkspace, NotFound, ServerError,
-                                  Throttled, Unauthenticated, WorkspaceOutage)
+from dbx_inventory.errors import (ApiError, NetworkError, NotAWorkspace, NotFound,
+                                  ScanWorkerFailed, ServerError, Throttled, Unauthenticated,
+                                  WorkspaceOutage)
 from dbx_inventory.scan.results import SideCount, UserResult, classify, skipped_row
 from dbx_inventory.scan.roots import Item, Place, Root, as_root
 from dbx_inventory.scan.filesystems import DBFS, VOLUMES, WALKERS, WORKSPACE
@@ -82,6 +83,7 @@ class Scanner:
         self._flight_lock = threading.Lock()
         self._last_progress = time.monotonic()
         self._last_notice = 0.0
+        self._odd = {"sizes": 0, "times": 0}  # entries with values no API should send
 
     def scan(self, items: Iterable[Item]) -> Iterator[UserResult]:
         """Results in completion order; stop() or closing the iterator ends it early."""
@@ -116,6 +118,7 @@ class Scanner:
                 yield result
         finally:
             self.stop()
+            self._report_odd_values()
 
     def stop(self) -> None:
         """Admit no more users and let the workers go; unfinished users are dropped."""
@@ -186,6 +189,16 @@ class Scanner:
         self._tasks.put(((user.order,), next(self._seq), (user, place, path, depth, chain)))
 
     def _work(self) -> None:
+        """A worker that dies of anything unforeseen stops the scan: its listing would
+        never finish and the run would wait for it forever."""
+        try:
+            self._work_tasks()
+        except BaseException as exc:
+            log.debug("a scan worker failed", exc_info=True)
+            self._fatal = ScanWorkerFailed(f"a scan worker failed ({type(exc).__name__}: "
+                                           f"{exc}); see --debug")
+
+    def _work_tasks(self) -> None:
         while True:
             _, _, task = self._tasks.get()
             if task is _STOP or self._stopping.is_set():
@@ -232,6 +245,8 @@ class Scanner:
         except Exception as exc:  # a malformed answer must cost one user, not the run
             self._failed(user, side, chain, f"{type(exc).__name__}: {exc} ({path})", False)
             return
+        if listing.odd_sizes or listing.odd_times:
+            self._odd_values(walker.label, path, listing)
         subdirs = listing.subdirs
         if place.exclude:  # roots of their own: counted in their own rows
             subdirs = [path for path in subdirs if path.rstrip("/") not in place.exclude]
@@ -245,6 +260,24 @@ class Scanner:
                                                 depth + 1, subdir) for subdir in subdirs]
         for number, subdir in enumerate(subdirs):
             self._push(user, place, subdir, depth + 1, chains[number] if chains else ())
+
+    def _odd_values(self, label: str, path: str, listing) -> None:
+        with self._flight_lock:
+            self._odd["sizes"] += listing.odd_sizes
+            self._odd["times"] += listing.odd_times
+        log.debug("[%s] %s: %d sizes counted as 0 bytes, %d modification times out of "
+                  "range ignored for dates", label, path, listing.odd_sizes,
+                  listing.odd_times)
+
+    def _report_odd_values(self) -> None:
+        """One line for the run, whatever the number of listings that had them."""
+        sizes, times = self._odd["sizes"], self._odd["times"]
+        if times:
+            log.debug("%d modification times out of range were ignored for dates", times)
+        if sizes and self._notice is not None:
+            self._notice(f"{sizes:,} {'entry' if sizes == 1 else 'entries'} had a size that "
+                         "is not a byte count (negative or not a number): counted as 0 "
+                         "bytes (see --debug for where)")
 
     @staticmethod
     def _failed(user: _UserState, side: SideCount, chain: tuple, reason: str,

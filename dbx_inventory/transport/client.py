@@ -20,8 +20,8 @@ from dbx_inventory.transport.auth import Credentials
 from dbx_inventory.clock import Clock
 from dbx_inventory.transport.deadline import Deadline, DeadlineAdapter
 from dbx_inventory.transport.family_limits import FamilyCaps, shared
-from dbx_inventory.errors import (ApiError, NetworkError, NotAWorkspace, Throttled,
-                                  WorkspaceUnreachable, error_for_status)
+from dbx_inventory.errors import (ApiError, ForeignAnswer, NetworkError, NotAWorkspace,
+                                  Throttled, WorkspaceUnreachable, error_for_status)
 from dbx_inventory.transport.outage import OutageGate
 from dbx_inventory.transport.pacing import Pacer, family_of
 from dbx_inventory.transport.politeness import RequestStats
@@ -129,6 +129,8 @@ class ApiClient:
             body, failure = self._attempt(method, api_path, params, json_body, subject, family)
             if failure is None:
                 return self._checked(api_path, body, subject)
+            if failure.foreign:
+                raise ForeignAnswer(failure.foreign)
             status, error = failure.status, failure.error
             # One renewal and one retry for a token refused before its time, never a loop.
             if status == 401 and not renewed and failure.used is not None \
@@ -202,9 +204,9 @@ class ApiClient:
             try:
                 return json.loads(response.data), None
             except ValueError:
-                return {}, _Failure(None, None, ApiError(
+                return {}, _Failure(status, None, ApiError(
                     f"HTTP {status} with a body that is not JSON", status=status,
-                    path=subject))
+                    path=subject), foreign=_web_page_line(self.host, response.data))
         return {}, _Failure(status, response.headers.get("Retry-After"),
                             parse_error(status, response.data.decode("utf-8", "replace"),
                                         subject),
@@ -247,6 +249,7 @@ class _Failure:
     error: ApiError
     used: Mapping[str, str] | None = field(default=None, repr=False)  # the auth sent
     unsent: bool = False     # no connection was made: the server cannot have acted
+    foreign: str = ""        # a success whose body is no JSON: the line that says so
 
 
 def _transport(config: ClientConfig) -> tuple[DeadlineAdapter, Any, str]:
@@ -279,7 +282,8 @@ def _has(body: dict, key: str) -> bool:
         return isinstance(value, str) and bool(value)
     if key == "totalResults":
         return isinstance(value, int) and isinstance(body.get("Resources", []), list)
-    return isinstance(value, list)
+    # A listing's entries are objects: anything else is not this API answering.
+    return isinstance(value, list) and all(isinstance(item, dict) for item in value)
 
 
 def parse_error(status: int, text: str, subject: str | None = None) -> ApiError:
@@ -301,6 +305,16 @@ def parse_error(status: int, text: str, subject: str | None = None) -> ApiError:
     # Server text may echo the request (the Authorization header among it).
     return cls(scrub.scrub(str(message or "no message").strip()), status=status,
                error_code=code, path=subject)
+
+
+def _web_page_line(host: str, data: bytes) -> str:
+    """What a success with a non-JSON body means: something answers for the workspace."""
+    title = re.search(rb"<title>(.*?)</title>", data[:65536], re.IGNORECASE | re.DOTALL)
+    shown = title.group(1).decode("utf-8", "replace").strip()[:80] if title else ""
+    named = f': "{" ".join(shown.split())}"' if shown else ""
+    return scrub.scrub(f"the workspace URL {host} answers with a web page, not the API "
+                       f"(a sign-in or proxy page{named}); open it in a browser to see "
+                       "what stands in the way")
 
 
 def _reason(status: int | None, error: ApiError, subject: str) -> str:

@@ -12,7 +12,7 @@ cut. One sent at a level already proven was refused for its API family's rate, w
 pacing.py learns per family, so it must not shrink the limit every family shares.
 
 A `Gate` is a second, outside limit a slot must also pass: in Spark mode this machine's
-requests count in the budget it shares with the cluster's jobs (spark_jobs.Budget).
+requests count in the budget it shares with the cluster's jobs (runners/spark/budget.py).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from collections import Counter
 from typing import Sequence
 
 from dbx_inventory.humanize import format_size
-from dbx_inventory.outputs.html.labels import area_name
+from dbx_inventory.outputs.html.labels import area_name, plotly_text
 from dbx_inventory.outputs.output import RunInfo
 from dbx_inventory.scan.discover import USER_STATUSES
 from dbx_inventory.scan.results import ERROR, UserResult
@@ -57,7 +57,7 @@ def _top_users(rows: Sequence[UserResult]):
     import plotly.graph_objects as go
 
     top = sorted(rows, key=lambda row: -row.total_size)[:TOP_USERS][::-1]  # largest on top
-    names = [row.username for row in top]
+    names = [plotly_text(row.username) for row in top]  # names: text, never markup
     traces = [go.Bar(name=label, y=names, x=[getattr(row, attr) for row in top],
                      orientation="h", marker_color=_COLORS[label],
                      customdata=[format_size(getattr(row, attr)) for row in top],
@@ -73,7 +73,7 @@ def by_area(users: Sequence[UserResult], areas: Sequence[UserResult]):
     import plotly.graph_objects as go
 
     group = {"dbfs": "DBFS area", "workspace": "Workspace area", "volumes": "volume"}
-    bars = [(area_name(row), row.total_size,
+    bars = [(plotly_text(area_name(row)), row.total_size,
              group.get(split_key(row.username)[0], "other areas"),
              f"{row.file_count:,} files" + (", with errors" if row.status == ERROR else ""))
             for row in areas[:TOP_AREAS]]

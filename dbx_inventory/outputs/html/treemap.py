@@ -6,7 +6,7 @@ from typing import Sequence
 
 from dbx_inventory.humanize import format_size
 from dbx_inventory.outputs.html.charts import new_fig
-from dbx_inventory.outputs.html.labels import owner_label
+from dbx_inventory.outputs.html.labels import owner_label, plotly_text
 from dbx_inventory.outputs.html.volumes import volume_groups, volume_label
 from dbx_inventory.scan.results import ERROR, SKIPPED, UserResult
 
@@ -94,9 +94,9 @@ def treemap(rows: Sequence[UserResult]):
         parent, label, _, _, where, error = nodes[key]
         ids.append(key)
         parents.append(parent or top)
-        labels.append(label)
+        labels.append(plotly_text(label))  # names: shown as written, never markup
         values.append(value[key])
-        custom.append([where, format_size(value[key]), f"{files[key]:,} files"
+        custom.append([plotly_text(where), format_size(value[key]), f"{files[key]:,} files"
                        + (" · listing errors below" if error else "")])
     if rest:
         ids.append("other owners")

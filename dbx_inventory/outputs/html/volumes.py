@@ -14,6 +14,7 @@ from typing import Sequence
 from dbx_inventory.humanize import format_size
 from dbx_inventory.outputs.csv_files import iso_utc
 from dbx_inventory.outputs.html.charts import new_fig
+from dbx_inventory.outputs.html.labels import plotly_text
 from dbx_inventory.scan.results import ERROR, SKIPPED, UserResult
 from dbx_inventory.scan.roots import AREA, split_key
 from dbx_inventory.scrub import scrub
@@ -103,10 +104,11 @@ def _by_catalog(walked: Sequence[UserResult]):
             node[3] += row.file_count
     ids = list(nodes)
     trace = go.Sunburst(
-        ids=ids, parents=[nodes[key][0] for key in ids], labels=[nodes[key][1] for key in ids],
+        ids=ids, parents=[nodes[key][0] for key in ids],
+        labels=[plotly_text(nodes[key][1]) for key in ids],  # names: never markup
         values=[nodes[key][2] for key in ids], branchvalues="total",
-        customdata=[[key, format_size(nodes[key][2]), f"{nodes[key][3]:,} files"]
-                    for key in ids],
+        customdata=[[plotly_text(key), format_size(nodes[key][2]),
+                     f"{nodes[key][3]:,} files"] for key in ids],
         hovertemplate="%{customdata[0]}<br>%{customdata[1]} · %{customdata[2]}"
                       "<extra></extra>")
     return new_fig([trace], height=480)
@@ -128,7 +130,7 @@ def _by_owner(users: Sequence[UserResult], walked: Sequence[UserResult]):
                   if row.username.lower() in owned})
     top = sorted(owned, key=lambda key: (-(owned[key] + as_user.get(key, 0)), key))
     top = top[:TOP_OWNERS][::-1]  # largest on top
-    labels = [names[key] for key in top]
+    labels = [plotly_text(names[key]) for key in top]  # names: never markup
     traces = [go.Bar(name=name, y=labels, x=values, orientation="h", marker_color=color,
                      customdata=[format_size(value) for value in values],
                      hovertemplate="%{y}<br>" + name + ": %{customdata}<extra></extra>")

@@ -30,7 +30,7 @@ class SparkEvents:
     def connecting(self, target: str, *, here_most: int = 0) -> None:
         """About to connect: target is "cluster ID" or a Spark Connect URL (no params);
         here_most: users this machine may scan while the executors start (see
-        spark_jobs; 0: none)."""
+        units.here_at_most; 0: none)."""
 
     def distributing(self, users: Sequence[object], units: int, slots: int,
                      in_flight: int) -> None:

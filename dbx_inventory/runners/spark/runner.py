@@ -1,9 +1,9 @@
 """Parallel mode: the same Scanner, run in small Spark jobs fed by this client.
 
-How the pieces meet: spark_session.py reaches the server and lets go of it,
-spark_jobs.py runs the queue of units under one request budget, spark_task.py is what
-an executor runs (and what the client lane runs here, from the start),
-spark_auth.py gets the auth headers to executors. Here they are wired into one run:
+How the pieces meet: session.py reaches the server and lets go of it, job_queue.py runs
+the queue of units (cut in units.py) under one request budget (budget.py), task.py is
+what an executor runs (and what the client lane runs here, from the start),
+credentials.py gets the auth headers to executors. Here they are wired into one run:
 rows are yielded as each job ends, and whatever way the run ends (done, failed,
 interrupted, the consumer gone) nothing of ours keeps running on Spark and the
 session is released.
@@ -28,12 +28,12 @@ from dbx_inventory.scrub import scrub
 from dbx_inventory.runners.spark.credentials import (QUICK_SWEEP_S, SWEEP_TIMEOUT_S,
                                                      ExecutorCredentials)
 from dbx_inventory.runners.spark.events import BatchReport, SparkEvents
-from dbx_inventory.runners.spark.jobs import (CLIENT, SPARK, JobDone, JobQueue, SparkReady, Unit,
-                                              here_at_most)
+from dbx_inventory.runners.spark.job_queue import JobQueue, SparkReady
 from dbx_inventory.runners.spark.session import (SparkFailure, cancel_running, connect, first_line,
                                                  interrupt_all, release, server_listens, task_slots)
 from dbx_inventory.runners.spark.task import (REPORT_COLUMN, UNREACHABLE, EmptyRow, decode,
                                               executor_config, row_schema, scan_unit, unit_task)
+from dbx_inventory.runners.spark.units import CLIENT, SPARK, JobDone, Unit, here_at_most
 from dbx_inventory.transport.throttle import Gate
 
 __all__ = ["SparkFailure", "connect", "run_on_spark", "task_slots", "add_stats"]
@@ -45,7 +45,7 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[Item], walkers, *,
     """Scan on Spark; yields results as jobs end. SparkFailure when Spark fails.
 
     `stats`, when given, receives the request counters summed over every job. Unless
-    mode.spark_only, this machine scans units too, from the start (see spark_jobs).
+    mode.spark_only, this machine scans units too, from the start (see job_queue.py).
     """
     events = events or SparkEvents()
     stats = {} if stats is None else stats
