@@ -91,6 +91,7 @@ def test_include_external_walks_external_volumes_and_mounts(cli, serve, tmp_path
     server = serve(ws)
     result = cli(SCRIPT, "--whole-workspace", "--include-external", server=server)
     assert result.code == 0, result.output
+    assert "⚠ --include-external: walking 2 external volumes" in result.stdout
     volumes = check_exact(ws, tmp_path, include_external=True)
     assert all(volumes[path]["status"] == "success" for path in external_paths(ws))
     # Every page once: what the bench counts as the volumes' least requests.

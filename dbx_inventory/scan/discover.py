@@ -135,7 +135,7 @@ def discover(client: ApiClient, walkers, *, warn: Callable[[str], None],
         incomplete.update(layout.incomplete)
         if any(w.name == "volumes" for w in all_walkers):
             layout.areas = with_volumes(layout.areas, read_catalogue(client, warn=warn),
-                                        include_external=include_external)
+                                        include_external=include_external, warn=warn)
         # Someone known only by a Git folder or an upload gets a row too; a place is
         # attached by its exact name (folder names are case-sensitive), never dropped.
         exact = set(names) | others

@@ -136,13 +136,19 @@ def volume_areas(volumes: list[Volume], *, include_external: bool) -> list[Root]
             for v in volumes]
 
 
-def with_volumes(areas: list[Root], catalogue: Catalogue, *,
-                 include_external: bool) -> list[Root]:
+def with_volumes(areas: list[Root], catalogue: Catalogue, *, include_external: bool,
+                 warn: Callable[[str], None]) -> list[Root]:
     """The areas of a whole-workspace layout with the volumes in, sorted by name. When
     the volumes are scanned, the DBFS aliases of /Volumes are left out: the same
     volumes, seen through an API that refuses them."""
     if not catalogue.available:
         return areas
+    external = sum(1 for v in catalogue.volumes if v.volume_type == EXTERNAL)
+    if include_external and external:
+        warn(f"⚠ --include-external: walking {external} external volume"
+             f"{'s' if external > 1 else ''} lists cloud storage outside the metastore "
+             "through the Files API, one request per folder: on a data lake that can "
+             "take days")
     aliases = {f"dbfs:{alias}" for alias in VOLUME_ALIASES}
     kept = [area for area in areas if area.name not in aliases]
     return sorted(kept + volume_areas(catalogue.volumes, include_external=include_external),
