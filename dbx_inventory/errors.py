@@ -35,6 +35,10 @@ class ScanWorkerFailed(InventoryError):
     """A scan worker died on something unforeseen: the run stops, never waits for it."""
 
 
+class NotAnAdmin(InventoryError):
+    """The token reads SCIM as a non-admin does: users without their user names."""
+
+
 class NotAWorkspace(InventoryError):
     """The host answers, but not the way a Databricks workspace does."""
 
@@ -94,6 +98,10 @@ class Throttled(ApiError):
 
 class ServerError(ApiError):
     """5xx after every retry was spent."""
+
+
+class ListingTooLarge(ServerError):
+    """A DBFS directory too large for dbfs/list: it failed the documented way, twice."""
 
 
 class NetworkError(ApiError):

@@ -43,7 +43,10 @@ def _int_param(params: dict, name: str, default: int | None) -> int | None:
 _FILTER = re.compile(r'^\s*userName\s+eq\s+"(.*)"\s*$', re.IGNORECASE)
 
 
-def scim_users(ws: Workspace, params: dict, max_page: int | None = None) -> Reply:
+def scim_users(ws: Workspace, params: dict, max_page: int | None = None, *,
+               non_admin: bool = False, total: int | None = None) -> Reply:
+    """The Users list; `non_admin`: as a non-admin token sees it (id and displayName
+    only, documented), `total`: a totalResults that is not the list's length."""
     users = ws.users
     flt = params.get("filter")
     if flt:
@@ -52,7 +55,8 @@ def scim_users(ws: Workspace, params: dict, max_page: int | None = None) -> Repl
             return _scim_error(400, f"Unsupported filter: {flt}", "invalidFilter")
         user = ws.users_by_name.get(m.group(1))
         users = [user] if user is not None else []
-    return _scim_page(users, params, max_page)
+    view = _NON_ADMIN_VIEW if non_admin else None
+    return _scim_page(users, params, max_page, view, total)
 
 
 def scim_service_principals(ws: Workspace, params: dict,
@@ -61,7 +65,11 @@ def scim_service_principals(ws: Workspace, params: dict,
     return _scim_page(ws.service_principals, params, max_page)
 
 
-def _scim_page(resources, params: dict, max_page: int | None) -> Reply:
+_NON_ADMIN_VIEW = frozenset({"id", "displayName"})
+
+
+def _scim_page(resources, params: dict, max_page: int | None,
+               view: frozenset[str] | None = None, total: int | None = None) -> Reply:
     """One SCIM list page: startIndex is 1-based, a page holds at most count (and
     max_page) resources, each showing only the attributes asked for."""
     try:
@@ -70,15 +78,15 @@ def _scim_page(resources, params: dict, max_page: int | None) -> Reply:
     except ValueError:
         return _scim_error(400, "startIndex and count must be integers", "invalidValue")
     attrs = params.get("attributes")
-    attributes = (frozenset(a.strip() for a in str(attrs).split(",") if a.strip())
-                  if attrs else None)
+    attributes = view or (frozenset(a.strip() for a in str(attrs).split(",") if a.strip())
+                          if attrs else None)
     take = len(resources) if count is None else max(0, count)
     if max_page is not None:
         take = min(take, max_page)
     page = resources[start - 1:start - 1 + take]
     return Reply(200, {
         "schemas": [SCIM_LIST],
-        "totalResults": len(resources),
+        "totalResults": len(resources) if total is None else total,
         "itemsPerPage": len(page),
         "startIndex": start,
         "Resources": [r.to_scim(attributes) for r in page],
@@ -111,7 +119,8 @@ def request_path(params: dict, fs: str) -> str | None:
         return None
 
 
-def _resolve(tree: Tree, params: dict, fs: str) -> tuple[str, Dir | FileRef] | Reply:
+def _resolve(tree: Tree, params: dict, fs: str, listing: bool = True
+             ) -> tuple[str, Dir | FileRef] | Reply:
     """Normalized path and what lives there, or the error Reply to send (404 included)."""
     path = request_path(params, fs)
     if path is None:
@@ -120,6 +129,11 @@ def _resolve(tree: Tree, params: dict, fs: str) -> tuple[str, Dir | FileRef] | R
         return error(400, "INVALID_PARAMETER_VALUE", "Invalid request path")
     if path in tree.bad_paths:
         return error(400, "INVALID_PARAMETER_VALUE", "Invalid request path")
+    refused = tree.refusal(path, listing)
+    if refused is not None:
+        # Reserved places (volume aliases, MLflow assets, some mount points): the DBFS
+        # REST API refuses them. The status is not documented; the text is.
+        return error(400, "INVALID_PARAMETER_VALUE", f"{refused}: {path}")
     if tree.blocked(path):
         return _forbidden(path)
     node = tree.lookup(path)
@@ -232,7 +246,7 @@ def dbfs_list(ws: Workspace, params: dict) -> Reply:
 
 
 def dbfs_get_status(ws: Workspace, params: dict) -> Reply:
-    found = _resolve(ws.dbfs, params, "dbfs")
+    found = _resolve(ws.dbfs, params, "dbfs", listing=False)
     if isinstance(found, Reply):
         return found
     path, node = found

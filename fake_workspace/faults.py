@@ -26,13 +26,38 @@ class Faults:
     # PUBLISHED_RATE_LIMITS for the keys. Empty: none. May change while serving.
     family_rate_limits: dict[str, float] = field(default_factory=dict)
     retry_after: str | None = "1"  # None: no Retry-After header at all
+    # Some throttles arrive with another status, saying so only in their code or text
+    # ("REQUEST_LIMIT_EXCEEDED: ... RPC token bucket limit has been exceeded."; the
+    # official SDK retries on that text whatever the status). SCIM's in its own shape.
+    throttle_status: int = 429
+    throttle_code: str = "REQUEST_LIMIT_EXCEEDED"
     error_rate: float = 0.0
     error_statuses: tuple[int, ...] = (500, 502, 503, 504)  # cycled in this order
     reset_rate: float = 0.0
     # Keys are paths; "dbfs:/p" or "workspace:/p" limits a key to one file system.
     fail_first_n_requests_for_path: dict[str, int] = field(default_factory=dict)
     always_fail_paths: set[str] = field(default_factory=set)
+    # Flaky directories: the first listings of a path answer these statuses in turn
+    # (429 with Retry-After). Isolated 429s happen on busy workspaces even far below
+    # the limit: one is a reason to wait Retry-After, not proof of a rate. Same keys.
+    flaky_paths: dict[str, tuple[int, ...]] = field(default_factory=dict)
     scim_max_page: int | None = None
+    # DBFS disabled: new accounts have no DBFS root and DisableLegacyDbfs blocks it on
+    # older ones, so every dbfs/* call is refused. The status and words are not
+    # documented: a client must not depend on them.
+    dbfs_disabled: bool = False
+    # Too-large DBFS listings: dbfs/list of a directory of more than this many entries
+    # runs a long time (~60 s) and fails, as "503" (TEMPORARILY_UNAVAILABLE "taking too
+    # long to process your request"), "504" (a gateway page) or "timeout" (no answer
+    # before too_large_delay_s: set it beyond the client's read timeout). None: off.
+    too_large_entries: int | None = None
+    too_large_delay_s: float = 0.0
+    too_large_answer: str = "503"
+    # SCIM as it is (spec: "Users (SCIM)"). A non-admin token is not refused: it gets
+    # the users with id and displayName only, no userName.
+    scim_non_admin: bool = False
+    # totalResults is not the end of the list (the SDK ignores it): report this instead.
+    scim_total_results: int | None = None
     # Listings of hold_paths (every listing when empty) wait until `hold` is set:
     # tests hold a run open on purpose instead of racing it.
     hold: threading.Event | None = None

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from .model import (DBFS_DIR, DEFAULT_MTIME_MS, FILE, LANGUAGES, NOTEBOOK, REPO, DbfsTree, Dir,
                     Tree, Workspace, WorkspaceTree, home_path, join)
+from .reserved import MLFLOW_PLACES, VOLUME_ALIASES, add_reserved_dbfs_places
 
 # Usernames that exercise URL encoding and unicode; the first users always take these.
 ODD_USER_STYLES = (
@@ -387,11 +388,12 @@ def add_whole_workspace(ws: Workspace, seed: int = 0, *,
     ws.dbfs.add_file("/init_script.sh", size=rng.randint(200, 4000), mtime_ms=_mtime(rng))
     _add_mounts(ws.dbfs, rng, mount_bytes)
     _add_samples_and_volume(ws.dbfs, rng)
+    add_reserved_dbfs_places(ws)  # a real DBFS root shows them, its REST API refuses them
 
     whole = WholeWorkspace(
         repo_owners=repo_owners, upload_owners=upload_owners, repo_only=repo_only,
         upload_only=upload_only, mounts=list(MOUNTS),
-        skipped=[*MOUNTS, "/databricks-datasets", "/Volumes"],
+        skipped=[*MOUNTS, "/databricks-datasets", *VOLUME_ALIASES, *MLFLOW_PLACES],
         warehouse_tables=tables, odd_area=ODD_AREA, added_users=added)
     ws.whole = whole
     return whole

@@ -126,6 +126,9 @@ class Tree:
         self._kind_codes: dict[str, int] = {FILE: 0}
         self.forbidden_paths: set[str] = set()
         self.bad_paths: set[str] = set()
+        # Places the DBFS REST API refuses, at and below them: path -> (message,
+        # whether get-status of the place itself still answers).
+        self.refused: dict[str, tuple[str, bool]] = {}
 
     def _new_id(self) -> int:
         self._next_id += 1
@@ -153,6 +156,23 @@ class Tree:
         d.forbidden = True
         self.forbidden_paths.add(d.path)
         return d
+
+    def refuse(self, path: str, message: str, *, status_ok: bool = False) -> Dir:
+        """A place (created if missing) whose listing, and anything below it, answers
+        400 with `message`; get-status of the place itself too unless status_ok."""
+        d = self.mkdir(path)
+        self.refused[d.path] = (message, status_ok)
+        return d
+
+    def refusal(self, path: str, listing: bool) -> str | None:
+        """The message a request at path is refused with, if it is."""
+        if not self.refused:
+            return None
+        for place, (message, status_ok) in self.refused.items():
+            if path == place and (listing or not status_ok) \
+                    or path.startswith(place.rstrip("/") + "/"):
+                return message
+        return None
 
     def mark_bad_path(self, path: str) -> None:
         """Listing or get-status of exactly this path answers 400 Invalid request path."""

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from .api import ROUTES as CORE_ROUTES
-from .api import Reply, error, request_path
+from .api import SCIM_ERROR, Reply, error, request_path
 from .faults import Faults, Stats, TokenBucket
 from .model import Workspace
 from .oidc import OAuthIssuer
@@ -169,11 +169,11 @@ class FakeWorkspaceServer:
         limit = faults.max_in_flight
         if limit is not None and n_in_flight > limit:
             return self._throttle(faults, "Too many requests: exceeded the "
-                                  f"concurrent limit of {limit} requests")
+                                  f"concurrent limit of {limit} requests", endpoint)
         rate = faults.rate_limit_per_s
         if rate is not None and not self._bucket.take(rate, faults.rate_limit_burst):
             return self._throttle(faults, "Too many requests: exceeded the rate "
-                                  f"limit of {rate:g} requests per second")
+                                  f"limit of {rate:g} requests per second", endpoint)
         family = faults.family_limit(endpoint)
         if family is not None:
             key, family_rate = family
@@ -181,7 +181,8 @@ class FakeWorkspaceServer:
                 self._family_buckets.setdefault(key, TokenBucket())
             if not bucket.take(family_rate, None):
                 return self._throttle(faults, f"Too many requests: exceeded the {key} "
-                                      f"rate limit of {family_rate:g} requests per second")
+                                      f"rate limit of {family_rate:g} requests per second",
+                                      endpoint)
         delay = faults.latency_s + faults.jitter()
         if delay > 0:
             time.sleep(delay)
@@ -192,13 +193,15 @@ class FakeWorkspaceServer:
                 and not self.tokens.valid(header):
             return error(401, "UNAUTHENTICATED", "Invalid access token."), None, False
         reply, injected = self._reply(h, query, body, route, faults)
+        headers = {"Retry-After": str(faults.retry_after)} \
+            if reply.status == 429 and faults.retry_after is not None else None
         if faults.echo_auth and reply.status >= 400 and isinstance(reply.body, dict):
             # Some proxies and services quote the request back in their errors.
             echoed = dict(reply.body)
             echoed["message"] = (f"{echoed.get('message', '')} (request had "
                                  f"Authorization: {h.headers.get('Authorization')})")
             reply = Reply(reply.status, echoed, reply.listing)
-        return reply, None, injected
+        return reply, headers, injected
 
     def _reply(self, h: _Handler, query: str, body: bytes, route, faults: Faults
                ) -> tuple[Reply, bool]:
@@ -221,6 +224,13 @@ class FakeWorkspaceServer:
         endpoint, handler, fs = route
         if endpoint == FILES_ENDPOINT:
             params["path"] = files_path(api_path)
+        if faults.dbfs_disabled and endpoint.startswith("dbfs/"):
+            return error(403, "PERMISSION_DENIED", "DBFS root and mounts are disabled on "
+                         "this workspace (DisableLegacyDbfs)"), True
+        if endpoint == "dbfs/list" and faults.too_large_entries is not None:
+            fault = self._too_large(params, faults)
+            if fault is not None:
+                return fault, True
         if endpoint in PATH_ENDPOINTS:
             fault = self._path_fault(endpoint, fs, params, faults)
             if fault is not None:
@@ -229,7 +239,9 @@ class FakeWorkspaceServer:
             return _transient(faults.next_error_status()), True
         try:
             if endpoint == "scim/Users":
-                return handler(self.workspace, params, faults.scim_max_page), False
+                return handler(self.workspace, params, faults.scim_max_page,
+                               non_admin=faults.scim_non_admin,
+                               total=faults.scim_total_results), False
             reply = handler(self.workspace, params)
             return (_sizes_as_text(reply) if faults.sizes_as_text else reply), False
         except (ValueError, TypeError) as e:
@@ -246,6 +258,14 @@ class FakeWorkspaceServer:
                                      or fs_key in faults.hold_paths):
                 hold.wait()
             attempt = self.stats.attempt_listing((fs, path))
+            flaky = faults.flaky_paths
+            turns = flaky.get(fs_key, flaky.get(path, ())) if flaky else ()
+            if attempt <= len(turns):
+                status = turns[attempt - 1]
+                if status == 429:
+                    return error(429, "REQUEST_LIMIT_EXCEEDED",
+                                 "Too many requests: the workspace is busy")
+                return _transient(status)
             fail_first = faults.fail_first_n_requests_for_path
             if fail_first:
                 n = fail_first.get(fs_key, fail_first.get(path, 0))
@@ -256,6 +276,23 @@ class FakeWorkspaceServer:
             return Reply(500, {"error_code": "INTERNAL_ERROR",
                                "message": f"Internal error while reading {path}"})
         return None
+
+    def _too_large(self, params: dict, faults: Faults) -> Reply | None:
+        """dbfs/list of a directory over too_large_entries: slow, then failed (the docs
+        warn a listing of over ~10,000 entries times out after about 60 s)."""
+        path = request_path(params, "dbfs")
+        node = self.workspace.dbfs.dirs.get(path) if path is not None else None
+        limit = faults.too_large_entries
+        if node is None or limit is None or node.entry_count() <= limit:
+            return None
+        self.stats.attempt_listing(("dbfs", path))
+        time.sleep(faults.too_large_delay_s)
+        if faults.too_large_answer == "504":
+            return _transient(504)
+        return Reply(503, {"error_code": "TEMPORARILY_UNAVAILABLE",
+                           "message": "The service at this URL is taking too long to "
+                                      "process your request. Please try again later or "
+                                      "try a faster operation."})
 
     # -- writing ----------------------------------------------------------------------
 
@@ -272,11 +309,19 @@ class FakeWorkspaceServer:
         return h.rfile.read(n) if n > 0 else b""
 
     @staticmethod
-    def _throttle(faults: Faults, message: str) -> tuple[Reply, dict, bool]:
+    def _throttle(faults: Faults, message: str, endpoint: str) -> tuple[Reply, dict, bool]:
         headers = {}
         if faults.retry_after is not None:
             headers["Retry-After"] = str(faults.retry_after)
-        return error(429, "REQUEST_LIMIT_EXCEEDED", message), headers, False
+        status = faults.throttle_status
+        if status == 429:
+            return error(429, "REQUEST_LIMIT_EXCEEDED", message), headers, False
+        # Another status: only the code or the text says it is a throttle.
+        text = f"REQUEST_LIMIT_EXCEEDED: {message}. RPC token bucket limit has been exceeded."
+        if endpoint.startswith("scim/"):
+            return Reply(status, {"schemas": [SCIM_ERROR], "detail": text,
+                                  "status": str(status)}), headers, False
+        return error(status, faults.throttle_code, text), headers, False
 
     @staticmethod
     def _send(h: _Handler, reply: Reply, headers: dict | None = None) -> None:

@@ -12,7 +12,10 @@ from .model import FileRef, Tree, Workspace
 
 OWNED = {"workspace": ["/Repos"], "dbfs": ["/FileStore/shared_uploads"]}
 NESTED = {"/user": ["/user/hive/warehouse"], "/FileStore": ["/FileStore/shared_uploads"]}
-SKIPPED_TOP = {"/databricks-datasets", "/Volumes"}
+USER_FOLDERS = "/user"  # dbfs:/user/<name>: a user's folder joins their row
+SKIPPED_TOP = {"/databricks-datasets", "/Volumes", "/Volume", "/volume", "/volumes"}
+# Reserved places inside an area (MLflow assets): skipped areas of their own.
+RESERVED = {"/databricks": ["/databricks/mlflow-tracking", "/databricks/mlflow-registry"]}
 
 
 def trees(ws: Workspace) -> dict[str, Tree]:
@@ -23,6 +26,17 @@ def visible(tree, path, exclude=()):
     """(files, bytes) a client can list at or below path: forbidden folders excluded."""
     files, size, _ = tree.subtree_totals(path, exclude=[*exclude, *tree.forbidden_paths])
     return files, size
+
+
+def user_folders(ws) -> list[str]:
+    """The names of the folders of dbfs:/user that are users': a SCIM user's name, a
+    home's, a service principal's application id, or any name with an @."""
+    node = ws.dbfs.dirs.get(USER_FOLDERS)
+    if node is None:
+        return []
+    known = {user.user_name for user in ws.users} | ws.home_names() \
+        | {sp.application_id for sp in ws.service_principals}
+    return [name for name in node.subdirs if "@" in name or name in known]
 
 
 def expected_users(ws) -> dict[str, tuple[int, int]]:
@@ -36,6 +50,8 @@ def expected_users(ws) -> dict[str, tuple[int, int]]:
         for container in containers:
             for name in tree.dirs[container].subdirs:
                 owned.setdefault(name, []).append((tree, f"{container}/{name}"))
+    for name in user_folders(ws):
+        owned.setdefault(name, []).append((ws.dbfs, f"{USER_FOLDERS}/{name}"))
     rows = {}
     extra = [name for name in owned if name not in set(scim) | set(homes)]
     for name in scim + sorted(homes + extra):
@@ -70,10 +86,14 @@ def expected_areas(ws) -> dict[tuple[str, str], tuple[int, int, str]]:
                 areas[(fs, top)] = (0, 0, "skipped")
             else:
                 inner = [path for path in NESTED.get(top, ()) if path in tree.dirs]
-                files, size = visible(tree, top, exclude=inner)
+                inner += _users_in(ws, fs, top)
+                reserved = _reserved(tree, fs, top)
+                files, size = visible(tree, top, exclude=inner + reserved)
                 areas[(fs, top)] = (files, size, "success" if files else "empty")
+                for path in reserved:
+                    areas[(fs, path)] = (0, 0, "skipped")
                 for path in inner:
-                    if path not in containers:
+                    if path not in containers and path not in _users_in(ws, fs, top):
                         files, size = visible(tree, path)
                         areas[(fs, path)] = (files, size, "success" if files else "empty")
     return areas
@@ -81,11 +101,23 @@ def expected_areas(ws) -> dict[tuple[str, str], tuple[int, int, str]]:
 
 
 
+def _users_in(ws: Workspace, fs: str, top: str) -> list[str]:
+    """The users' folders of dbfs:/user, when `top` is it."""
+    if fs != "dbfs" or top != USER_FOLDERS:
+        return []
+    return [f"{USER_FOLDERS}/{name}" for name in user_folders(ws)]
+
+
+def _reserved(tree: Tree, fs: str, top: str) -> list[str]:
+    return [path for path in RESERVED.get(top, ()) if fs == "dbfs" and path in tree.dirs]
+
+
 def skipped_places(ws: Workspace) -> list[str]:
     """The DBFS places a client must never list inside."""
     mounts = ws.dbfs.dirs.get("/mnt")
     return [f"/mnt/{name}" for name in (mounts.subdirs if mounts else ())] + sorted(
-        path for path in SKIPPED_TOP if path in ws.dbfs.dirs)
+        path for path in SKIPPED_TOP if path in ws.dbfs.dirs) + sorted(
+        path for paths in RESERVED.values() for path in paths if path in ws.dbfs.dirs)
 
 
 def whole_listings(ws: Workspace) -> dict[str, int]:
@@ -99,9 +131,11 @@ def whole_listings(ws: Workspace) -> dict[str, int]:
             1 for path in tree.dirs
             if not any(path == place or path.startswith(place + "/") for place in skipped)
             and not any(path.startswith(f + "/") for f in blocked))
-    # Discovery lists each nested area once to know it is there, before it is walked.
+    # Discovery lists each nested area once to know it is there, before it is walked,
+    # and dbfs:/user once to name the users' folders there.
     counts["dbfs"] += sum(1 for paths in NESTED.values() for path in paths
                           if path in ws.dbfs.dirs and path not in OWNED["dbfs"])
+    counts["dbfs"] += USER_FOLDERS in ws.dbfs.dirs
     return counts
 
 
@@ -118,10 +152,14 @@ def scanned_roots(ws: Workspace, users: list[str] | None = None
                 roots += [(name, fs, f"{container}/{name}", ()) for container in OWNED[fs]
                           if container in tree.dirs
                           and name in tree.dirs[container].subdirs]
+                if fs == "dbfs" and name in user_folders(ws):
+                    roots.append((name, fs, f"{USER_FOLDERS}/{name}", ()))
     if users is None:
         for (fs, path), (_, _, status) in expected_areas(ws).items():
             if status != "skipped":
                 inner = tuple(p for p in NESTED.get(path, ()) if p in trees(ws)[fs].dirs)
+                inner += tuple(_users_in(ws, fs, path)) + tuple(_reserved(trees(ws)[fs], fs,
+                                                                            path))
                 roots.append((path, fs, path, inner))
     return roots
 

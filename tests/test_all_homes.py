@@ -135,7 +135,8 @@ def test_extended_user_list_gets_statuses_from_one_paged_scim_read(cli, serve, t
     rows = dict_rows(tmp_path / "results.csv")
     assert [r["user_status"] for r in rows] == ["active", "inactive", "removed",
                                                 "service_principal"]
-    assert server.stats.by_endpoint["scim/Users"] == 5  # ceil(30 / 7) pages, never per user
+    # ceil(30 / 7) pages and the empty one that ends the list, never one per user
+    assert server.stats.by_endpoint["scim/Users"] == 6
 
 
 def test_without_all_homes_or_extended_the_header_is_the_seeds(cli, serve, tmp_path):

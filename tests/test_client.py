@@ -54,8 +54,11 @@ class HookClock(FakeClock):
 
 
 def make_client(url, *, clock=None, token=TOKEN, max_in_flight=20, retry=None, **kw):
+    # Unpaced: these tests count the retry waits on the clock; the published starting
+    # rates' sleeps are test_pacing's and test_platform's business.
     config = ClientConfig(host=url, credentials=StaticToken(token),
-                          max_in_flight=max_in_flight, retry=retry or RetryPolicy())
+                          max_in_flight=max_in_flight, retry=retry or RetryPolicy(),
+                          published_rates=None)
     return ApiClient(config, clock=clock if clock is not None else FakeClock(),
                      rng=FixedDraw(), **kw)
 

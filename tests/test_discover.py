@@ -111,8 +111,9 @@ def test_statuses_come_from_one_paged_read_not_one_request_per_user(serve):
     with client_for(server) as client:
         directory = read_directory(client)
     assert len(directory.users) == 23
-    # 1000 asked, 10 given: pages of 10, 10, 3 (the last page is recognised as last).
-    assert server.stats.by_endpoint["scim/Users"] == 3
+    # 1000 asked, 10 given: pages of 10, 10, 3, then the empty page that ends the list
+    # (totalResults is not trusted as the end: issue 27).
+    assert server.stats.by_endpoint["scim/Users"] == 4
     assert server.stats.by_endpoint["scim/ServicePrincipals"] == 1
 
 

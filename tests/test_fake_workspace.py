@@ -465,7 +465,8 @@ def test_whole_workspace_names_who_is_found_where():
     assert ws.workspace.top_level() == ["/Repos", "/Shared", "/Users"]
     assert ws.dbfs.top_level() == sorted(
         ["/FileStore", "/Users", "/Volumes", "/databricks", "/databricks-datasets",
-         "/databricks-results", "/init_script.sh", "/mnt", w.odd_area, "/tmp", "/user"])
+         "/databricks-results", "/init_script.sh", "/mnt", w.odd_area, "/tmp", "/user",
+         "/Volume", "/volume", "/volumes"])  # the volume aliases a real DBFS root shows
     # /Repos: a third of SCIM, one of them homeless, then the removed user known only there
     assert list(ws.workspace.dirs["/Repos"].subdirs) == w.repo_owners
     scim_owners = w.repo_owners[:-1]
@@ -487,7 +488,9 @@ def test_whole_workspace_names_who_is_found_where():
     assert w.odd_area == "/odd area #1 %20 a+b é 实验"
     assert ws.dbfs.subtree_totals(w.odd_area)[:1] == (6,) and w.odd_area in ws.dbfs.dirs
     assert w.mounts == ["/mnt/datalake", "/mnt/archive"]
-    assert w.skipped == w.mounts + ["/databricks-datasets", "/Volumes"]
+    assert w.skipped == w.mounts + ["/databricks-datasets", "/Volume", "/Volumes", "/volume",
+                                    "/volumes", "/databricks/mlflow-tracking",
+                                    "/databricks/mlflow-registry"]
     assert all(ws.dbfs.subtree_totals(p)[0] for p in w.skipped)
     assert w.added_users == []
 

@@ -80,7 +80,7 @@ EXPECTED = [
     ("ws.only@x.com", 4, 10, "0.00", "success", "workspace", ""),
     ("empty@x.com", 0, 0, "0.00", "empty", "none", ""),
     ("ghost@x.com", 0, 0, "0.00", "error", "unknown",
-     "no home directory in DBFS or Workspace"),
+     "no home folder exists in DBFS or the Workspace: the user may never have signed in"),
     ("partial@x.com", 1, 300, "0.00", "error", "dbfs",
      ("DBFS", "403", "/Users/partial@x.com/secret")),
     ("denied@x.com", 0, 0, "0.00", "error", "unknown",
@@ -148,7 +148,8 @@ def test_exact_csv_for_every_status_and_source(cli, tmp_path, hand):
     assert text.endswith("\n") and "\r" not in text
     assert text.splitlines()[1] == f"zed.both@x.com,4,{3 * GIB // 2 + 3048},1.50,success,both,"
     assert text.splitlines()[5] == \
-        "ghost@x.com,0,0,0.00,error,unknown,no home directory in DBFS or Workspace"
+        "ghost@x.com,0,0,0.00,error,unknown,no home folder exists in DBFS or the Workspace: " \
+        "the user may never have signed in"
     rows = read_csv(tmp_path / "results.csv")
     assert rows[0] == HEADER.split(",")
     check_rows(rows[1:])

@@ -75,7 +75,8 @@ def test_summary_has_the_politeness_lines(cli, serve):
     assert result.code == 0, result.output
     listings = server.stats.by_endpoint["dbfs/list"] + server.stats.by_endpoint[
         "workspace/list"]
-    assert f"API requests: {listings + 1}, answered 429: 0 (0.0%), retries: 0" \
+    # Every listing, the access check and the one get-status asking whether DBFS is on.
+    assert f"API requests: {listings + 2}, answered 429: 0 (0.0%), retries: 0" \
         in result.stdout
     assert "  scim: 1 request, 429: 0, retries: 0" in result.stdout
 
@@ -88,8 +89,8 @@ def test_max_rps_holds_the_whole_run(cli, serve):
     elapsed = time.monotonic() - started
     assert result.code == 0, result.output
     requests = server.stats.total_requests
-    assert requests == 37                    # the access check and every listing, once
-    # Paced at 12/s the requests alone span (37 - 1) / 12 = 3 s; unpaced they take far
+    assert requests == 38      # the access check, the DBFS check, every listing once
+    # Paced at 12/s the requests alone span (38 - 1) / 12 = 3 s; unpaced they take far
     # less. Only a broken pace can fail this: a slow machine makes the run longer.
     assert elapsed >= (requests - 1) / 12
     assert TOKEN not in result.output

@@ -28,7 +28,7 @@ def test_exact_csv_text(tmp_path):
         r("carol@x.com", "success", 12, 536870912, "workspace"),   # 0.5 GiB
         r("dan@x.com", "success", 1, 10737418240, "both"),         # 10 GiB
         r("eve@x.com", "error", 0, 0, "unknown",
-          "no home directory in DBFS or Workspace"),
+          "no home folder exists in DBFS or the Workspace: the user may never have signed in"),
     ]
     write_results(str(out), rows)
     assert out.read_bytes().decode("utf-8") == (
@@ -37,7 +37,8 @@ def test_exact_csv_text(tmp_path):
         "bob@x.com,0,0,0.00,empty,none,\n"
         "carol@x.com,12,536870912,0.50,success,workspace,\n"
         "dan@x.com,1,10737418240,10.00,success,both,\n"
-        "eve@x.com,0,0,0.00,error,unknown,no home directory in DBFS or Workspace\n"
+        "eve@x.com,0,0,0.00,error,unknown,no home folder exists in DBFS or the Workspace: "
+        "the user may never have signed in\n"
     )
 
 

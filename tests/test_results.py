@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dbx_inventory.scan.results import SideCount, UserResult, classify
 
-NO_HOME = "no home directory in DBFS or Workspace"
+NO_HOME = "no home folder exists in DBFS or the Workspace: the user may never have signed in"
 
 
 def side(*listings, missing=False, failures=()) -> SideCount:

@@ -205,7 +205,7 @@ def test_many_threads_never_exceed_limit():
 
 
 def test_slot_reports_a_429_at_an_unproven_level():
-    t = Throttle(20)
+    t = Throttle(20, cluster_min=1)  # every 429 a cluster: the level rules alone
     with t.slot() as slot:
         assert t.in_flight == 1
         assert slot.throttled() is True     # nothing has succeeded yet: may be the cap
@@ -215,7 +215,7 @@ def test_slot_reports_a_429_at_an_unproven_level():
 
 def test_slot_leaves_a_429_at_a_proven_level_to_pacing():
     # Two in flight succeeded; a 429 with two in flight was a family's rate, not the cap.
-    t = Throttle(20)
+    t = Throttle(20, cluster_min=1)  # every 429 a cluster: the level rules alone
     with t.slot():
         with t.slot():
             pass
@@ -231,7 +231,7 @@ def test_slot_leaves_a_429_at_a_proven_level_to_pacing():
 
 
 def test_a_cut_forgets_the_proven_level():
-    t = Throttle(20)
+    t = Throttle(20, cluster_min=1)  # every 429 a cluster: the level rules alone
     with t.slot():
         pass                                 # level 1 proven in epoch 0
     with t.slot():
@@ -248,3 +248,39 @@ def test_slot_released_on_exception():
             raise RuntimeError("boom")
     assert t.in_flight == 0
     assert t.limit == 2
+
+
+def test_an_isolated_429_is_not_claimed_a_cluster_is():
+    # Busy workspaces answer stray 429s far below any limit (issue 27): one is no
+    # evidence about requests in flight; 3 of the last 20 answers are.
+    t = Throttle(20)
+    for _ in range(30):
+        with t.slot():
+            pass
+    with t.slot() as slot:
+        assert slot.throttled() is False
+    for _ in range(30):
+        with t.slot():
+            pass
+    with t.slot() as slot:
+        assert slot.throttled() is False
+    assert t.cuts == 0
+    for _ in range(30):
+        with t.slot():
+            pass
+    with t.slot() as one, t.slot() as two, t.slot() as three:
+        assert one.throttled() is False       # 1 of the last 20 answers
+        assert two.throttled() is False       # 2
+        assert three.throttled() is True      # 3: a cluster, at level 3, never proven
+    assert t.cuts == 1
+
+
+def test_a_request_refused_again_is_a_cluster_of_its_own():
+    t = Throttle(20)
+    with t.slot():
+        pass                                   # level 1 proven
+    with t.slot() as slot:
+        assert slot.throttled() is False       # isolated
+    with t.slot() as slot:
+        assert slot.throttled(again=True) is True   # its retry refused too: no proof holds
+    assert t.cuts == 1

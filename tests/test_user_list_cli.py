@@ -80,7 +80,7 @@ def test_short_scim_pages(serve, cli, tmp_path):
     result = cli(SCRIPT, "-o", "users.csv", server=server)
     assert_success(result, 40)
     assert (tmp_path / "users.csv").read_bytes() == file_bytes(names)
-    assert server.stats.by_endpoint["scim/Users"] == 14  # ceil(40 / 3)
+    assert server.stats.by_endpoint["scim/Users"] == 15  # ceil(40 / 3), then an empty page
 
 
 def test_rate_limited_with_retry_after_zero(serve, cli, tmp_path):

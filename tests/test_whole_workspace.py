@@ -21,8 +21,8 @@ import pytest
 
 from conftest import ROOT, TOKEN, clean_env
 from fake_workspace import FakeWorkspaceServer, generate_workspace
-from fake_workspace.truth import (SKIPPED_TOP, expected_areas, expected_users, trees,
-                                  visible, whole_listings)
+from fake_workspace.truth import (expected_areas, expected_users, skipped_places, trees,
+                                  user_folders, visible, whole_listings)
 from helpers import journal_records
 
 SCRIPT = "databricks_user_files_simple.py"
@@ -58,7 +58,7 @@ def check_exact(ws, folder, *, results="results.csv", areas="results_areas.csv")
 
 
 def never_listed_inside_skipped(server, ws):
-    skipped = [f"/mnt/{name}" for name in ws.dbfs.dirs["/mnt"].subdirs] + sorted(SKIPPED_TOP)
+    skipped = skipped_places(ws)
     listed = [path for fs, path in server.stats.listing_attempts if fs == "dbfs"
               and any(path == place or path.startswith(place + "/") for place in skipped)]
     assert listed == []
@@ -72,7 +72,7 @@ def test_every_place_is_counted_once_and_exactly_under_faults(cli, serve, tmp_pa
     users, areas = check_exact(ws, tmp_path)
     never_listed_inside_skipped(server, ws)
     # Reconciles with a full walk of both trees, less what is skipped.
-    skipped = [(f"/mnt/{name}") for name in ws.dbfs.dirs["/mnt"].subdirs] + sorted(SKIPPED_TOP)
+    skipped = skipped_places(ws)  # mounts, samples, volume aliases, MLflow assets
     everything = [tree.totals() for tree in trees(ws).values()]
     left_out = [ws.dbfs.subtree_totals(path)[:2] for path in skipped]
     files = sum(f for f, _ in everything) - sum(f for f, _ in left_out)
@@ -240,12 +240,16 @@ def test_the_journal_keeps_the_roots_and_no_secret(cli, serve, tmp_path):
     server = serve(ws)
     result = cli(SCRIPT, "--whole-workspace", server=server)
     assert result.code == 0, result.output
-    # Every folder listed once, and only the warehouse twice (named, then walked).
+    # Every folder listed once, and only the warehouse and dbfs:/user twice (named,
+    # then walked: /user to find the users' folders there).
     assert sum(server.stats.listings.values()) == sum(whole_listings(ws).values())
-    assert server.stats.duplicate_listings() == {("dbfs", "/user/hive/warehouse"): 2}
+    assert server.stats.duplicate_listings() == {("dbfs", "/user/hive/warehouse"): 2,
+                                                 ("dbfs", "/user"): 2}
     header = journal_records(tmp_path / ".checkpoint_progress.json")[0]
     roots = header["meta"]["roots"]
-    assert roots["dbfs:/user"]["places"] == [["dbfs", "/user", ["/user/hive/warehouse"]]]
+    assert roots["dbfs:/user"]["places"] == [
+        ["dbfs", "/user", ["/user/hive/warehouse"]
+         + [f"/user/{name}" for name in user_folders(ws)]]]
     assert roots["dbfs:/mnt/datalake"]["skipped"]
     assert header["scope"]["whole_workspace"] is True
     assert TOKEN not in json.dumps(header)

@@ -22,6 +22,7 @@ from dbx_inventory.cli.files_console import (outage_notice, print_banner, print_
 from dbx_inventory.cli.files_outputs import build_outputs, output_paths
 from dbx_inventory.cli.files_plan import Plan, run_info, todo_of
 from dbx_inventory.cli.progress import Progress, print_summary, whole_lines
+from dbx_inventory.scan.availability import readable, within
 from dbx_inventory.cli.spark_console import SparkConsole, print_distribution
 from dbx_inventory.cli.worker_names import WorkerNames
 from dbx_inventory.errors import (ConfigError, InventoryError, JournalWriteError, NotAWorkspace,
@@ -141,6 +142,11 @@ class Run:
         client = ApiClient(config)  # one pooled session for the check and the scan
         client.outage.notify = outage_notice
         check_access(client)  # wrong host or token: one line, before anything else
+        walkers, unscanned = readable(client, walkers)  # DBFS may be off (issue 27)
+        meta.pop("unscanned", None)
+        for why in unscanned.values():
+            out(f"⚠ {why}: scanning {', '.join(w.label for w in walkers)} only")
+            meta["unscanned"] = unscanned
         if not names:
             names = self._discover(client, walkers, meta)
             done = self._resume_state(journal, settings.host, names, scope)
@@ -153,6 +159,7 @@ class Run:
             aside = set_aside(args.checkpoint)
             out(f"Note: an unfinished checkpoint was moved to {aside} "
                 "(use --resume to continue a run)")
+        todo = within(todo, walkers)  # no place in a file system that cannot be read
         writer = CheckpointWriter(args.checkpoint, host=settings.host, users=names,
                                   scope=scope, append=resumed is not None,
                                   grown=resumed is not None and resumed.users != names,

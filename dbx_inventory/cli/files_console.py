@@ -102,6 +102,8 @@ def outage_notice(event: str, down_for: float, detail: str) -> None:
 def summary_notes(rows, meta: dict) -> list[str]:
     """SUMMARY lines beyond the counts: data left behind, discovery that was incomplete."""
     notes = [line for line in [left_behind_line(rows)] if line]
+    notes += [f"⚠ {label} was not scanned: {why}" for label, why in
+              (meta.get("unscanned") or {}).items()]
     for label, reason in (meta.get("incomplete") or {}).items():
         notes.append(f"⚠ {label} discovery incomplete ({reason}): removed users' homes "
                      f"there may be missing")

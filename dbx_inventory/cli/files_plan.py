@@ -60,4 +60,5 @@ def run_info(host: str, meta: dict, *, ended_at: float, command: str, mode: str)
                    all_homes=bool(meta.get("all_homes")),
                    whole_workspace=bool(meta.get("whole_workspace")),
                    statuses_known=bool(meta.get("statuses")),
-                   incomplete=dict(meta.get("incomplete") or {}))
+                   incomplete=dict(meta.get("incomplete") or {}),
+                   not_scanned=dict(meta.get("unscanned") or {}))

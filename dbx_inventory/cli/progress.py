@@ -14,8 +14,8 @@ from typing import Sequence
 
 from dbx_inventory.cli.console import RULE, attach_bar, emit, locked
 
-from dbx_inventory.humanize import format_size
-from dbx_inventory.scan.results import EMPTY, ERROR, SKIPPED, SUCCESS, UserResult
+from dbx_inventory.humanize import format_size, plural
+from dbx_inventory.scan.results import EMPTY, ERROR, SKIPPED, SUCCESS, UserResult, has_no_home
 from dbx_inventory.scan.roots import AREA, USER
 from dbx_inventory.cli.worker_names import WorkerNames
 
@@ -102,12 +102,22 @@ def print_summary(rows: Sequence[UserResult], where: Sequence[str] = (),
           f"  ✓ Successful (with files): {counts[SUCCESS]}",
           f"  ⊘ Empty directories: {counts[EMPTY]}",
           f"  ✗ Errors: {counts[ERROR]}",
+          *_no_home_line(rows),
           "",
           f"Total files across all users: {files:,}",
           f"Total size across all users: {format_size(size)} ({size:,} bytes)",
           *notes,
           *([""] + list(where) if where else []),
           RULE])
+
+
+def _no_home_line(rows: Sequence[UserResult]) -> list[str]:
+    """Users with no home anywhere apart: thousands who never signed in are no failures."""
+    count = sum(1 for row in rows if has_no_home(row))
+    if not count:
+        return []
+    return [f"    of which {plural(count, 'user')} {'has' if count == 1 else 'have'} no home "
+            "folder (they may never have signed in)"]
 
 
 def whole_lines(rows: Sequence[UserResult]) -> list[str]:

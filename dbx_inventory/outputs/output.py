@@ -36,6 +36,8 @@ class RunInfo:
     statuses_known: bool = False  # rows carry user_status
     # file system label -> why its /Users could not be listed (discovery incomplete)
     incomplete: Mapping[str, str] = field(default_factory=dict)
+    # file system label -> why it was not scanned at all (DBFS off on this workspace)
+    not_scanned: Mapping[str, str] = field(default_factory=dict)
 
 
 class Output(Protocol):

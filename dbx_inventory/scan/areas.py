@@ -11,23 +11,37 @@ skipped: each area leaves out the subtrees that are roots of their own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Collection
 
 from dbx_inventory.transport.client import ApiClient
 from dbx_inventory.errors import ApiError, InventoryError, NotFound, WorkspaceUnreachable
-from dbx_inventory.scan.roots import HOMES, Place, Root, area_root
+from dbx_inventory.scan.filesystems.dbfs import refusal
+from dbx_inventory.scan.roots import AREA, HOMES, Place, Root, area_root
 
 # Folders whose every child directory is one user's place (the name is the user's).
 OWNED = {("workspace", "/Repos"), ("dbfs", "/FileStore/shared_uploads")}
 MOUNTS = ("dbfs", "/mnt")
+# Hadoop-style user folders (dbfs:/user/<name>): a child folder whose name is a user's
+# joins that user's row; the others (hive, spark-logs, ...) stay in the area.
+USER_FOLDERS = ("dbfs", "/user")
 # Areas of their own inside another area, when they exist.
 NESTED = {("dbfs", "/user/hive/warehouse")}
 MOUNT_REASON = ("mount point: external storage, not the DBFS root; "
                 "--include-external walks it")
+VOLUME_ALIAS = ("Unity Catalog volume alias: the DBFS REST API refuses it (volumes are "
+                "read through the Files API)")
 SKIPPED = {
     ("dbfs", "/databricks-datasets"): "read-only sample datasets Databricks provides",
     ("dbfs", "/Volumes"): "Unity Catalog volumes: cloud storage, not the DBFS root",
+    ("dbfs", "/Volume"): VOLUME_ALIAS,
+    ("dbfs", "/volume"): VOLUME_ALIAS,
+    ("dbfs", "/volumes"): VOLUME_ALIAS,
 }
+MLFLOW = "MLflow assets: mounted, the DBFS REST API refuses to list them"
+# Reserved places inside an area: skipped areas of their own when they are there
+# (a get-status each, no listing).
+RESERVED = {("dbfs", "/databricks/mlflow-tracking"): MLFLOW,
+            ("dbfs", "/databricks/mlflow-registry"): MLFLOW}
 
 
 class RootRefused(InventoryError):  # exit 1 with one line, before anything is scanned
@@ -49,8 +63,10 @@ class Layout:
 
 
 def map_workspace(client: ApiClient, walkers, *, include_mounts: bool = False,
-                  warn: Callable[[str], None]) -> Layout:
-    """List the roots of `walkers`' file systems and the folders named above."""
+                  warn: Callable[[str], None], known: Collection[str] = ()) -> Layout:
+    """List the roots of `walkers`' file systems and the folders named above. `known`:
+    the names that are users' (SCIM users, homes, service principals' application ids),
+    for the user folders of dbfs:/user."""
     layout = Layout()
     for walker in walkers:
         fs = walker.name
@@ -67,12 +83,13 @@ def map_workspace(client: ApiClient, walkers, *, include_mounts: bool = False,
             elif (fs, path) in OWNED:
                 layout.areas.extend(_owned(client, walker, path, layout, warn) or [])
             else:
-                layout.areas.extend(_area(client, walker, path, layout, warn))
+                layout.areas.extend(_area(client, walker, path, layout, warn, known))
     layout.areas.sort(key=lambda root: root.name)
     return layout
 
 
-def _area(client: ApiClient, walker, path: str, layout: Layout, warn) -> list[Root]:
+def _area(client: ApiClient, walker, path: str, layout: Layout, warn,
+          known: Collection[str] = ()) -> list[Root]:
     """A top-level folder as an area, less the owned folders and nested areas below it
     (each of those is listed: to name its owners, or to know it is there)."""
     fs = walker.name
@@ -80,6 +97,10 @@ def _area(client: ApiClient, walker, path: str, layout: Layout, warn) -> list[Ro
               if place[0] == fs and place[1].startswith(path + "/")]
     exclude: list[str] = []
     extra: list[Root] = []
+    for (place_fs, below), reason in sorted(RESERVED.items()):
+        if place_fs == fs and below.startswith(path + "/") and walker.exists(client, below):
+            exclude.append(below)
+            extra.append(area_root(fs, below, skipped=reason))
     for _, below in inside:
         if (fs, below) in NESTED:
             try:
@@ -95,7 +116,27 @@ def _area(client: ApiClient, walker, path: str, layout: Layout, warn) -> list[Ro
         if owned is not None:
             exclude.append(below)
             extra += owned
+    if (fs, path) == USER_FOLDERS:
+        exclude += _user_folders(client, walker, path, layout, set(known), set(exclude))
     return [area_root(fs, path, exclude=exclude)] + extra
+
+
+def _user_folders(client: ApiClient, walker, path: str, layout: Layout, known: set[str],
+                  taken: set[str]) -> list[str]:
+    """The folders of dbfs:/user named for a user (a name known as a user's, or any name
+    with an @), each joined to that user's row; their paths, for the area to leave out.
+    Unreadable: none, and the area's own walk says why."""
+    try:
+        found = _entries(client, walker, path)
+    except ApiError:
+        return []
+    mine = []
+    for child, is_dir in found:
+        name = child.rsplit("/", 1)[-1]
+        if is_dir and child not in taken and ("@" in name or name in known):
+            layout.owned.setdefault(name, []).append(Place(walker.name, child))
+            mine.append(child)
+    return mine
 
 
 def _owned(client: ApiClient, walker, path: str, layout: Layout, warn,
@@ -146,6 +187,15 @@ def _mounts(client: ApiClient, walker, path: str, include: bool, layout: Layout,
              "points lists external storage through the DBFS API, one request per "
              "folder: on a data lake that can take days, and the bytes are not in the "
              "DBFS root")
+
+
+def refused_area(root: Root, place: Place, depth: int, exc: ApiError) -> str:
+    """Why an area is skipped when the DBFS REST API refuses its root by design (a
+    mount point it cannot list, a reserved place); "" for any other failure."""
+    if root.kind != AREA or depth != 0 or place.file_system != "dbfs":
+        return ""
+    words = refusal(exc)
+    return f"refused by the DBFS REST API ({words}): list it on a cluster" if words else ""
 
 
 def home_files(walker, listing_entries) -> list[Root]:

@@ -130,7 +130,8 @@ def discover(client: ApiClient, walkers, *, warn: Callable[[str], None],
     layout = None
     outside: list[str] = []
     if whole:
-        layout = map_workspace(client, walkers, include_mounts=include_mounts, warn=warn)
+        layout = map_workspace(client, walkers, include_mounts=include_mounts, warn=warn,
+                               known=set(names) | others | directory.principals)
         layout.home_files = stray
         incomplete.update(layout.incomplete)
         if any(w.name == "volumes" for w in all_walkers):

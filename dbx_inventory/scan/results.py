@@ -12,7 +12,10 @@ STATUSES = (SUCCESS, EMPTY, ERROR, SKIPPED)
 # error_kind of an error row: a transient cause (network, 5xx, 429 with retries spent)
 # is no answer about the user, so --resume scans it again even after a finished run.
 TRANSIENT, FINAL = "transient", "final"
-NO_HOME = "no home directory in DBFS or Workspace"
+# Users who never signed in have no home at all (spec: SCIM): an error row, but not a
+# failure of the scan; SUMMARY counts them apart.
+NO_HOME = "no home folder exists in DBFS or the Workspace: the user may never have signed in"
+NO_HOME_BEFORE = "no home directory in DBFS or Workspace"  # the words of older checkpoints
 GONE = "no longer exists (removed since the run listed it)"
 
 
@@ -140,6 +143,11 @@ def classify(username: str, dbfs: SideCount | None, workspace: SideCount | None,
         started_at=started_at, ended_at=ended_at, worker=worker,
         listings=sum(side.listings for side in sides.values()), error_kind=error_kind,
         kind=kind, dirs=dirs, owner=owner)
+
+
+def has_no_home(row: UserResult) -> bool:
+    """A user row whose homes all answered 404: likely someone who never signed in."""
+    return row.kind == USER and row.status == ERROR and row.error in (NO_HOME, NO_HOME_BEFORE)
 
 
 def _file_source(dbfs: SideCount | None, workspace: SideCount | None) -> str:

@@ -22,12 +22,14 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from dbx_inventory.transport.client import ApiClient
 from dbx_inventory.scan.dirs import Breakdown
-from dbx_inventory.errors import (ApiError, NetworkError, NotAWorkspace, NotFound,
-                                  ScanWorkerFailed, ServerError, Throttled, Unauthenticated,
-                                  WorkspaceOutage)
+from dbx_inventory.errors import (ApiError, ListingTooLarge, NetworkError, NotAWorkspace,
+                                  NotFound, ScanWorkerFailed, ServerError, Throttled,
+                                  Unauthenticated, WorkspaceOutage)
 from dbx_inventory.scan.results import SideCount, UserResult, classify, skipped_row
+from dbx_inventory.scan.areas import refused_area
 from dbx_inventory.scan.roots import Item, Place, Root, as_root
 from dbx_inventory.scan.filesystems import DBFS, VOLUMES, WALKERS, WORKSPACE
+from dbx_inventory.scan.filesystems.dbfs import too_large
 
 log = logging.getLogger("dbx_inventory.scan.scanner")
 
@@ -50,6 +52,7 @@ class _UserState:
     sides: dict = field(default_factory=dict)   # walker name -> SideCount
     pending: int = 0
     breakdown: Breakdown | None = None          # --dirs-output: directories at 1..N
+    skipped: str = ""                           # an area the API refuses by design
     started_at: float = field(default_factory=time.time)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -238,8 +241,16 @@ class Scanner:
             return
         except _FATAL:
             raise
+        except ListingTooLarge as exc:  # tried twice; the rest of the tree is counted
+            log.debug("[%s] too large to list: %s: %s", walker.label, path, exc)
+            self._failed(user, side, chain, too_large(path, exc), False)
+            return
         except ApiError as exc:
             log.debug("[%s] listing failed for %s: %s", walker.label, path, exc)
+            reason = refused_area(user.root, place, depth, exc)
+            if reason:  # a mount point the REST API cannot list: skipped, not an error
+                user.skipped = reason
+                return
             self._failed(user, side, chain, exc.describe(), isinstance(exc, _TRANSIENT))
             return
         except Exception as exc:  # a malformed answer must cost one user, not the run
@@ -291,7 +302,10 @@ class Scanner:
         with user.lock:
             user.pending -= 1
             finished = user.pending == 0
-        if finished:
+        if finished and user.skipped:
+            self._done.put(skipped_row(user.root.name, user.skipped, worker=self.worker,
+                                       at=time.time()))
+        elif finished:
             sides = user.sides
             self._done.put(classify(user.root.name, sides.get(DBFS.name),
                                     sides.get(WORKSPACE.name), started_at=user.started_at,

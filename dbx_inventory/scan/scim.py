@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from dbx_inventory.errors import NotAnAdmin
 from dbx_inventory.transport.client import ApiClient
 
 log = logging.getLogger("dbx_inventory.scan.scim")
@@ -14,6 +15,8 @@ USERS_PATH = "/api/2.0/preview/scim/v2/Users"
 SERVICE_PRINCIPALS_PATH = "/api/2.0/preview/scim/v2/ServicePrincipals"
 ME_PATH = "/api/2.0/preview/scim/v2/Me"
 PAGE_SIZE = 1000  # small attribute set keeps even large pages quick
+NOT_ADMIN = ("this token is not a workspace admin's: SCIM lists its users without their "
+             "user names (only id and displayName); an admin token is needed to list users")
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,8 @@ def iter_service_principals(client: ApiClient, *, page_size: int = PAGE_SIZE
 def _iter_resources(client: ApiClient, path: str, attributes: str, name_key: str,
                     next_count: Callable[[], int], subject: str) -> Iterator[dict]:
     """Each named resource once: startIndex advances by the rows a page really held,
-    and rows repeated by shifting offset pages are dropped by id."""
+    rows repeated by shifting offset pages are dropped by id, and the list ends on an
+    empty page. NotAnAdmin when no row of a page has its name."""
     seen: set[str] = set()
     start = 1
     while True:
@@ -81,16 +85,19 @@ def _iter_resources(client: ApiClient, path: str, attributes: str, name_key: str
                   page.get("totalResults"))
         if not rows:
             return
+        if not any(row.get(name_key) for row in rows) and any(row.get("id") for row in rows):
+            # Documented: a non-admin is not refused, it sees ids and display names only.
+            # Read as "no users", every home would be reported as a removed user's.
+            raise NotAnAdmin(NOT_ADMIN)
         for row in rows:
             key = str(row.get("id") or row.get(name_key))
             if not row.get(name_key) or key in seen:
                 continue  # offset pages can shift while we page: drop repeats
             seen.add(key)
             yield row
+        # totalResults is not the end of the list (the SDK ignores it too): the next
+        # page, empty or not, is.
         start += len(rows)
-        total = page.get("totalResults")
-        if isinstance(total, int) and start > total:
-            return
 
 
 def check_access(client: ApiClient) -> str:

@@ -20,12 +20,13 @@ from dbx_inventory.transport.auth import Credentials
 from dbx_inventory.clock import Clock
 from dbx_inventory.transport.deadline import Deadline, DeadlineAdapter
 from dbx_inventory.transport.family_limits import FamilyCaps, shared
-from dbx_inventory.errors import (ApiError, ForeignAnswer, NetworkError, NotAWorkspace,
-                                  Throttled, WorkspaceUnreachable, error_for_status)
+from dbx_inventory.errors import (ApiError, ForeignAnswer, ListingTooLarge, NetworkError,
+                                  NotAWorkspace, Throttled, WorkspaceUnreachable,
+                                  error_for_status)
 from dbx_inventory.transport.outage import OutageGate
-from dbx_inventory.transport.pacing import Pacer, family_of
+from dbx_inventory.transport.pacing import PUBLISHED_RATES, Pacer, family_of
 from dbx_inventory.transport.politeness import RequestStats
-from dbx_inventory.transport.retry import RetryPolicy
+from dbx_inventory.transport.retry import RetryPolicy, looks_too_large, says_rate_limited
 from dbx_inventory.transport.throttle import Throttle
 
 log = logging.getLogger("dbx_inventory.transport.client")
@@ -51,6 +52,9 @@ class ClientConfig:
     retry: RetryPolicy = RetryPolicy()
     max_rps: float | None = None    # requests/s over all API families (--max-rps)
     family_rates: Mapping[str, float] | None = None  # starting pace per family (pacing.py)
+    # Where families with no starting pace begin (pacing.py); None: unpaced.
+    published_rates: Mapping[str, float] | None = field(
+        default_factory=lambda: dict(PUBLISHED_RATES))
     # This client's part of the families' own limits (family_limits.py): a Spark job's
     # share of the run's requests in flight.
     family_share: float = 1.0
@@ -69,7 +73,8 @@ class ApiClient:
         caps, starts = shared(config.family_share)
         self._default_starts = set(starts) - set(config.family_rates or {})
         self.pacer = Pacer(self.clock, max_rps=config.max_rps,
-                           start_rates={**starts, **(config.family_rates or {})})
+                           start_rates={**starts, **(config.family_rates or {})},
+                           published=config.published_rates)
         self.family_caps = FamilyCaps(caps)
         self.stats = RequestStats()
         self._rng = rng or random.Random()
@@ -122,16 +127,28 @@ class ApiClient:
         attempt = 0
         renewed = False
         watch_outage = bool(self.retry.outage_limit_s)
+        too_large = 0  # failures the way a directory too large for the API fails
+        failure: _Failure | None = None
         while True:
             if watch_outage:
                 self.outage.wait_while_down()  # no attempt is spent on an outage
             attempt += 1
-            body, failure = self._attempt(method, api_path, params, json_body, subject, family)
+            sent_at = self.clock.monotonic()
+            body, failure = self._attempt(method, api_path, params, json_body, subject, family,
+                                          again=failure is not None and failure.status == 429)
             if failure is None:
                 return self._checked(api_path, body, subject)
             if failure.foreign:
                 raise ForeignAnswer(failure.foreign)
             status, error = failure.status, failure.error
+            if not failure.unsent and looks_too_large(
+                    api_path, status, error.message, self.clock.monotonic() - sent_at,
+                    self.retry):
+                too_large += 1
+                if too_large >= self.retry.too_large_tries:
+                    raise ListingTooLarge(f"{error.describe()}, {too_large} times",
+                                          status=status, error_code=error.error_code,
+                                          path=subject)
             # One renewal and one retry for a token refused before its time, never a loop.
             if status == 401 and not renewed and failure.used is not None \
                     and self._credentials.renew_after_401(failure.used):
@@ -170,8 +187,9 @@ class ApiClient:
             self.clock.sleep(wait)
 
     def _attempt(self, method: str, api_path: str, params, json_body, subject: str,
-                 family: str) -> tuple[dict, "_Failure | None"]:
-        """One request: the parsed body, or what went wrong."""
+                 family: str, again: bool = False) -> tuple[dict, "_Failure | None"]:
+        """One request: the parsed body, or what went wrong. `again`: its previous try
+        was answered 429 (a second one is no isolated 429)."""
         # Until the workspace first answers, the first-contact bound is the deadline.
         limit = self.retry.deadline_s if self._answered else self.retry.first_contact_s
         timeout = (min(CONNECT_TIMEOUT_S, limit), min(READ_TIMEOUT_S, limit))
@@ -194,23 +212,32 @@ class ApiClient:
                                     unsent=_never_sent(exc))
             self._answered = True
             status = response.status
-            # A 429 at a level of requests in flight not yet proven is the in-flight
-            # limit's to learn; any other is its family's rate.
-            self.pacer.answered(ticket, throttled=status == 429 and not slot.throttled())
-            if status == 429:
+            error = parse_error(status, response.data.decode("utf-8", "replace"), subject) \
+                if status >= 400 else None
+            # A throttle that says so with another status is a 429 (issue 27, item 3).
+            limited = status == 429 or (error is not None and says_rate_limited(
+                error.error_code, error.message))
+            # An isolated 429 only waits (issue 27). One in a cluster at a level of
+            # requests in flight not yet proven is the in-flight limit's to learn; any
+            # other is its family's rate.
+            if not limited:
+                self.pacer.answered(ticket)
+            else:
+                of_rate = self.pacer.clustered(family, again)  # each records the 429
+                if not slot.throttled(again) and of_rate:
+                    self.pacer.answered(ticket, throttled=True)
+            if limited:
                 self.stats.add(family, throttled=1)
         # The body is in memory: reading it needs no slot.
-        if status < 400:
+        if error is None:
             try:
                 return json.loads(response.data), None
             except ValueError:
                 return {}, _Failure(status, None, ApiError(
                     f"HTTP {status} with a body that is not JSON", status=status,
                     path=subject), foreign=_web_page_line(self.host, response.data))
-        return {}, _Failure(status, response.headers.get("Retry-After"),
-                            parse_error(status, response.data.decode("utf-8", "replace"),
-                                        subject),
-                            used=auth)
+        return {}, _Failure(429 if limited else status, response.headers.get("Retry-After"),
+                            error, used=auth)
 
     def _prepared(self, api_path: str, params, json_body, auth: Mapping[str, str]
                   ) -> tuple[str, bytes | None, dict[str, str]]:
@@ -323,8 +350,8 @@ def _reason(status: int | None, error: ApiError, subject: str) -> str:
     side, sep, path = subject.partition(":")
     where = f"[{side.upper()}] " if sep and side in ("dbfs", "workspace") else ""
     path = path if where else subject
-    if status == 429:
-        return f"{where}Rate limited (429) on {path}"
+    if status == 429:  # a throttle with another status shows that status
+        return f"{where}Rate limited ({error.status or 429}) on {path}"
     if status is not None:
         return f"{where}Server error {status} on {path}"
     return f"{where}Request error ({error.message}) on {path}"

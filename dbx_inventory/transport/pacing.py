@@ -4,8 +4,11 @@ A workspace limits each API family on its own (workspace/list about 50 requests/
 30/s, SCIM reads about 4/s) and says so only with a 429, often without Retry-After.
 Every family is paced apart, so one family's 429s never slow another:
 
-- A family starts unpaced, or at a given rate (a Spark task's share of what earlier
-  runs learned). Its first 429 takes the successes of the last second as a first guess
+- A family starts at a given rate (a Spark task's share of what earlier runs learned),
+  else at its published rate (PUBLISHED_RATES: clients that start above the limits can
+  get their IP blocked for minutes) and doubles from there while it holds, as if no
+  measure were known; a family with no published rate (the workspace API) starts
+  unpaced. Its first 429 takes the successes of the last second as a first guess
   (none: no guess; the retry waits alone slow it), and the pace doubles from there while
   it holds; a 429 before a measure ends the doubling at the last second's successes.
 - A 429 means the workspace's bucket for that family was empty. The successes between
@@ -17,7 +20,10 @@ Every family is paced apart, so one family's 429s never slow another:
 - A 429 on a request sent before the last cut was already accounted for: it cuts nothing.
   Requests still waiting at the old pace take their turn again at the new one.
 - Which 429s reach a family is the client's choice: one the in-flight limit claims
-  (throttle.py) is not a rate.
+  (throttle.py) is not a rate, and an isolated one (clustered() says no) teaches
+  nothing: busy workspaces answer a stray 429 far below any limit, and cutting on each
+  collapsed a scan to a tenth of its pace. A 429 counts when 429s cluster (CLUSTER_MIN
+  of the family's last CLUSTER_OF answers), or when the pace probes above a measure.
 
 `--max-rps` is one more pace over all families together, never learned or raised.
 Each request reserves the next free send time under a lock and sleeps until then on
@@ -36,17 +42,24 @@ from dbx_inventory.clock import Clock
 
 log = logging.getLogger("dbx_inventory.transport.pacing")
 FAMILIES = ("workspace", "dbfs", "scim", "fs", "other")  # fs: the Files API (volumes)
+# Published per-workspace limits (requests/s): DBFS API 30, SCIM reads about 255 a
+# minute. The workspace API's families have no published rate of their own here.
+PUBLISHED_RATES = {"dbfs": 30.0, "scim": 255 / 60}
 
 HOLD = 0.95           # share of the measured rate a family is held at
 MIN_WINDOW_S = 0.25   # a measure needs this long between two 429s ...
 MIN_OK = 8            # ... and this many successes in between
 FAST_EVERY_S = 0.25   # growth step while far below the measured rate (or none is known)
+RAMP_EVERY_S = 0.1    # doubling step from a published start never refused: it is no
+                      # measure, and held-back requests hold scan threads
 PROBE_EVERY_S = 1.0   # slow probe step at and above the measured rate
 PROBE_STEP = 0.02     # slow probe: +2% of the pace per step
 RECOVER_STEP = 1.25   # back towards the measured rate after a deep cut
 REFUSED_AGAIN = 0.75  # cut when 429s continue before a new measure is possible
 DEEPEST_CUT = 0.5     # a measure spanning slower paces reads low: cut at most by half
 MIN_RATE = 0.5        # requests per second: a family is never stopped
+CLUSTER_OF = 20       # a 429 is part of a cluster when, of the family's last 20 answers,
+CLUSTER_MIN = 3       # at least 3 were 429s (isolated ones at 2.7%: 1 in 11 reads so)
 
 
 def family_of(api_path: str) -> str:
@@ -71,24 +84,35 @@ class Ticket:
 class FamilyPace:
     """The learning state of one family; every method takes `now` (monotonic seconds)."""
 
-    def __init__(self, start_rate: float | None = None):
-        self.rate: float | None = start_rate          # the pace held; None: unpaced
+    def __init__(self, start_rate: float | None = None, *, published: float | None = None):
+        # The pace held; None: unpaced. A published start is no measure: it doubles.
+        self.rate: float | None = start_rate or published
         # What the workspace admits, as last measured (a given start counts as one).
         self.measured: float | None = start_rate / HOLD if start_rate else None
+        self.learned = bool(start_rate)                # a rate worth handing on
+        self._ramp = published is not None and not start_rate  # published, not refused
+        # A published rate is per second: its first second's worth may go at once.
+        self._burst = float(int(published)) if self._ramp and published else 0.0
         self.next_at = 0.0                             # earliest next send time
         self.cuts = 0                                  # also tells waiters to re-reserve
-        self._changed_at = 0.0
+        self._changed_at = float("-inf")   # the first request sets it
         self._cut_at = float("-inf")   # requests sent before this are stale for cutting
         self._window_start: float | None = None   # last 429: the bucket was empty then
         self._ok_in_window = 0
         self._recent: deque[float] = deque()      # success times of the last second
         self._held_back = False                   # a request waited for this pace
         self._ok_at_pace = 0                      # answers to requests sent at this pace
+        self._last: deque[bool] = deque(maxlen=CLUSTER_OF)  # recent answers: 429 or not
 
     def reserve(self, now: float) -> float:
         """The earliest send time this pace allows for one more request; takes it."""
+        if self._changed_at == float("-inf"):
+            self._changed_at = now   # time at the starting pace, not since the epoch
         self._probe(now)
         if self.rate is None:
+            return now
+        if self._burst >= 1 and not self.learned:
+            self._burst -= 1
             return now
         at = max(now, self.next_at)
         self.next_at = at + 1.0 / self.rate
@@ -98,6 +122,7 @@ class FamilyPace:
 
     def ok(self, sent_at: float, now: float) -> None:
         """A request sent at sent_at was answered (anything but 429)."""
+        self._last.append(False)
         self._ok_in_window += 1
         if sent_at >= self._changed_at:
             self._ok_at_pace += 1
@@ -105,6 +130,15 @@ class FamilyPace:
             self._recent.append(now)
             while self._recent and self._recent[0] < now - 1.0:
                 self._recent.popleft()
+
+    def clustered(self, again: bool = False) -> bool:
+        """Record a 429; True when it is evidence about the rate: 429s cluster (the same
+        request refused `again` is a cluster), or the pace probes above a measure."""
+        self._last.append(True)
+        if again or self.measured is not None and self.rate is not None \
+                and self.rate > self.measured:
+            return True
+        return sum(self._last) >= CLUSTER_MIN
 
     def throttled(self, sent_at: float, now: float) -> bool:
         """A request sent at sent_at was answered 429; True when the pace was cut."""
@@ -136,11 +170,13 @@ class FamilyPace:
                 new = min(new, self.measured * HOLD)
         rate = max(MIN_RATE, new)
         self._set(rate, now)
+        self.learned = True
         # Reservations handed out at the old pace are taken again at the new one.
         self.next_at = now + 1.0 / rate
         self._cut_at = now
         self._window_start = now
         self._ok_in_window = 0
+        self._last.clear()   # the 429s that made this cut make no other
         self.cuts += 1
         return True
 
@@ -151,7 +187,8 @@ class FamilyPace:
             return
         since = now - self._changed_at
         if self.measured is None:
-            if since >= FAST_EVERY_S and self._ok_at_pace >= 2:
+            every = RAMP_EVERY_S if self._ramp and not self.learned else FAST_EVERY_S
+            if since >= every and self._ok_at_pace >= 2:
                 self._set(self.rate * 2, now)
             return
         if self._ok_at_pace < MIN_OK:
@@ -179,7 +216,8 @@ class Pacer:
     """Paces every request of one client: per family, and under --max-rps overall."""
 
     def __init__(self, clock: Clock | None = None, *, max_rps: float | None = None,
-                 start_rates: Mapping[str, float] | None = None):
+                 start_rates: Mapping[str, float] | None = None,
+                 published: Mapping[str, float] | None = None):
         if max_rps is not None and max_rps <= 0:
             raise ValueError("max_rps must be above 0")
         self.clock = clock or Clock()
@@ -188,7 +226,10 @@ class Pacer:
         unknown = set(starts) - set(FAMILIES)
         if unknown:
             raise ValueError(f"unknown API families: {', '.join(sorted(unknown))}")
-        self._families = {name: FamilyPace(starts.get(name) or None) for name in FAMILIES}
+        first = dict(published or {})
+        self._families = {name: FamilyPace(starts.get(name) or None,
+                                           published=first.get(name))
+                          for name in FAMILIES}
         self._next_at = 0.0   # the run-wide pace (--max-rps)
         self._lock = threading.Lock()
 
@@ -227,11 +268,18 @@ class Pacer:
             else:
                 pace.ok(ticket.sent_at, now)
 
+    def clustered(self, family: str, again: bool = False) -> bool:
+        """Record a 429 of this family: True when it should teach the pace; False for
+        an isolated one: only wait. `again`: the request's previous try was a 429."""
+        with self._lock:
+            return self._families[family].clustered(again)
+
     def rates(self) -> dict[str, float]:
-        """The pace held per family (requests/s), for the families that have one."""
+        """The pace held per family (requests/s), for the families that learned one (a
+        published start not yet refused is no measure to hand on)."""
         with self._lock:
             return {name: pace.rate for name, pace in self._families.items()
-                    if pace.rate is not None}
+                    if pace.rate is not None and pace.learned}
 
     def pace(self, family: str) -> FamilyPace:
         """The learning state of one family (read-only use: tests, debug)."""

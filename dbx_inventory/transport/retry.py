@@ -9,6 +9,18 @@ from email.utils import parsedate_to_datetime
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_RETRY_AFTER = 1.0
+# Throttles that come with another status say so in their code or text; the official
+# SDK retries on that text whatever the status.
+RATE_LIMIT_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED"})
+RATE_LIMIT_TEXTS = ("request_limit_exceeded", "token bucket limit has been exceeded")
+
+
+def says_rate_limited(error_code: str | None, message: str | None) -> bool:
+    """True when an error's code or message says a rate limit was exceeded."""
+    if error_code in RATE_LIMIT_CODES:
+        return True
+    text = (message or "").lower()
+    return any(needle in text for needle in RATE_LIMIT_TEXTS)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float:
@@ -35,6 +47,24 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - now).total_seconds())
 
 
+# dbfs/list of a directory of more than ~10,000 entries runs ~60 s and fails: 503
+# TEMPORARILY_UNAVAILABLE "taking too long to process your request", a gateway page,
+# or a read timeout. Retried the same way it fails the same way.
+TOO_LARGE_PATH = "/api/2.0/dbfs/list"
+TOO_LARGE_TEXT = "taking too long to process your request"
+
+
+def looks_too_large(api_path: str, status: int | None, message: str, took_s: float,
+                    policy: "RetryPolicy") -> bool:
+    """Whether one failed dbfs/list looks like a directory too large for the API: the
+    503 that says so, or a gateway timeout or no answer after a long wait."""
+    if api_path != TOO_LARGE_PATH:
+        return False
+    if status == 503 and TOO_LARGE_TEXT in message.lower():
+        return True
+    return status in (None, 504) and took_s >= policy.too_large_after_s
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How many tries a GET gets and how the waits grow."""
@@ -49,6 +79,10 @@ class RetryPolicy:
     # stops; a path failing this many times in a row makes the client ask (outage.py).
     outage_limit_s: float = 0.0
     outage_check_after: int = 3
+    # A directory too large for dbfs/list is tried this many times at most; a gateway
+    # timeout or no answer counts as that only after this long (it takes ~60 s).
+    too_large_tries: int = 2
+    too_large_after_s: float = 30.0
 
     def should_retry_status(self, status: int) -> bool:
         return status in RETRYABLE_STATUSES

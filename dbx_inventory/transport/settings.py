@@ -7,8 +7,12 @@ Each key is looked up in this order, first hit wins:
   3. environment: DATABRICKS_HOST (alias DATABRICKS_WORKSPACE_URL), DATABRICKS_TOKEN,
      DATABRICKS_CLIENT_ID, DATABRICKS_CLIENT_SECRET, DATABRICKS_AUTH_TYPE,
      DATABRICKS_CLUSTER_ID
-  4. the [DEFAULT] profile of the config file
-The config file is DATABRICKS_CONFIG_FILE, else ~/.databrickscfg.
+  4. the default profile of the config file: the one `[__settings__] default_profile`
+     names (the Databricks CLI writes it), else [DEFAULT]
+The config file is DATABRICKS_CONFIG_FILE, else ~/.databrickscfg. `__settings__` is
+not a profile. A token (or client secret) from the default profile is never sent to a
+host from another source: when the host came from elsewhere and the default profile
+names another host, resolve() refuses (the SDK and CLI no longer fall back to it).
 
 Which credentials: an auth type of `pat` or `oauth-m2m` (profile `auth_type`,
 DATABRICKS_AUTH_TYPE) chooses; otherwise a token wins over client credentials (as in
@@ -29,6 +33,7 @@ from dbx_inventory.transport.auth import Credentials, OAuthM2M, SdkCredentials, 
 from dbx_inventory.errors import ConfigError
 
 DEFAULT_SECTION = "DEFAULT"
+SETTINGS_SECTION = "__settings__"  # the CLI's own settings: default_profile = NAME
 _HOSTNAME = re.compile(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]+")
 _OAUTH_KEYS = ("auth_type", "client_id", "client_secret", "azure_client_id",
                "google_service_account", "username", "metadata_service_url")
@@ -72,6 +77,7 @@ class Profiles:
 
     path: Path
     sections: dict[str, dict[str, str]]
+    default_profile: str | None = None   # [__settings__] default_profile
 
     @classmethod
     def load(cls, path: Path) -> "Profiles":
@@ -86,7 +92,20 @@ class Profiles:
         except (OSError, UnicodeDecodeError, configparser.Error) as exc:
             reason = str(exc).splitlines()[0]
             raise ConfigError(f"cannot read config file {path}: {reason}") from None
-        return cls(path, {name: dict(parser.items(name)) for name in parser.sections()})
+        sections = {name: dict(parser.items(name)) for name in parser.sections()}
+        settings = sections.pop(SETTINGS_SECTION, {})
+        return cls(path, sections, (settings.get("default_profile") or "").strip() or None)
+
+    def default_name(self) -> str:
+        """The profile used when none is named; ConfigError when it names none."""
+        name = self.default_profile
+        if name is None:
+            return DEFAULT_SECTION
+        if name not in self.sections:
+            raise ConfigError(f"[{SETTINGS_SECTION}] default_profile = {name} in "
+                              f"{self.path} names no profile (profiles: "
+                              f"{', '.join(self.names()) or 'none'})")
+        return name
 
     def names(self) -> list[str]:
         return list(self.sections)
@@ -137,7 +156,8 @@ def resolve(*, workspace_url: str | None = None, token: str | None = None,
     profiles = Profiles.load(config_file_path(env))
     profile_name = profile or env.get("DATABRICKS_CONFIG_PROFILE") or None
     named = profiles.get(profile_name) if profile_name else {}
-    default = profiles.sections.get(DEFAULT_SECTION, {}) if not profile_name else {}
+    default_name = profiles.default_name() if not profile_name else DEFAULT_SECTION
+    default = profiles.sections.get(default_name, {}) if not profile_name else {}
     layers: list[tuple[str, Mapping[str, str | None]]] = [
         ("command line", {"host": workspace_url, "token": token, "cluster_id": cluster_id,
                           "client_id": client_id, "client_secret": client_secret}),
@@ -148,7 +168,7 @@ def resolve(*, workspace_url: str | None = None, token: str | None = None,
                          "client_secret": env.get("DATABRICKS_CLIENT_SECRET"),
                          "auth_type": env.get("DATABRICKS_AUTH_TYPE"),
                          "cluster_id": env.get("DATABRICKS_CLUSTER_ID")}),
-        (f"profile {DEFAULT_SECTION}", default),
+        (f"profile {default_name}", default),
     ]
 
     def pick(key: str) -> tuple[str | None, str | None]:
@@ -170,15 +190,30 @@ def resolve(*, workspace_url: str | None = None, token: str | None = None,
     auth = _choose_auth(auth_type, tok, client, secret, profiles.path)
     if auth == M2M:
         token_origin = client_origin  # the sign-in came from the client credentials
-    chosen = profile_name or (DEFAULT_SECTION if default else None)
+    if token_origin == f"profile {default_name}" and host_origin != token_origin \
+            and not profile_name:
+        _same_host(host, host_origin or "", default, default_name, profiles.path)
+    chosen = profile_name or (default_name if default else None)
     factory = None
     if auth not in (PAT, M2M):
-        factory = _sdk_headers(profile_name or DEFAULT_SECTION,
+        factory = _sdk_headers(profile_name or default_name,
                                named or default, profiles.path)
-        token_origin = f"profile {profile_name or DEFAULT_SECTION}"
+        token_origin = f"profile {profile_name or default_name}"
     return Settings(host=normalize_host(host), token=tok, cluster_id=cid, profile=chosen,
                     source=host_origin or "", token_source=token_origin or "", auth=auth,
                     client_id=client, client_secret=secret, header_factory=factory)
+
+
+def _same_host(host: str, origin: str, default: Mapping[str, str], name: str,
+               path: Path) -> None:
+    """Refuse a default profile's credentials for a host from another source."""
+    own = (default.get("host") or "").strip()
+    if own and normalize_host(own) != normalize_host(host):
+        raise ConfigError(f"the workspace URL comes from the {origin} ({normalize_host(host)}) "
+                          f"but the credentials from profile [{name}] of {path}, which is "
+                          f"for {normalize_host(own)}: a token is only sent to its own "
+                          "host; give the credentials for that workspace (e.g. "
+                          "DATABRICKS_TOKEN) or name a profile with --profile")
 
 
 def _choose_auth(auth_type: str, token: str | None, client_id: str | None,
@@ -230,7 +265,8 @@ def describe_profiles(env: Mapping[str, str] | None = None) -> list[str]:
     profiles = Profiles.load(config_file_path(env))
     if not profiles.sections:
         return [f"No profiles in {profiles.path}"]
-    default = env.get("DATABRICKS_CONFIG_PROFILE") or DEFAULT_SECTION
+    default = env.get("DATABRICKS_CONFIG_PROFILE") or profiles.default_profile \
+        or DEFAULT_SECTION
     lines = [f"Profiles in {profiles.path}:"]
     for name, values in profiles.sections.items():
         mark = " (default)" if name == default else ""

@@ -11,6 +11,10 @@ flight: when no request sent at as many requests in flight has succeeded since t
 cut. One sent at a level already proven was refused for its API family's rate, which
 pacing.py learns per family, so it must not shrink the limit every family shares.
 
+Only 429s that cluster (CLUSTER_MIN of the last CLUSTER_OF answers) may be claimed:
+an isolated 429 on a busy workspace says nothing about requests in flight, and a cut
+on each one (the last cut resets what is proven) collapsed whole scans (issue 27).
+
 A `Gate` is a second, outside limit a slot must also pass: in Spark mode this machine's
 requests count in the budget it shares with the cluster's jobs (runners/spark/budget.py).
 """
@@ -18,7 +22,11 @@ requests count in the budget it shares with the cluster's jobs (runners/spark/bu
 from __future__ import annotations
 
 import threading
+from collections import deque
 from typing import Protocol
+
+CLUSTER_OF, CLUSTER_MIN = 20, 3  # as pacing.py's
+MOSTLY_REFUSED = 10              # of the last 20: then a level once proven is not
 
 
 class Gate(Protocol):
@@ -34,7 +42,7 @@ class Throttle:
 
     def __init__(self, max_in_flight: int, *, initial: float | None = None,
                  decrease: float = 0.75, probe_slowdown: float = 16.0,
-                 gate: Gate | None = None):
+                 gate: Gate | None = None, cluster_min: int = CLUSTER_MIN):
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self.max_in_flight = max_in_flight
@@ -49,6 +57,8 @@ class Throttle:
         self.gate = gate
         self.throttled = 0       # 429s reported
         self.cuts = 0            # times the limit went down
+        self._recent: deque[bool] = deque(maxlen=CLUSTER_OF)  # last answers: 429 or not
+        self._cluster_min = cluster_min
 
     @property
     def limit(self) -> int:
@@ -72,16 +82,27 @@ class Throttle:
             self._in_flight += 1
             return self._epoch, self._in_flight
 
-    def _claims(self, epoch: int, level: int) -> bool:
-        """Whether a 429 on a request sent at `level` in flight may be this limit's."""
+    def _claims(self, epoch: int, level: int, again: bool = False) -> bool:
+        """Whether a 429 on a request sent at `level` in flight may be this limit's:
+        one of a cluster, sent at a level not proven since the last cut. `again`: the
+        same request was refused just before; that is a cluster, and no proof holds."""
         with self._cond:
-            return epoch != self._epoch or level > self._proven
+            self._recent.append(True)
+            refused = sum(self._recent)
+            if refused < self._cluster_min and not again:
+                return False
+            # Half refused: a level a lucky request once got through is no proof.
+            return epoch != self._epoch or level > self._proven or again \
+                or refused >= MOSTLY_REFUSED
 
-    def release(self, epoch: int, *, throttled: bool = False, level: int = 0) -> None:
-        """Give the slot back, telling whether the request was answered 429 (and, for a
-        success, how many were in flight when it was sent)."""
+    def release(self, epoch: int, *, throttled: bool = False, level: int = 0,
+                refused: bool = False) -> None:
+        """Give the slot back, telling whether the request was answered 429 and claimed
+        (`refused`: a 429 at all), and for a success how many were in flight when sent."""
         with self._cond:
             self._in_flight -= 1
+            if not refused and level:
+                self._recent.append(False)
             if not throttled and epoch == self._epoch:
                 self._proven = max(self._proven, level)
             if throttled:
@@ -108,11 +129,14 @@ class _Slot:
     def __init__(self, throttle: Throttle):
         self._throttle = throttle
         self._was_throttled = False
+        self._refused = False
 
-    def throttled(self) -> bool:
+    def throttled(self, again: bool = False) -> bool:
         """Report a 429. True: it may be the limit on requests in flight (counted here);
-        False: requests this many in flight have succeeded, so it was a rate limit."""
-        self._was_throttled = self._throttle._claims(self._epoch, self.level)
+        False: isolated, or requests this many in flight have succeeded (a rate limit).
+        `again`: the same request's previous try was refused too."""
+        self._refused = True
+        self._was_throttled = self._throttle._claims(self._epoch, self.level, again)
         return self._was_throttled
 
     def __enter__(self) -> "_Slot":
@@ -130,4 +154,4 @@ class _Slot:
         if self._gated and gate is not None:
             gate.release()
         self._throttle.release(self._epoch, throttled=self._was_throttled,
-                               level=self.level)
+                               level=self.level, refused=self._refused)

@@ -51,9 +51,14 @@ def executor_config(config: ClientConfig, share: int,
     Credentials are left out: they travel as a file artifact, not in the pickled closure.
     """
     share = max(1, share)
-    max_rps = config.max_rps * share / config.max_in_flight if config.max_rps else None
+    part = share / config.max_in_flight
+    max_rps = config.max_rps * part if config.max_rps else None
+    # The published rates are the workspace's: each job starts at its share of them.
+    published = {family: rate * part for family, rate in
+                 (config.published_rates or {}).items()} or None
     return dataclasses.replace(config, credentials=StaticToken(""), max_in_flight=share,
                                max_rps=max_rps, family_rates=rates or None,
+                               published_rates=published,
                                family_share=min(1.0, share / config.max_in_flight))
 
 
