@@ -17,6 +17,12 @@ work once they are up. Targets (Spark mode, issue 21): within 1.25 x the bound (
 and 1.40 x (in-flight), 429s under 5% of the listings, the first user within 15 s, half
 the users before 70% of the run, at least 80% of the users scanned on Spark (from the
 run's SUMMARY), results exact. Figures go to bench-results/bench-spark-<timestamp>.json.
+
+The mount shapes (issue 30) are DBFS-heavy worlds at the published rates (DBFS 30/s)
+whose DBFS the server's executors also see as files (DBX_INVENTORY_DBFS_MOUNT, sparse
+files written by the fake), as a Databricks cluster sees DBFS at /dbfs: Spark mode
+against the REST bound, under 0.5 x for homes (`dbfs-mount`) and under 1.0 x for
+--whole-workspace (`dbfs-mount-whole`, whose Workspace side still goes through its API).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import sys
 import time
 from dataclasses import asdict
@@ -34,9 +41,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import (RESULTS_DIR, ROOT, SHAPES, new_run, print_table, run_shape,  # noqa: E402
-                   verdict)
-from fake_workspace import generate_uniform, generate_workspace  # noqa: E402
+from bench import (RESULTS_DIR, ROOT, SHAPES, Shape, dbfs_heavy_workspace,  # noqa: E402
+                   new_run, print_table, run_shape, verdict)
+from dbx_inventory.scan.filesystems.dbfs_mount import MOUNT_ENV  # noqa: E402
+from fake_workspace import (add_whole_workspace, generate_uniform,  # noqa: E402
+                            generate_workspace, write_dbfs_mount)
+from fake_workspace.faults import PUBLISHED_RATE_LIMITS  # noqa: E402
 
 TARGETS = {"rates": 1.25, "in-flight": 1.40}   # x bound, Spark mode
 TARGET_429_PCT = 5.0
@@ -45,6 +55,30 @@ TARGET_HALF_SHARE = 0.70
 TARGET_ON_SPARK = 0.80   # users scanned on executors, not on this machine
 # The shapes grown so that the executors have work after they start (issue 21).
 SPARK_USERS = {"rates": 700, "in-flight": 800}
+MOUNT_TARGETS = {"dbfs-mount": 0.5, "dbfs-mount-whole": 1.0}  # x the REST bound
+MOUNT_USERS = 400
+
+
+def mount_shapes(mount: Path) -> list:
+    """DBFS-heavy worlds whose DBFS is also written under `mount` when built."""
+    def homes():
+        ws = dbfs_heavy_workspace(MOUNT_USERS, seed=3)
+        write_dbfs_mount(ws.dbfs, mount)
+        return ws
+
+    def whole():
+        ws = dbfs_heavy_workspace(MOUNT_USERS, seed=3)
+        add_whole_workspace(ws, seed=3)
+        write_dbfs_mount(ws.dbfs, mount)
+        return ws
+
+    limits = dict(PUBLISHED_RATE_LIMITS)
+    title = (f"{MOUNT_USERS} users, most with a large DBFS home, at the published rates "
+             "(DBFS 30/s), 40 ms, DBFS also mounted on the executors")
+    return [Shape("dbfs-mount", title, homes, latency_s=0.040, family_limits=limits,
+                  retry_after=None),
+            Shape("dbfs-mount-whole", "--whole-workspace, " + title, whole, latency_s=0.040,
+                  family_limits=limits, retry_after=None, whole=True)]
 
 
 def spark_shape(shape):
@@ -104,8 +138,8 @@ def checks(run: dict, limit: float) -> dict:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shape", choices=sorted(TARGETS), action="append",
-                        help="run only this shape (repeatable; default both)")
+    parser.add_argument("--shape", choices=sorted(TARGETS) + sorted(MOUNT_TARGETS),
+                        action="append", help="run only this shape (repeatable; default all)")
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--spark-master", default="local[4]")
     parser.add_argument("--cold", action="store_true",
@@ -122,15 +156,19 @@ def main(argv=None) -> int:
     print(f"bench_spark: run {stamp} on {platform.node()} ({os.cpu_count()} CPUs, "
           f"load {os.getloadavg()[0]:.1f}, Python {platform.python_version()}), "
           f"Spark {args.spark_master}, JVM {'cold' if args.cold else 'warmed'}")
-    wanted = args.shape or sorted(TARGETS)
+    wanted = args.shape or sorted(TARGETS) + sorted(MOUNT_TARGETS)
+    mount = run_dir / "executors-dbfs"  # the executors' DBFS, written by a mount shape
     report: dict = {"timestamp": stamp, "load_at_start": os.getloadavg()[0],
                     "spark_master": args.spark_master, "jvm_warmed": not args.cold,
                     "shapes": {}, "targets": {}}
-    spark = LocalSparkConnect(args.spark_master).start()
+    spark = LocalSparkConnect(args.spark_master, env={MOUNT_ENV: str(mount)}).start()
     try:
         if not args.cold:
             print(f"JVM warmed with one SQL query in {warm_jvm(spark.url):.1f}s")
-        for shape in (spark_shape(s) for s in SHAPES if s.name in wanted):
+        shapes = [spark_shape(s) for s in SHAPES if s.name in wanted] \
+            + [s for s in mount_shapes(mount) if s.name in wanted]
+        for shape in shapes:
+            shutil.rmtree(mount, ignore_errors=True)  # only a mount shape's build writes it
             runs = [] if args.no_local else [
                 run_shape(shape, run_dir, concurrency=args.concurrency, tag="local")]
             runs.append(run_shape(shape, run_dir, concurrency=args.concurrency,
@@ -141,7 +179,8 @@ def main(argv=None) -> int:
             print_table([run["result"] for run in runs])
             report["shapes"][shape.name] = [dict(run, result=asdict(run["result"]))
                                             for run in runs]
-            report["targets"][shape.name] = checks(runs[-1], TARGETS[shape.name])
+            report["targets"][shape.name] = checks(
+                runs[-1], TARGETS.get(shape.name) or MOUNT_TARGETS[shape.name])
     finally:
         spark.stop()
     print("\nTargets (Spark mode):")

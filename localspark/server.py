@@ -24,12 +24,13 @@ class LocalSparkConnect:
 
     def __init__(self, master: str = "local[4]", port: int | None = None,
                  python: str | None = None, ready_timeout_s: float = 120.0,
-                 extra_conf: dict[str, str] | None = None):
+                 extra_conf: dict[str, str] | None = None, env: dict[str, str] | None = None):
         self.master = master
         self.port = port or free_port()
         self.python = python or sys.executable
         self.ready_timeout_s = ready_timeout_s
         self.extra_conf = extra_conf or {}
+        self.env = env or {}  # for the server and its executors' Python workers
         self.process: subprocess.Popen | None = None
         self._tmp: str | None = None
         self.log_path: Path | None = None
@@ -69,6 +70,7 @@ class LocalSparkConnect:
         command.append("spark-internal")
         env = dict(os.environ, SPARK_HOME=str(spark_home), SPARK_LOCAL_IP="127.0.0.1",
                    PYSPARK_PYTHON=self.python, PYSPARK_DRIVER_PYTHON=self.python)
+        env.update(self.env)
         env.pop("SPARK_REMOTE", None)
         self.log_path = Path(self._tmp) / "server.log"
         log = open(self.log_path, "wb")

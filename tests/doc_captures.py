@@ -135,7 +135,7 @@ _VARYING: list[tuple[re.Pattern, str]] = [
 _HEAD = re.compile(r"^(\[n/\d+\] |  \[n/\d+\] |\[WORKER COMPLETE\] )")
 _MORE = re.compile(r"^(  [✓⊘✗] |      ↳ )")
 # Printed by scan threads, or per Spark batch as batches come back: order varies.
-_LOOSE = re.compile(r"^(  \[debug\] |\[EXECUTOR\] |\[WORKER BATCH\] )")
+_LOOSE = re.compile(r"^(  \[debug\] |\[EXECUTOR\] |\[WORKER BATCH\] |\[DBFS\] )")
 
 
 def normalise(lines: list[str]) -> list[str]:

@@ -92,7 +92,7 @@ def test_version_from_a_checkout(cli, script):
     assert (ROOT / script).exists()
 
 
-@pytest.mark.parametrize("module", ["cli_files", "cli_users"])
+@pytest.mark.parametrize("module", ["cli.files", "cli.users"])
 def test_help_documents_the_oauth_sources_and_their_order(module):
     import importlib
 

@@ -106,7 +106,7 @@ class Run:
         check_outputs(output_paths(args), args.checkpoint)  # no output destroys a file
         names = self._users()  # empty under --all-homes: discovered below
         settings = resolve_settings(args)
-        mode = choose_mode(args, settings.cluster_id)
+        mode = choose_mode(args, settings.cluster_id, source=settings.cluster_source)
         walkers = walkers_of(args)
         scope = scope_of(args, walkers)
         file_systems = [walker.name for walker in walkers]

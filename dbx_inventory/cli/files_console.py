@@ -24,6 +24,8 @@ def print_banner(host: str, names: list[str], mode, walkers, *, whole: bool) -> 
             f"Mode: {mode.describe}",
             f"Scanning: {', '.join(w.label for w in walkers)}"])
     out(RULE)
+    if mode.hint:  # a cluster configured but not asked for
+        out(f"Note: {mode.hint}")
     for group in case_twins(names):
         out(f"Note: {' and '.join(group)} differ only in letter case; home folders "
             "are case-sensitive, so each is scanned")

@@ -31,6 +31,7 @@ class SparkConsole(SparkEvents):
         self._started: float | None = None
         self._collecting = False
         self._distributed = False
+        self._dbfs_via: dict[str, str] = {}  # executor -> how it read DBFS, last said
         if debug:
             names.on_new = self._show_executor
 
@@ -44,6 +45,9 @@ class SparkConsole(SparkEvents):
             emit([f"This machine scans the first users (shown as local; {here_most} "
                   f"of {self.total} at most) while the executors start; once they are "
                   "up, every other user goes to Spark"])
+
+    def note(self, line: str) -> None:
+        emit([f"Note: {line}"])
 
     def distributing(self, users: Sequence[object], units: int, slots: int,
                      in_flight: int) -> None:
@@ -75,6 +79,9 @@ class SparkConsole(SparkEvents):
             more = ", ..." if len(report.users) > SHOWN_PER_BATCH else ""
             emit([f"[WORKER BATCH] {name} received {len(report.users)} user(s): "
                   f"{shown}{more}"])
+            if report.dbfs_via and self._dbfs_via.get(name) != report.dbfs_via:
+                self._dbfs_via[name] = report.dbfs_via
+                emit([f"[DBFS] {name} reads DBFS through {report.dbfs_via}"])
 
     def slower(self, spark_users_s: float, here_users_s: float) -> None:
         emit([f"⚠ The executors scan {spark_users_s:.1f} users/s, this machine scanned "

@@ -18,10 +18,17 @@ class Mode:
     remote: str | None = None
     tasks: int | None = None  # Spark tasks that run at once, when the user knows better
     spark_only: bool = False  # this machine scans nothing while the executors start
+    hint: str | None = None  # one line under the banner: how to use a cluster not asked for
 
 
-def choose_mode(args, cluster_id: str | None, env=os.environ) -> Mode:
-    """Spark when a Spark Connect URL or a cluster is configured, unless --no-parallel."""
+def choose_mode(args, cluster_id: str | None, env=os.environ, source: str = "") -> Mode:
+    """Spark when asked: --spark-remote, SPARK_REMOTE or --cluster-id, unless --no-parallel.
+
+    A cluster id from a profile or DATABRICKS_CLUSTER_ID (`source`) is there for
+    Databricks Connect in an IDE, not a request to run jobs on that cluster: the run
+    stays local and `hint` says how to use it.
+    """
+    asked = getattr(args, "cluster_id", None)
     remote = args.spark_remote or env.get("SPARK_REMOTE")
     local = f"LOCAL (this machine, up to {plural(args.concurrency, 'request')} in flight"
     if args.no_parallel:
@@ -29,10 +36,15 @@ def choose_mode(args, cluster_id: str | None, env=os.environ) -> Mode:
     if remote:
         return Mode(True, f"PARALLEL (Spark Connect at {safe_remote(remote)})", remote=remote,
                     tasks=args.spark_tasks, spark_only=args.spark_only)
-    if cluster_id:
-        return Mode(True, f"PARALLEL (using cluster {cluster_id})", cluster_id=cluster_id,
+    if asked:
+        return Mode(True, f"PARALLEL (using cluster {asked})", cluster_id=asked,
                     tasks=args.spark_tasks, spark_only=args.spark_only)
-    return Mode(False, local + ")")
+    hint = None
+    if cluster_id:
+        where = "DATABRICKS_CLUSTER_ID" if source == "environment" else source or "settings"
+        hint = (f"cluster {cluster_id} (from {where}) is not used unless asked: add "
+                f"--cluster-id {cluster_id} to scan on it")
+    return Mode(False, local + ")", hint=hint)
 
 
 def safe_remote(remote: str) -> str:

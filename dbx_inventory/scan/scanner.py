@@ -69,6 +69,8 @@ class Scanner:
                  stall_notice_s: float = STALL_NOTICE_S, dirs_depth: int = 0):
         self.client = client
         self.walkers = tuple(walkers)
+        # A walker given for a file system lists it (an executor's DBFS mount, say).
+        self._walker_of = {walker.name: walker for walker in self.walkers}
         self.threads = threads or client.throttle.max_in_flight
         # Enough users in play that one deep, narrow tree never leaves slots idle.
         self.max_active_users = max_active_users or max(8, 4 * self.threads)
@@ -226,7 +228,7 @@ class Scanner:
 
     def _list_one(self, user: _UserState, place: Place, path: str, depth: int,
                   chain: tuple) -> None:
-        walker = WALKERS[place.file_system]
+        walker = self._walker_of.get(place.file_system) or WALKERS[place.file_system]
         side: SideCount = user.sides[place.file_system]
         breakdown = user.breakdown
         try:

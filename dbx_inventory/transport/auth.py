@@ -147,6 +147,14 @@ class OAuthM2M:
     def describe(self) -> str:
         return "OAuth client credentials"
 
+    def sdk_config(self, **extra):
+        """The same sign-in as a databricks-sdk Config, which renews its own tokens
+        (what databricks-connect needs to keep a Spark session past an hour)."""
+        from databricks.sdk.core import Config  # present wherever databricks-connect is
+
+        return Config(host=self.host, client_id=self.client_id,
+                      client_secret=self._secret, auth_type="oauth-m2m", **extra)
+
     def headers(self) -> dict[str, str]:
         return bearer(self._current().value)
 

@@ -134,6 +134,7 @@ class Settings:
     auth: str = PAT
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
+    cluster_source: str = ""  # where cluster_id came from: only "command line" runs Spark
     # For other auth types when databricks-sdk is installed: returns auth headers.
     header_factory: Callable[[], Mapping[str, str]] | None = field(
         default=None, repr=False, compare=False)
@@ -183,7 +184,7 @@ def resolve(*, workspace_url: str | None = None, token: str | None = None,
         raise ConfigError("no workspace URL: pass --workspace-url, set DATABRICKS_HOST, "
                           f"or add a profile to {profiles.path}")
     tok, token_origin = pick("token")
-    cid, _ = pick("cluster_id")
+    cid, cid_origin = pick("cluster_id")
     client, client_origin = pick("client_id")
     secret, _ = pick("client_secret")
     auth_type = (pick("auth_type")[0] or "").lower()
@@ -201,7 +202,8 @@ def resolve(*, workspace_url: str | None = None, token: str | None = None,
         token_origin = f"profile {profile_name or default_name}"
     return Settings(host=normalize_host(host), token=tok, cluster_id=cid, profile=chosen,
                     source=host_origin or "", token_source=token_origin or "", auth=auth,
-                    client_id=client, client_secret=secret, header_factory=factory)
+                    client_id=client, client_secret=secret, header_factory=factory,
+                    cluster_source=cid_origin or "")
 
 
 def _same_host(host: str, origin: str, default: Mapping[str, str], name: str,

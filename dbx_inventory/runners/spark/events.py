@@ -22,6 +22,7 @@ class BatchReport:
     ended_at: float
     stats: dict = field(default_factory=dict)  # request counters of that executor's client
     rates: dict = field(default_factory=dict)  # requests/s per API family it was held to
+    dbfs_via: str | None = None    # how that executor read DBFS (its mount, the REST API)
 
 
 class SparkEvents:
@@ -31,6 +32,9 @@ class SparkEvents:
         """About to connect: target is "cluster ID" or a Spark Connect URL (no params);
         here_most: users this machine may scan while the executors start (see
         units.here_at_most; 0: none)."""
+
+    def note(self, line: str) -> None:
+        """Something the user should know before the run goes far (one line)."""
 
     def distributing(self, users: Sequence[object], units: int, slots: int,
                      in_flight: int) -> None:

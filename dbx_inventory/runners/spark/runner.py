@@ -30,10 +30,12 @@ from dbx_inventory.runners.spark.credentials import (QUICK_SWEEP_S, SWEEP_TIMEOU
 from dbx_inventory.runners.spark.events import BatchReport, SparkEvents
 from dbx_inventory.runners.spark.job_queue import JobQueue, SparkReady
 from dbx_inventory.runners.spark.session import (SparkFailure, cancel_running, connect, first_line,
-                                                 interrupt_all, release, server_listens, task_slots)
+                                                 interrupt_all, release, renewal_note,
+                                                 server_listens, task_slots)
 from dbx_inventory.runners.spark.task import (REPORT_COLUMN, UNREACHABLE, EmptyRow, decode,
                                               executor_config, row_schema, scan_unit, unit_task)
 from dbx_inventory.runners.spark.units import CLIENT, SPARK, JobDone, Unit, here_at_most
+from dbx_inventory.runners.spark.versions import probe_executors
 from dbx_inventory.transport.throttle import Gate
 
 __all__ = ["SparkFailure", "connect", "run_on_spark", "task_slots", "add_stats"]
@@ -52,6 +54,9 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[Item], walkers, *,
     here_most = 0 if mode.spark_only else here_at_most(len(usernames))
     events.connecting(f"cluster {mode.cluster_id}" if mode.cluster_id
                       else safe_remote(mode.remote or ""), here_most=here_most)
+    renewal = renewal_note(mode, config)
+    if renewal:
+        events.note(renewal)
     started = time.monotonic()
     jobs: JobQueue | None = None
     setup: _Setup | None = None
@@ -183,6 +188,10 @@ class _Setup(threading.Thread):
             if self._over():
                 return self._undo()
             _ship_package()
+            # Before any scan job: a client the executors cannot run is one line here.
+            probe_executors(self._spark)
+            if self._over():
+                return self._undo()
             self._credentials = ExecutorCredentials(self._spark, config)
             # Shipped here, before any lane starts: a job thread shipping it while the
             # run ends would hold the credentials (and the exit) in pyspark's retries.
@@ -351,7 +360,7 @@ def _split(done: JobDone) -> tuple[list[UserResult], BatchReport]:
                              users=tuple(map(key_of, done.unit.users)),
                              started_at=report["started_at"],
                              ended_at=report["ended_at"], stats=report.get("stats", {}),
-                             rates=report.get("rates", {}))
+                             rates=report.get("rates", {}), dbfs_via=report.get("dbfs_via"))
 
 
 def _ship_package() -> None:

@@ -14,12 +14,15 @@ import time
 import warnings
 from urllib.parse import urlsplit
 
+from dbx_inventory.transport.auth import OAuthM2M, StaticToken
 from dbx_inventory.transport.client import ApiClient, ClientConfig
 from dbx_inventory.errors import ApiError, SparkFailure
+from dbx_inventory.runners.spark.versions import check_runtime, dbconnect_version
 from dbx_inventory.scrub import scrub
 
 DEFAULT_TASK_SLOTS = 8     # when the cluster does not say how many tasks run at once
 PROBE_TIMEOUT_S = 5.0
+RUNNING_STATES = ("RUNNING", "RESIZING")
 RELEASE_WAIT_S = 2.0       # a live server releases a session or interrupts in ~0.2 s
 
 _releases: list[threading.Thread] = []
@@ -187,12 +190,37 @@ def _cluster_builder(config: ClientConfig, cluster_id: str):
     host, port = _cluster_endpoint(config)
     try:
         from databricks.connect import DatabricksSession
+        if isinstance(config.credentials, OAuthM2M):
+            # The SDK's config renews the session's access token; a token given
+            # here would end the session with its hour.
+            return DatabricksSession.builder.sdkConfig(
+                config.credentials.sdk_config(cluster_id=cluster_id))
         return DatabricksSession.builder.remote(host=config.host, token=token,
                                                 cluster_id=cluster_id)
     except ImportError:
         from pyspark.sql import SparkSession
         return SparkSession.builder.remote(
             f"sc://{host}:{port}/;token={token};x-databricks-cluster-id={cluster_id}")
+
+
+def renewal_note(mode, config: ClientConfig) -> str | None:
+    """What to say at the start when the Spark session's sign-in cannot outlive its
+    access token: a cluster run under OAuth without databricks-connect (the open-source
+    client takes one fixed token), or with a sign-in only databricks-sdk knows."""
+    credentials = config.credentials
+    if not mode.cluster_id or isinstance(credentials, StaticToken):
+        return None
+    try:
+        import databricks.connect  # noqa: F401
+        renews = isinstance(credentials, OAuthM2M)
+    except ImportError:
+        renews = False
+    if renews:
+        return None
+    return ("the Spark session signs in with an OAuth access token that lives about an "
+            "hour and this client cannot renew it: past that the session is lost and the "
+            "rest is scanned here (the executors' tokens are renewed); for long runs use "
+            "databricks-connect with client credentials, or a personal access token")
 
 
 def _cluster_endpoint(config: ClientConfig) -> tuple[str, int]:
@@ -202,7 +230,8 @@ def _cluster_endpoint(config: ClientConfig) -> tuple[str, int]:
 
 
 def _check_cluster(config: ClientConfig, cluster_id: str) -> None:
-    """Say plainly when the cluster is not running, before any gRPC retry loop."""
+    """Say plainly when the cluster is not running, or its runtime does not match this
+    client, before any gRPC retry loop."""
     with ApiClient(config) as client:
         try:
             info = client.get("/api/2.0/clusters/get", {"cluster_id": cluster_id},
@@ -210,10 +239,13 @@ def _check_cluster(config: ClientConfig, cluster_id: str) -> None:
         except ApiError as exc:
             raise SparkFailure(f"cannot use cluster {cluster_id}: {exc.describe()}") from None
     state = info.get("state", "UNKNOWN")
-    if state != "RUNNING":
+    # RESIZING is a running cluster that autoscales (Clusters API states): it takes jobs.
+    if state not in RUNNING_STATES:
         raise SparkFailure(f"cluster {cluster_id} is {state}, not RUNNING; start it "
                            f"(databricks clusters start {cluster_id}, or the Compute page) "
                            "and run again")
+    check_runtime(cluster_id, str(info.get("spark_version") or ""),
+                  dbconnect=dbconnect_version())
 
 
 def endpoint(remote: str) -> tuple[str, int]:

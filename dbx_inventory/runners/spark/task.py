@@ -23,6 +23,7 @@ from dbx_inventory.scan.results import RESULT_FIELDS, UserResult
 # Module-level on purpose: pickled by value with the function, so executors need
 # no copy of this package (an import inside the function would look for one).
 from dbx_inventory.scan.scanner import Scanner, worker_identity
+from dbx_inventory.scan.filesystems.dbfs_mount import DbfsMountWalker, find_mount
 from dbx_inventory.transport.throttle import Gate, Throttle
 
 REPORT_COLUMN = "unit_report"
@@ -73,7 +74,8 @@ UNREACHABLE = "the executor could not reach the workspace"
 
 
 def scan_unit(config: ClientConfig, walkers, users: Iterable[Item], *, probe: bool = False,
-              gate: Gate | None = None, dirs_depth: int = 0, hold: int | None = None):
+              gate: Gate | None = None, dirs_depth: int = 0, hold: int | None = None,
+              dbfs_via: str | None = None):
     """Rows as dicts in the row schema: a row per user as it finishes, then the report
     row. What a Spark task sends back, and what the client lane scans. `users` is read
     as the scan goes: the client lane feeds it while it is the only lane scanning.
@@ -83,7 +85,8 @@ def scan_unit(config: ClientConfig, walkers, users: Iterable[Item], *, probe: bo
     fails before its first user, not user by user. `gate` (the client lane): each
     request also counts in the budget this machine shares with the cluster's jobs.
     `hold`: users in progress at most (the client lane holds few: what it holds when
-    a Spark lane joins it finishes, every other user goes to Spark).
+    a Spark lane joins it finishes, every other user goes to Spark). `dbfs_via`
+    (executors): which way DBFS was read, for the report.
     """
     started = time.time()
     worker = worker_identity()
@@ -104,6 +107,9 @@ def scan_unit(config: ClientConfig, walkers, users: Iterable[Item], *, probe: bo
         rates = client.learned_rates()
     report = {"worker": worker, "started_at": started, "ended_at": time.time(),
               "stats": counters, "rates": rates}
+    mount = next((w for w in walkers if isinstance(w, DbfsMountWalker)), None)
+    if dbfs_via is not None:  # said after the scan: the mount may have refused some
+        report["dbfs_via"] = mount.describe() if mount is not None else dbfs_via
     yield {**{name: None for name in RESULT_FIELDS}, REPORT_COLUMN: json.dumps(report)}
 
 
@@ -131,7 +137,11 @@ def unit_task(config: ClientConfig, credentials: str, walkers, users: tuple[Item
         token = headers.get("Authorization", "").removeprefix("Bearer ")
         object.__setattr__(own, "credentials", StaticToken(token))  # frozen, no replace()
         columns = list(RESULT_FIELDS) + [REPORT_COLUMN]
-        for item in scan_unit(own, walkers, users, probe=bool(users), dirs_depth=dirs_depth):
+        # Where this executor sees DBFS mounted (/dbfs on Databricks), DBFS is read there.
+        mount, via = find_mount() if any(w.name == "dbfs" for w in walkers) else (None, None)
+        mine = tuple(mount if mount is not None and w.name == "dbfs" else w for w in walkers)
+        for item in scan_unit(own, mine, users, probe=bool(users), dirs_depth=dirs_depth,
+                              dbfs_via=via):
             yield pd.DataFrame([item], columns=columns)
     return run
 
