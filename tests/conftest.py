@@ -67,6 +67,16 @@ def pytest_collection_modifyitems(items):
             item.add_marker(mark)
 
 
+@pytest.fixture(autouse=True)
+def _no_secrets_from_earlier_tests():
+    """Each test starts with a scrubber that knows no secret: the scrubber is per process,
+    and what one test taught it blanks another's text (which test ran first on a worker
+    depends on the layout and on xdist)."""
+    from dbx_inventory import scrub
+
+    scrub.forget_all()
+
+
 @pytest.fixture
 def serve():
     """serve(workspace, **faults) → a started FakeWorkspaceServer, stopped after the test."""
