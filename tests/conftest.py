@@ -54,6 +54,7 @@ _FILE_MARKS = {"test_spark_mode.py": ("spark",), "test_dbconnect.py": ("spark", 
                "test_spark_hostile.py": ("spark",),
                "test_table_output.py": ("spark",), "test_console_docs.py": ("spark",),
                "test_report_html.py": ("browser",),
+               "test_volume_report.py": ("browser",), "test_hardening2.py": ("browser",),
                # Alone, after the parallel pass (Makefile): whether the run's sweep gets
                # every credential file off the executors in its time depends on the
                # load; beside other Spark runs on xdist workers it left one, twice.
