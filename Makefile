@@ -33,13 +33,18 @@ demo: install
 demo-spark: install
 	$(BIN)/python demo.py --spark
 
+# Everything, in two passes. First on 3 pytest-xdist workers, a test file per worker at
+# a time (--dist loadfile: a file's module fixtures are built once, its tests run in
+# order): most of the time is Spark runs and servers waiting, which overlap even on 2
+# cores. Then the tests marked serial, alone (conftest.py says why).
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile -m "not serial"
+	$(BIN)/python -m pytest -q -m serial
 
 # The unit tests (under a minute): no Spark server, no Chromium, no venv building,
 # no tool run as a subprocess. `make test` runs everything.
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not spark and not browser and not venv and not cli"
+	$(BIN)/python -m pytest -q -n 2 -m "not spark and not browser and not venv and not cli"
 
 # Style (ruff, rules in pyproject.toml) and types (mypy over dbx_inventory).
 lint: install

@@ -5,8 +5,8 @@ Starts the project's fake workspace (SCIM, Workspace and DBFS APIs served over r
 HTTP on 127.0.0.1, with latency and some throttling; it has inactive users, removed
 users' homes and a service principal), writes a config profile for it, then runs the
 recommended workflow exactly as a user would: `--whole-workspace --report` (every SCIM
-user, every home folder, every other place of both file systems as an area, with an HTML
-report). --spark also starts a local Spark Connect
+user, every home folder, every other place of the Workspace and the DBFS root and every
+Unity Catalog volume as an area, with an HTML report). --spark also starts a local Spark Connect
 server, runs the parallel mode against it and appends the results to a Spark table.
 """
 
@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fake_workspace import FakeWorkspaceServer, generate_workspace
+from fake_workspace import FakeWorkspaceServer, add_unity_catalog, generate_workspace
 
 HERE = Path(__file__).resolve().parent
 DEMO_TOKEN = "dapi-demo-0000000000000000"
@@ -37,6 +37,9 @@ def main() -> int:
     # Beyond the homes: Git folders, uploads, /Shared, the DBFS root's areas and its
     # Hive warehouse, two mount points and the sample datasets (--whole-workspace).
     workspace = generate_workspace(args.users, seed=7, whole_workspace=True)
+    # Unity Catalog: managed and external volumes of users, a group and a service
+    # principal, a catalog and a schema the token cannot read, a volume answering 403.
+    add_unity_catalog(workspace, seed=7)
     with FakeWorkspaceServer(workspace, token=DEMO_TOKEN) as server:
         server.faults.latency_s = 0.01
         server.faults.max_in_flight = 20       # like a real workspace: 429 beyond ~20

@@ -47,7 +47,9 @@ sys.path.insert(0, str(ROOT))
 from fake_workspace import (FakeWorkspaceServer, Workspace, generate_uniform,  # noqa: E402
                             generate_workspace)
 from fake_workspace.faults import PUBLISHED_RATE_LIMITS  # noqa: E402
-from fake_workspace.truth import expected_areas, expected_users, whole_listings  # noqa: E402
+from fake_workspace.truth import expected_users  # noqa: E402
+from fake_workspace.unity import add_unity_catalog  # noqa: E402
+from fake_workspace.volume_truth import expected_areas, whole_requests  # noqa: E402
 
 TOOL = ROOT / "databricks_user_files_simple.py"
 SDK_SCRIPT = Path(__file__).resolve().parent / "sdk_baseline.py"
@@ -55,7 +57,10 @@ REQUIREMENTS = Path(__file__).resolve().parent / "requirements-bench.txt"
 BENCH_VENV = ROOT / ".venv-bench"
 RESULTS_DIR = ROOT / "bench-results"
 TOKEN = "dapi-bench-0000000000000000"
-LISTING_ENDPOINTS = ("dbfs/list", "workspace/list")
+LISTING_ENDPOINTS = ("dbfs/list", "workspace/list", "fs/directories")
+# The Files API's rate: the workspace publishes none; the Databricks CLI's own client
+# holds it to 100 requests/s, and so does the fake in the whole-workspace shape.
+FILES_API_RATE = 100.0
 
 # Targets the team set (see bench/README.md).
 TARGET_RATIO = 1.25          # local mode wall time / lower bound
@@ -274,7 +279,8 @@ def check_csv(path: Path, truths) -> tuple[bool, str]:
 
 
 def check_whole(path: Path, ws) -> tuple[bool, str]:
-    """A --whole-workspace run: every user row and area row as the model has them."""
+    """A --whole-workspace run: every user row and area row (volumes with their owners)
+    as the model has them."""
     areas_path = path.with_name(f"{path.stem}_areas.csv")
     if not path.exists() or not areas_path.exists():
         return False, f"no CSV at {path} or {areas_path}"
@@ -283,7 +289,7 @@ def check_whole(path: Path, ws) -> tuple[bool, str]:
                  for row in csv.DictReader(handle)}
     with open(areas_path, newline="", encoding="utf-8") as handle:
         areas = {(row["file_system"], row["path"]): (
-            int(row["file_count"]), int(row["total_size"]), row["status"])
+            int(row["file_count"]), int(row["total_size"]), row["status"], row["owner"])
             for row in csv.DictReader(handle)}
     want_users, want_areas = expected_users(ws), expected_areas(ws)
     wrong = [name for name in set(users) | set(want_users)
@@ -365,7 +371,7 @@ class Bench:
         self.run_dir, self.users_file, self.bound = run_dir, users_file, bound
         self.whole = whole  # --whole-workspace instead of the users file
         self.truths = ws.truths()
-        self.min_listings = sum(whole_listings(ws).values()) if whole else \
+        self.min_listings = sum(whole_requests(ws).values()) if whole else \
             sum(t.listings for t in self.truths)
         self.env = tool_env(server, run_dir)
 
@@ -553,13 +559,14 @@ class Shape:
     def bound(self, ws: Workspace) -> tuple[float, str]:
         """(seconds, how): the slowest family's listings over its rate less the first
         second's burst, or listings x latency / cap when that is larger."""
-        per_tree = whole_listings(ws) if self.whole else listings_per_tree(ws)
+        per_tree = whole_requests(ws) if self.whole else listings_per_tree(ws)
         total = sum(per_tree.values())
         bound = total * self.latency_s / (self.cap or 1)
         how = f"{total} listings x {self.latency_s * 1000:.0f} ms / {self.cap}"
         faults = self.serve(ws).faults
         for tree, listings in per_tree.items():
-            limit = faults.family_limit(f"{tree}/list")
+            limit = faults.family_limit("fs/directories" if tree == "volumes"
+                                        else f"{tree}/list")
             if limit is None:
                 continue
             key, rate = limit
@@ -593,6 +600,18 @@ def dbfs_heavy_workspace(users: int = 200, seed: int = 3) -> Workspace:
     return ws
 
 
+def whole_with_volumes(users: int, seed: int) -> Workspace:
+    """A varied workspace with every place beyond homes and a metastore of volumes, one
+    of them wide (many folders: the Files API is a family the run must keep busy)."""
+    ws = generate_workspace(users, seed=seed, forbidden_subtrees=0, missing_both=0,
+                            whole_workspace=True)
+    uc = add_unity_catalog(ws, seed=seed, big_volume_files=6000)
+    for k in range(400):
+        uc.files.add_file(f"/Volumes/main/default/landing/daily/{k // 20:02d}/{k:04d}.json",
+                          size=1000 + k)
+    return ws
+
+
 SHAPES = [
     Shape("rates", "per-family rates (workspace/list 50/s, DBFS 30/s, SCIM 4/s), cap 20, "
           "no Retry-After, 10 ms, 600 varied users",
@@ -604,12 +623,12 @@ SHAPES = [
     Shape("in-flight", "cap 20 in flight, 50 ms, 429 + Retry-After 1 beyond, no rate limits, "
           "620 users x 4 dirs x 10 files", lambda: generate_uniform(620, 4, 10, seed=4),
           latency_s=0.050),
-    Shape("whole", "--whole-workspace at the per-family rates, cap 20, no Retry-After, "
-          "10 ms, 600 varied users plus Git folders, uploads and the DBFS root's areas",
-          lambda: generate_workspace(600, seed=1, forbidden_subtrees=0, missing_both=0,
-                                     whole_workspace=True),
-          latency_s=0.010, family_limits=dict(PUBLISHED_RATE_LIMITS), retry_after=None,
-          whole=True),
+    Shape("whole", "--whole-workspace at the per-family rates (Files API 100/s), cap 20, "
+          "no Retry-After, 10 ms, 600 varied users plus Git folders, uploads, the DBFS "
+          "root's areas and Unity Catalog volumes",
+          lambda: whole_with_volumes(600, seed=1),
+          latency_s=0.010, family_limits={**PUBLISHED_RATE_LIMITS, "fs": FILES_API_RATE},
+          retry_after=None, whole=True),
 ]
 
 
@@ -623,11 +642,12 @@ def run_shape(shape: Shape, run_dir: Path, *, concurrency: int = 20,
     users_file = shape_dir / "users.txt"
     write_users(ws, users_file)
     bound, how = shape.bound(ws)
-    per_tree = whole_listings(ws) if shape.whole else listings_per_tree(ws)
+    per_tree = whole_requests(ws) if shape.whole else listings_per_tree(ws)
     print(f"\nShape {shape.name}: {shape.title}")
     print(f"  {len(ws.users)} users, {sum(per_tree.values()):,} listings "
-          f"(DBFS {per_tree['dbfs']:,}, "
-          f"Workspace {per_tree['workspace']:,}; built in {time.perf_counter() - t0:.1f}s); "
+          f"(DBFS {per_tree['dbfs']:,}, Workspace {per_tree['workspace']:,}"
+          + (f", volumes {per_tree['volumes']:,} pages" if "volumes" in per_tree else "")
+          + f"; built in {time.perf_counter() - t0:.1f}s); "
           f"lower bound {how} = {bound:.2f}s")
     server = shape.serve(ws).start()
     try:

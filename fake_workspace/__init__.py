@@ -7,7 +7,8 @@ from .model import ServicePrincipal, Truth, User, Workspace
 from .mount import write_dbfs_mount
 from .oidc import OAuthIssuer
 from .server import FakeWorkspaceServer
+from .unity import UnityCatalog, add_unity_catalog
 
 __all__ = ["FakeWorkspaceServer", "Faults", "OAuthIssuer", "ServicePrincipal", "Stats", "Truth",
-           "User", "WholeWorkspace", "Workspace",
+           "UnityCatalog", "User", "WholeWorkspace", "Workspace", "add_unity_catalog",
            "add_whole_workspace", "generate_uniform", "generate_workspace", "write_dbfs_mount"]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 if TYPE_CHECKING:
     from .generate import WholeWorkspace
+    from .unity import UnityCatalog
 
 DEFAULT_MTIME_MS = 1_700_000_000_000
 
@@ -447,6 +448,8 @@ class Workspace:
         self._next_user_id = 4_000_000_000_000_000
         # What add_whole_workspace made (None until it runs).
         self.whole: WholeWorkspace | None = None
+        # Unity Catalog (unity.add_unity_catalog); None: no metastore is assigned.
+        self.unity: UnityCatalog | None = None
 
     def add_user(self, user_name: str, display_name: str | None = None, *,
                  active: bool = True, user_id: str | None = None,

@@ -11,13 +11,15 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from .api import ROUTES, SCIM_ERROR, Reply, error, request_path
+from .api import ROUTES as CORE_ROUTES
+from .api import SCIM_ERROR, Reply, error, request_path
 from .faults import Faults, Stats, TokenBucket
 from .model import Workspace
 from .oidc import OAuthIssuer
 from .tokens import TokenStore
-
-LISTING_ENDPOINTS = frozenset({"workspace/list", "dbfs/list"})
+from .unity_api import (FILES_ENDPOINT, FILES_PREFIX, FILES_ROUTE, UC_ROUTES,
+                        files_path)
+LISTING_ENDPOINTS = frozenset({"workspace/list", "dbfs/list", FILES_ENDPOINT})
 PATH_ENDPOINTS = LISTING_ENDPOINTS | {"workspace/get-status", "dbfs/get-status"}
 
 _GATEWAY_PAGE = ("<html><head><title>{status} {phrase}</title></head><body>"
@@ -138,7 +140,7 @@ class FakeWorkspaceServer:
             self._send(h, self.oauth.serve(h.command, url.path, h.headers,
                                            self._read_body(h), self.url))
             return
-        route = ROUTES.get(url.path) if h.command == "GET" else None
+        route = _route(url.path) if h.command == "GET" else None
         endpoint = route[0] if route else url.path.removeprefix("/api/2.0/") \
             if url.path.startswith("/api/2.0/token/") else "other"
         body = self._read_body(h)
@@ -220,6 +222,8 @@ class FakeWorkspaceServer:
         if route is None:
             return self.tokens.serve(h.command, api_path, params), False
         endpoint, handler, fs = route
+        if endpoint == FILES_ENDPOINT:
+            params["path"] = files_path(api_path)
         if faults.dbfs_disabled and endpoint.startswith("dbfs/"):
             return error(403, "PERMISSION_DENIED", "DBFS root and mounts are disabled on "
                          "this workspace (DisableLegacyDbfs)"), True
@@ -349,6 +353,13 @@ class FakeWorkspaceServer:
             h.connection.close()
         except OSError:
             pass
+
+
+def _route(path: str):
+    if path.startswith(FILES_PREFIX + "/"):
+        return FILES_ROUTE
+    # The core table is read at each request: tests may swap a handler in it.
+    return CORE_ROUTES.get(path) or UC_ROUTES.get(path)
 
 
 def _sizes_as_text(reply: Reply) -> Reply:

@@ -2,7 +2,7 @@
 
     python tests/doc_captures.py [NAME ...]    # print the captures, to paste into the doc
 
-tests/test_debug_output.py runs the same scenarios and checks that each block of the doc
+tests/e2e/test_console_docs.py runs the same scenarios and checks that each block of the doc
 marked `<!-- capture: NAME -->` still matches what the tools print, once times, durations,
 pids, host names and ports are normalised and users that finish in a different order
 are put back in one order (completion order varies from run to run).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
 from pathlib import Path
 
 from localspark import free_port as closed_port  # a port nothing listens on  # noqa: F401
@@ -55,3 +56,10 @@ def journal_records(path: Path) -> list[dict]:
         if isinstance(record, dict):
             records.append(record)
     return records
+
+
+def interruptible() -> None:
+    """preexec_fn for a run a test sends SIGINT to: Ctrl-C's default, as in a terminal.
+    A shell starts a background job with SIGINT ignored, a child keeps SIG_IGN across
+    exec, and Popen's restore_signals resets only SIGPIPE, SIGXFZ and SIGXFSZ."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

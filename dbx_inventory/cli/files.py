@@ -180,7 +180,8 @@ class Run:
         out("DISCOVERY (--whole-workspace)" if self.args.whole_workspace
             else "DISCOVERY (--all-homes)")
         found = discover(client, walkers, warn=out, whole=self.args.whole_workspace,
-                         include_mounts=self.args.include_mounts)
+                         include_mounts=self.args.include_mounts,
+                         include_external=self.args.include_mounts)
         print_discovery(found)
         file_systems = [walker.name for walker in walkers]
         meta.update(all_homes=True, statuses=found.statuses, incomplete=found.incomplete,

@@ -7,7 +7,7 @@ from dbx_inventory.cli.common import Parser, add_connection_args
 from dbx_inventory.errors import ConfigError
 from dbx_inventory.outputs.checkpoint import DEFAULT_PATH
 from dbx_inventory.outputs.table import check_table_name
-from dbx_inventory.scan.filesystems import DBFS, WORKSPACE
+from dbx_inventory.scan.filesystems import DBFS, VOLUMES, WALKERS, WORKSPACE
 
 DEFAULT_CONCURRENCY = 20  # the workspace admits about 20 requests in flight
 MAX_CONCURRENCY = 256     # one thread per request in flight: beyond this, threads run out
@@ -37,9 +37,11 @@ def build_parser() -> Parser:
                              "at depth 1..--dirs-depth below every scanned root")
     parser.add_argument("--dirs-depth", type=int, default=None, metavar="N",
                         help=f"depth of --dirs-output (default {DEFAULT_DIRS_DEPTH})")
-    parser.add_argument("--include-mounts", action="store_true",
-                        help="with --whole-workspace, walk /mnt mount points too "
-                             "(external storage: can take days)")
+    parser.add_argument("--include-external", "--include-mounts", dest="include_mounts",
+                        action="store_true",
+                        help="with --whole-workspace, walk external Unity Catalog volumes "
+                             "and /mnt mount points too (external storage: can take "
+                             "days); --include-mounts is the same flag")
     add_connection_args(parser)
     parser.add_argument("--cluster-id", help="Databricks cluster to spread the scan over")
     parser.add_argument("--spark-remote", help="any Spark Connect server, e.g. "
@@ -62,6 +64,10 @@ def build_parser() -> Parser:
     side = parser.add_mutually_exclusive_group()
     side.add_argument("--dbfs-only", action="store_true", help="scan DBFS only")
     side.add_argument("--workspace-only", action="store_true", help="scan the Workspace only")
+    side.add_argument("--file-systems", metavar="LIST",
+                      help="the file systems to scan, comma-separated, from "
+                           f"{', '.join(WALKERS)} (default: dbfs,workspace, and volumes "
+                           "with --whole-workspace)")
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
                         help="requests in flight at most, across all workers "
                              f"(default {DEFAULT_CONCURRENCY}, at most {MAX_CONCURRENCY})")
@@ -106,14 +112,29 @@ def settle_args(args) -> None:
     if args.whole_workspace:
         args.all_homes = True
     elif args.areas_output is not None or args.include_mounts:
-        raise ConfigError("--areas-output and --include-mounts go with "
-                          "--whole-workspace")
+        raise ConfigError("--areas-output and --include-external (--include-mounts) go "
+                          "with --whole-workspace")
+    walkers_of(args)  # a wrong --file-systems is refused here, with the other flags
 
 
 def walkers_of(args) -> tuple:
-    """The file systems this run scans, as their walkers."""
-    return (DBFS,) if args.dbfs_only else (WORKSPACE,) if args.workspace_only \
-        else (DBFS, WORKSPACE)
+    """The file systems this run scans, as their walkers (in WALKERS' order)."""
+    chosen = getattr(args, "file_systems", None)
+    if chosen is not None:
+        names = [name.strip().lower() for name in chosen.split(",") if name.strip()]
+        unknown = [name for name in names if name not in WALKERS]
+        if unknown or not names:
+            raise ConfigError(f"--file-systems {chosen!r}: give one or more of "
+                              f"{', '.join(WALKERS)}, comma-separated")
+        if VOLUMES.name in names and not args.whole_workspace:
+            raise ConfigError("--file-systems: volumes hold no homes; each volume is an "
+                              "area of --whole-workspace")
+        return tuple(walker for name, walker in WALKERS.items() if name in names)
+    if args.dbfs_only:
+        return (DBFS,)
+    if args.workspace_only:
+        return (WORKSPACE,)
+    return (DBFS, WORKSPACE, VOLUMES) if args.whole_workspace else (DBFS, WORKSPACE)
 
 
 def scope_of(args, walkers) -> dict:

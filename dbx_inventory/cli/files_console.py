@@ -20,7 +20,7 @@ def print_banner(host: str, names: list[str], mode, walkers, *, whole: bool) -> 
            [f"Start time: {now_text()}", f"Workspace: {host}",
             f"Users to process: {len(names)}" if names else
             "Users to process: every SCIM user and home folder (--all-homes)"
-            + (", and every area of both file systems (--whole-workspace)" if whole else ""),
+            + (", and every area of the file systems scanned (--whole-workspace)" if whole else ""),
             f"Mode: {mode.describe}",
             f"Scanning: {', '.join(w.label for w in walkers)}"])
     out(RULE)

@@ -109,7 +109,7 @@ _TYPES: dict[str, tuple] = {
     "file_source": _STR, "error": _STR, "dbfs_files": _INT, "dbfs_bytes": _INT,
     "workspace_files": _INT, "workspace_bytes": _INT, "last_modified_ms": (int, type(None)),
     "started_at": _NUM, "ended_at": _NUM, "worker": _STR, "listings": _INT,
-    "error_kind": _STR, "user_status": _STR, "kind": _STR, "dirs": (list,),
+    "error_kind": _STR, "user_status": _STR, "kind": _STR, "dirs": (list,), "owner": _STR,
 }
 assert set(_TYPES) == set(RESULT_FIELDS), "every stored field has a checked type"
 

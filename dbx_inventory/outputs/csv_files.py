@@ -65,14 +65,14 @@ def write_results(path: str, rows: Iterable[UserResult], *, extended: bool = Fal
 
 
 AREA_COLUMNS = ["file_system", "path", "file_count", "total_size", "total_size_gb",
-                "status", "error", "last_modified"]
+                "status", "error", "last_modified", "owner"]  # owner: a volume's
 
 
 def area_row(row: UserResult) -> list[str]:
     file_system, path = split_key(row.username)
     return [file_system, path, str(row.file_count), str(row.total_size),
             f"{row.total_size / GIB:.2f}", row.status, scrub(row.error),
-            iso_utc(row.last_modified_ms)]
+            iso_utc(row.last_modified_ms), row.owner]
 
 
 def write_areas(path: str, rows: Iterable[UserResult]) -> None:

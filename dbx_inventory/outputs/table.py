@@ -27,8 +27,9 @@ SCHEMA = ", ".join([
     "dbfs_files bigint", "dbfs_bytes bigint", "workspace_files bigint",
     "workspace_bytes bigint", "last_modified timestamp", "duration_s double",
     "user_status string", "run_id string", "scanned_at timestamp", "workspace_url string",
-    # Last, so a table from before areas takes it with ALTER TABLE ... ADD COLUMNS.
-    "kind string"])
+    # Last, so a table from before areas takes it with ALTER TABLE ... ADD COLUMNS;
+    # owner (a volume's, as Unity Catalog names it) likewise after it.
+    "kind string", "owner string"])
 
 # --dirs-output's breakdown, in NAME_dirs: a row per directory, tied to its run.
 DIRS_SCHEMA = ", ".join([
@@ -73,7 +74,7 @@ def table_rows(info: RunInfo, rows) -> list[tuple]:
              row.workspace_files, row.workspace_bytes,
              utc_moment(row.last_modified_ms) if row.last_modified_ms else None,
              round(row.duration_s, 1), row.user_status or None, info.run_id,
-             stamp(row.ended_at or info.ended_at), info.host, row.kind)
+             stamp(row.ended_at or info.ended_at), info.host, row.kind, row.owner or None)
             for row in rows]
 
 

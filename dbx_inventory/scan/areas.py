@@ -27,7 +27,7 @@ USER_FOLDERS = ("dbfs", "/user")
 # Areas of their own inside another area, when they exist.
 NESTED = {("dbfs", "/user/hive/warehouse")}
 MOUNT_REASON = ("mount point: external storage, not the DBFS root; "
-                "--include-mounts walks it")
+                "--include-external walks it")
 VOLUME_ALIAS = ("Unity Catalog volume alias: the DBFS REST API refuses it (volumes are "
                 "read through the Files API)")
 SKIPPED = {

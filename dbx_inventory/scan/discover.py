@@ -16,8 +16,9 @@ from dbx_inventory.transport.client import ApiClient
 from dbx_inventory.humanize import format_size
 from dbx_inventory.errors import ApiError, NotFound, WorkspaceUnreachable
 from dbx_inventory.scan.results import UserResult
-from dbx_inventory.scan.roots import Root, user_root
+from dbx_inventory.scan.roots import HOMELESS, Root, user_root
 from dbx_inventory.scan.scim import iter_service_principals, iter_users
+from dbx_inventory.scan.unity_catalog import read_catalogue, with_volumes
 
 ACTIVE, INACTIVE, SERVICE_PRINCIPAL, REMOVED = (
     "active", "inactive", "service_principal", "removed")
@@ -95,13 +96,16 @@ def homes_entries(client: ApiClient, walker) -> list[tuple[str, bool]]:
 
 
 def discover(client: ApiClient, walkers, *, warn: Callable[[str], None],
-             whole: bool = False, include_mounts: bool = False) -> Discovery:
+             whole: bool = False, include_mounts: bool = False,
+             include_external: bool = False) -> Discovery:
     """SCIM users in SCIM order, then homes of anyone else, sorted by name.
 
     A file system whose /Users cannot be listed is reported through `warn` and marked
     incomplete; the other sources still count. SCIM failing stops the run. `whole`
-    (--whole-workspace) adds the users' places outside /Users and every area.
+    (--whole-workspace) adds the users' places outside /Users and every area, and with
+    the volumes walker every Unity Catalog volume (include_external: external ones too).
     """
+    all_walkers, walkers = walkers, [w for w in walkers if w.name not in HOMELESS]
     directory = read_directory(client)
     names = [name for name, _ in directory.users]
     known = {name.lower() for name in names}
@@ -130,13 +134,16 @@ def discover(client: ApiClient, walkers, *, warn: Callable[[str], None],
                                known=set(names) | others | directory.principals)
         layout.home_files = stray
         incomplete.update(layout.incomplete)
+        if any(w.name == "volumes" for w in all_walkers):
+            layout.areas = with_volumes(layout.areas, read_catalogue(client, warn=warn),
+                                        include_external=include_external, warn=warn)
         # Someone known only by a Git folder or an upload gets a row too; a place is
         # attached by its exact name (folder names are case-sensitive), never dropped.
         exact = set(names) | others
         outside = sorted(name for name in layout.owned if name not in exact)
         others.update(outside)
     names += sorted(others)
-    file_systems = [walker.name for walker in walkers]
+    file_systems = [walker.name for walker in all_walkers]
     owned = layout.owned if layout is not None else {}
     roots = [user_root(name, file_systems, owned.get(name, ())) for name in names]
     if layout is not None:

@@ -79,6 +79,7 @@ class UserResult:
     error_kind: str = ""         # error rows: TRANSIENT or FINAL; "" otherwise
     kind: str = USER             # roots.USER or roots.AREA
     dirs: tuple = ()             # --dirs-output: dirs.DirRow for each directory at 1..N
+    owner: str = ""              # an area's owner where its file system names one (volumes)
 
     @property
     def transient(self) -> bool:
@@ -104,9 +105,11 @@ RESULT_FIELDS = tuple(f.name for f in fields(UserResult))
 
 def classify(username: str, dbfs: SideCount | None, workspace: SideCount | None, *,
              started_at: float, ended_at: float, worker: str,
-             kind: str = USER, dirs: tuple = ()) -> UserResult:
-    """Combine the two sides into a row. A side not scanned is None."""
-    sides = {label: side for label, side in (("DBFS", dbfs), ("Workspace", workspace))
+             kind: str = USER, dirs: tuple = (), volumes: SideCount | None = None,
+             owner: str = "") -> UserResult:
+    """Combine the sides into a row. A side not scanned is None."""
+    sides = {label: side for label, side in (("DBFS", dbfs), ("Workspace", workspace),
+                                             ("Volumes", volumes))
              if side is not None}
     files = sum(side.files for side in sides.values())
     size = sum(side.bytes for side in sides.values())
@@ -125,6 +128,8 @@ def classify(username: str, dbfs: SideCount | None, workspace: SideCount | None,
     if status == ERROR:
         error_kind = TRANSIENT if any(side.transient for side in sides.values()) else FINAL
     source = _file_source(dbfs, workspace)
+    if source == "none" and volumes is not None and volumes.files:
+        source = "volumes"
     if status == ERROR and not read_anything:
         source = "unknown"
     newest = [side.newest_ms for side in sides.values() if side.newest_ms is not None]
@@ -137,7 +142,7 @@ def classify(username: str, dbfs: SideCount | None, workspace: SideCount | None,
         last_modified_ms=max(newest) if newest else None,
         started_at=started_at, ended_at=ended_at, worker=worker,
         listings=sum(side.listings for side in sides.values()), error_kind=error_kind,
-        kind=kind, dirs=dirs)
+        kind=kind, dirs=dirs, owner=owner)
 
 
 def has_no_home(row: UserResult) -> bool:
@@ -155,8 +160,9 @@ def _file_source(dbfs: SideCount | None, workspace: SideCount | None) -> str:
     return "workspace" if in_workspace else "none"
 
 
-def skipped_row(name: str, reason: str, *, worker: str, at: float) -> UserResult:
+def skipped_row(name: str, reason: str, *, worker: str, at: float,
+                owner: str = "") -> UserResult:
     """The row of an area that is named but not walked: no request, no count."""
     return UserResult(username=name, status=SKIPPED, file_count=0, total_size=0,
                       file_source="none", error=reason, started_at=at, ended_at=at,
-                      worker=worker, kind=AREA)
+                      worker=worker, kind=AREA, owner=owner)

@@ -19,6 +19,7 @@ from typing import Iterable, Sequence, Union
 USER, AREA = "user", "area"
 KINDS = (USER, AREA)
 HOMES = "/Users"
+HOMELESS = frozenset({"volumes"})  # file systems with no /Users: no user has a home there
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Root:
     name: str
     places: tuple[Place, ...]
     skipped: str = ""                # why an area is named but never walked
+    owner: str = ""                  # who owns an area, when its file system says (volumes)
 
     def __str__(self) -> str:
         return self.name
@@ -51,6 +53,8 @@ class Root:
                                  for p in self.places]}
         if self.skipped:
             data["skipped"] = self.skipped
+        if self.owner:
+            data["owner"] = self.owner
         return data
 
     @classmethod
@@ -61,17 +65,19 @@ class Root:
             places = tuple(Place(fs, path, tuple(exclude))
                            for fs, path, exclude in data["places"])
             skipped = data.get("skipped", "")
-        except (KeyError, TypeError, ValueError):
+            owner = data.get("owner", "")
+        except (KeyError, TypeError, ValueError, AttributeError):
             raise ValueError("not a recorded scan root") from None
         # Every field its type: a number where a path belongs is damage, not a path.
         if kind not in KINDS or not isinstance(name, str) or not name \
-                or not isinstance(skipped, str) or not isinstance(data["places"], list) \
+                or not isinstance(skipped, str) or not isinstance(owner, str) \
+                or not isinstance(data["places"], list) \
                 or not all(isinstance(place, list) and isinstance(place[2], list)
                            for place in data["places"]) \
                 or not all(isinstance(text, str) for place in places
                            for text in (place.file_system, place.path, *place.exclude)):
             raise ValueError("not a recorded scan root")
-        return cls(kind, name, places, skipped)
+        return cls(kind, name, places, skipped, owner)
 
 
 Item = Union[Root, str]  # what a scan takes: a root, or a user name (their homes)
@@ -88,7 +94,7 @@ def split_key(key: str) -> tuple[str, str]:
 
 
 def home_places(name: str, file_systems: Iterable[str]) -> tuple[Place, ...]:
-    return tuple(Place(fs, f"{HOMES}/{name}") for fs in file_systems)
+    return tuple(Place(fs, f"{HOMES}/{name}") for fs in file_systems if fs not in HOMELESS)
 
 
 def user_root(name: str, file_systems: Iterable[str],
@@ -98,9 +104,9 @@ def user_root(name: str, file_systems: Iterable[str],
 
 
 def area_root(file_system: str, path: str, *, exclude: Sequence[str] = (),
-              skipped: str = "") -> Root:
+              skipped: str = "", owner: str = "") -> Root:
     return Root(AREA, area_key(file_system, path),
-                (Place(file_system, path, tuple(exclude)),), skipped)
+                (Place(file_system, path, tuple(exclude)),), skipped, owner)
 
 
 def key_of(item: Item) -> str:

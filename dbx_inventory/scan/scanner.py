@@ -29,7 +29,7 @@ from dbx_inventory.scan.results import (ERROR, GONE, SideCount, UserResult, clas
                                         skipped_row)
 from dbx_inventory.scan.areas import refused_area
 from dbx_inventory.scan.roots import Item, Place, Root, as_root
-from dbx_inventory.scan.filesystems import DBFS, WALKERS, WORKSPACE
+from dbx_inventory.scan.filesystems import DBFS, VOLUMES, WALKERS, WORKSPACE
 from dbx_inventory.scan.filesystems.dbfs import too_large
 
 log = logging.getLogger("dbx_inventory.scan.scanner")
@@ -126,7 +126,7 @@ class Scanner:
                     root = as_root(item, file_systems)
                     if root.skipped:  # named, never walked: its row needs no request
                         yield skipped_row(root.name, root.skipped, worker=self.worker,
-                                          at=time.time())
+                                          at=time.time(), owner=root.owner)
                         continue
                     self._admit(_UserState(root, next(order)))
                     active += 1
@@ -386,7 +386,8 @@ class Scanner:
             row = classify(user.root.name, sides.get(DBFS.name), sides.get(WORKSPACE.name),
                            started_at=user.started_at, ended_at=time.time(),
                            worker=self.worker, kind=user.root.kind,
-                           dirs=user.breakdown.rows() if user.breakdown else ())
+                           dirs=user.breakdown.rows() if user.breakdown else (),
+                           volumes=sides.get(VOLUMES.name), owner=user.root.owner)
         if released:
             return row
         self._done.put(row)

@@ -19,6 +19,7 @@ from dbx_inventory import scrub
 from dbx_inventory.transport.auth import Credentials
 from dbx_inventory.clock import Clock
 from dbx_inventory.transport.deadline import Deadline, DeadlineAdapter
+from dbx_inventory.transport.family_limits import FamilyCaps, shared
 from dbx_inventory.errors import (ApiError, ForeignAnswer, ListingTooLarge, NetworkError,
                                   NotAWorkspace, Throttled, WorkspaceUnreachable,
                                   error_for_status)
@@ -54,6 +55,9 @@ class ClientConfig:
     # Where families with no starting pace begin (pacing.py); None: unpaced.
     published_rates: Mapping[str, float] | None = field(
         default_factory=lambda: dict(PUBLISHED_RATES))
+    # This client's part of the families' own limits (family_limits.py): a Spark job's
+    # share of the run's requests in flight.
+    family_share: float = 1.0
 
 
 class ApiClient:
@@ -66,8 +70,12 @@ class ApiClient:
         self.retry = config.retry
         self.clock = clock or Clock()
         self.throttle = throttle or Throttle(config.max_in_flight)
-        self.pacer = Pacer(self.clock, max_rps=config.max_rps, start_rates=config.family_rates,
+        caps, starts = shared(config.family_share)
+        self._default_starts = set(starts) - set(config.family_rates or {})
+        self.pacer = Pacer(self.clock, max_rps=config.max_rps,
+                           start_rates={**starts, **(config.family_rates or {})},
                            published=config.published_rates)
+        self.family_caps = FamilyCaps(caps)
         self.stats = RequestStats()
         self._rng = rng or random.Random()
         self._answered = False  # has the workspace ever answered over HTTP?
@@ -83,8 +91,10 @@ class ApiClient:
         self._adapter.close()
 
     def learned_rates(self) -> dict[str, float]:
-        """The pace held per API family (requests/s), for families that needed one."""
-        return self.pacer.rates()
+        """The pace held per API family (requests/s), for families that needed one (a
+        family still at its own default start, never refused, needed none)."""
+        return {family: rate for family, rate in self.pacer.rates().items()
+                if family not in self._default_starts or self.pacer.pace(family).cuts}
 
     def __enter__(self) -> "ApiClient":
         return self
@@ -187,7 +197,7 @@ class ApiClient:
         ticket = self.pacer.admit(family)  # the family's pace first: it holds no slot
         auth = self._credentials.headers()  # per request: tokens renew mid-run
         target, body, headers = self._prepared(api_path, params, json_body, auth)
-        with self.throttle.slot() as slot:
+        with self.family_caps.slot(family), self.throttle.slot() as slot:
             self.stats.add(family, requests=1)
             try:
                 with deadline:

@@ -41,7 +41,7 @@ from typing import Mapping
 from dbx_inventory.clock import Clock
 
 log = logging.getLogger("dbx_inventory.transport.pacing")
-FAMILIES = ("workspace", "dbfs", "scim", "other")
+FAMILIES = ("workspace", "dbfs", "scim", "fs", "other")  # fs: the Files API (volumes)
 # Published per-workspace limits (requests/s): DBFS API 30, SCIM reads about 255 a
 # minute. The workspace API's families have no published rate of their own here.
 PUBLISHED_RATES = {"dbfs": 30.0, "scim": 255 / 60}
@@ -63,7 +63,7 @@ CLUSTER_MIN = 3       # at least 3 were 429s (isolated ones at 2.7%: 1 in 11 rea
 
 
 def family_of(api_path: str) -> str:
-    """The API family of a REST path: workspace, dbfs, scim or other."""
+    """The API family of a REST path: workspace, dbfs, scim, fs or other."""
     parts = [p for p in api_path.split("?", 1)[0].split("/") if p]
     # /api/2.0/<family>/... or /api/2.0/preview/scim/v2/...
     rest = parts[2:] if len(parts) > 2 and parts[0] == "api" else []

@@ -27,6 +27,7 @@ _AGE_BUCKETS = [(30, "< 30 days"), (90, "30–90 days"), (365, "90 days–1 year
 _COLORS = {"DBFS": "#1f77b4", "Workspace": "#ff7f0e", "active": "#2ca02c",
            "inactive": "#9467bd", "service_principal": "#7f7f7f", "removed": "#d62728",
            "DBFS area": "#1f77b4", "Workspace area": "#ff7f0e", "other areas": "#bcbd22",
+           "volume": "#17becf",
            "users' places": "#2ca02c"}
 
 
@@ -71,7 +72,7 @@ def by_area(users: Sequence[UserResult], areas: Sequence[UserResult]):
     rest) and one for every user's places together, largest on top."""
     import plotly.graph_objects as go
 
-    group = {"dbfs": "DBFS area", "workspace": "Workspace area"}
+    group = {"dbfs": "DBFS area", "workspace": "Workspace area", "volumes": "volume"}
     bars = [(plotly_text(area_name(row)), row.total_size,
              group.get(split_key(row.username)[0], "other areas"),
              f"{row.file_count:,} files" + (", with errors" if row.status == ERROR else ""))
@@ -84,7 +85,7 @@ def by_area(users: Sequence[UserResult], areas: Sequence[UserResult]):
                  f"{len(users):,} users: homes, Git folders, uploads"))
     bars.sort(key=lambda bar: (bar[1], bar[0]))  # ascending: plotly draws the last on top
     traces = []
-    for name in ("DBFS area", "Workspace area", "other areas", "users' places"):
+    for name in ("DBFS area", "Workspace area", "volume", "other areas", "users' places"):
         mine = [bar for bar in bars if bar[2] == name]
         if mine:
             traces.append(go.Bar(

@@ -27,6 +27,7 @@ from dbx_inventory.outputs.html.charts import DAY_MS, by_area, user_charts
 from dbx_inventory.outputs.html.labels import area_name
 from dbx_inventory.outputs.html.tables import table_data
 from dbx_inventory.outputs.html.treemap import treemap
+from dbx_inventory.outputs.html.volumes import volumes_section
 from dbx_inventory.outputs.output import RunInfo, areas_of, users_of
 from dbx_inventory.scan.dirs import owner_of
 from dbx_inventory.scan.discover import LEFT, REMOVED, SERVICE_PRINCIPAL, USER_STATUSES
@@ -147,6 +148,7 @@ def _whole(users: Sequence[UserResult], areas: Sequence[UserResult]) -> dict:
         "outside_bytes": sum(row.total_size for row in outside),
         "chart": {"id": "areas", "title": "Bytes by area, and all users' places",
                   "figure": json.loads(by_area(users, walked).to_json())},
+        "volumes": volumes_section(users, areas),  # Unity Catalog volumes, if any
     }
 
 

@@ -20,7 +20,7 @@ _COLUMNS = {"user": (0, None, False), "user status": (1, None, False),
 _AREA_COLUMNS = {"file system": (0, None, False), "path": (1, None, False),
                  "files": (2, None, True), "size": (3, 4, True), "bytes": (3, None, True),
                  "status": (5, None, False), "last modified": (6, None, False),
-                 "error / reason": (7, None, False)}
+                 "error / reason": (7, None, False), "owner": (8, None, False)}
 # The largest-directories table's columns, over records built by _dir_record.
 _DIR_COLUMNS = {"path": (0, None, False), "file system": (1, None, False),
                 "owner": (2, None, False), "depth": (3, None, True),
@@ -51,6 +51,8 @@ def table_data(ctx: dict) -> dict:
         tables.append({"id": "areas-table", "rows": None,
                        "columns": [[label, *spec] for label, spec in _AREA_COLUMNS.items()],
                        "records": [_area_record(row) for row in whole["areas"]]})
+        if whole.get("volumes"):
+            tables.append(whole["volumes"]["table"])  # records of its own (volumes.py)
         tables.append(table("outside-table", ["user", "user status", "files", "size",
                                               "DBFS", "Workspace", "last modified"],
                             whole["outside"]))
@@ -73,7 +75,7 @@ def _record(row: UserResult) -> list:
 def _area_record(row: UserResult) -> list:
     file_system, path = split_key(row.username)
     return [file_system, path, row.file_count, row.total_size, format_size(row.total_size),
-            row.status, iso_utc(row.last_modified_ms), scrub(row.error)]
+            row.status, iso_utc(row.last_modified_ms), scrub(row.error), row.owner]
 
 
 def _dir_record(owner: str, dir_row: tuple) -> list:

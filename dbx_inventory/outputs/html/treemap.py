@@ -7,6 +7,7 @@ from typing import Sequence
 from dbx_inventory.humanize import format_size
 from dbx_inventory.outputs.html.charts import new_fig
 from dbx_inventory.outputs.html.labels import owner_label, plotly_text
+from dbx_inventory.outputs.html.volumes import volume_groups, volume_label
 from dbx_inventory.scan.results import ERROR, SKIPPED, UserResult
 
 TREEMAP_OWNERS = 40     # owners drawn in the treemap; the rest are one "other owners" box
@@ -15,6 +16,7 @@ TREEMAP_NODES = 2000    # boxes of the treemap at most, largest first
 
 def treemap(rows: Sequence[UserResult]):
     """Owners (users and areas walked) at the top, then their directories by depth.
+    Volumes are grouped by their catalog and schema (volumes.volume_groups) above them.
 
     Drawn with branchvalues="total": each box's value is its whole size and must be at
     least the sum of its children's. A directory's figures are cumulative, so that holds
@@ -39,8 +41,12 @@ def treemap(rows: Sequence[UserResult]):
         if row.status == SKIPPED:
             continue
         owner = f"{row.kind}:{row.username}"
-        nodes[owner] = ["", owner_label(row), row.total_size, row.file_count,
-                        owner_label(row), row.status == ERROR]
+        parent = ""
+        for key, label in volume_groups(row):  # a volume sits in its catalog and schema
+            nodes.setdefault(key, [parent, label, 0, 0, label, False])
+            parent = key
+        nodes[owner] = [parent, volume_label(row) or owner_label(row), row.total_size,
+                        row.file_count, owner_label(row), row.status == ERROR]
         roots = sorted({(d[0], d[1]) for d in row.dirs})
         for file_system, root in roots if len(roots) > 1 else ():
             nodes[f"{owner}|{file_system}:{root}"] = [owner, f"{file_system}:{root}", 0, 0,

@@ -59,7 +59,8 @@ def executor_config(config: ClientConfig, share: int,
                  (config.published_rates or {}).items()} or None
     return dataclasses.replace(config, credentials=StaticToken(""), max_in_flight=share,
                                max_rps=max_rps, family_rates=rates or None,
-                               published_rates=published)
+                               published_rates=published,
+                               family_share=min(1.0, share / config.max_in_flight))
 
 
 def client_counters(client: ApiClient) -> dict:

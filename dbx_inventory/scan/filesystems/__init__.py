@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dbx_inventory.scan.filesystems.dbfs import DbfsWalker
 from dbx_inventory.scan.filesystems.listing import DirListing
+from dbx_inventory.scan.filesystems.volumes import VolumesWalker
 from dbx_inventory.scan.filesystems.workspace import WorkspaceWalker
 
 DBFS = DbfsWalker()
 WORKSPACE = WorkspaceWalker()
-WALKERS: dict[str, DbfsWalker | WorkspaceWalker] = {DBFS.name: DBFS,
-                                                    WORKSPACE.name: WORKSPACE}
+VOLUMES = VolumesWalker()
+WALKERS: dict[str, DbfsWalker | WorkspaceWalker | VolumesWalker] = {
+    DBFS.name: DBFS, WORKSPACE.name: WORKSPACE, VOLUMES.name: VOLUMES}
 
-__all__ = ["DBFS", "WORKSPACE", "WALKERS", "DirListing", "DbfsWalker", "WorkspaceWalker"]
+__all__ = ["DBFS", "WORKSPACE", "VOLUMES", "WALKERS", "DirListing", "DbfsWalker",
+           "VolumesWalker", "WorkspaceWalker"]

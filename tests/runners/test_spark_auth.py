@@ -22,7 +22,7 @@ from dbx_inventory.errors import SparkFailure, Throttled, WorkspaceUnreachable
 from dbx_inventory.transport.retry import RetryPolicy
 from dbx_inventory.runners.spark.credentials import LIFETIME_S, ExecutorCredentials
 from fake_workspace import api, generate_workspace
-from helpers import closed_port, csv_rows, expected_rows, users_file
+from helpers import closed_port, csv_rows, expected_rows, interruptible, users_file
 from localspark import LocalSparkConnect
 
 SCRIPT = "databricks_user_files_simple.py"
@@ -260,7 +260,7 @@ def launch(tmp_path: Path, server, *args: str) -> subprocess.Popen:
     env = clean_env(tmp_path, DATABRICKS_HOST=server.url, DATABRICKS_TOKEN=TOKEN)
     with open(tmp_path / "bg.out", "w") as out, open(tmp_path / "bg.err", "w") as err:
         return subprocess.Popen([sys.executable, str(ROOT / SCRIPT), *args], cwd=tmp_path,
-                                env=env, stdout=out, stderr=err)
+                                env=env, stdout=out, stderr=err, preexec_fn=interruptible)
 
 
 def python_workers(spark_server) -> list[int]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, TOKEN, clean_env
-from helpers import csv_rows, expected_rows, journal_records, users_file
+from helpers import csv_rows, expected_rows, interruptible, journal_records, users_file
 from fake_workspace import generate_workspace
 from localspark import LocalSparkConnect
 from localspark.server import free_port
@@ -57,7 +57,8 @@ def launch(tmp_path: Path, server, *args: str) -> subprocess.Popen:
     stderr = open(tmp_path / "bg.err", "w", encoding="utf-8")
     try:
         return subprocess.Popen([sys.executable, str(ROOT / SCRIPT), *args], cwd=tmp_path,
-                                env=env, stdout=stdout, stderr=stderr)
+                                env=env, stdout=stdout, stderr=stderr,
+                                preexec_fn=interruptible)
     finally:
         stdout.close()
         stderr.close()

@@ -19,7 +19,7 @@ SCRIPT = "databricks_user_files_simple.py"
 COLUMNS = ["username", "file_count", "total_size", "total_size_gb", "status", "file_source",
            "error", "dbfs_files", "dbfs_bytes", "workspace_files", "workspace_bytes",
            "last_modified", "duration_s", "user_status", "run_id", "scanned_at",
-           "workspace_url", "kind"]
+           "workspace_url", "kind", "owner"]
 
 # Run in a child process: a pyspark client in the test process would leave gRPC threads
 # behind that keep pytest from exiting once the server stops.

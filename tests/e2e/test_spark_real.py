@@ -281,8 +281,8 @@ def test_whole_workspace_reads_dbfs_through_the_mount_exactly(cli, serve, tmp_pa
     assert areas == expected_areas(ws)
     listed = dbfs_listed(server)
     assert "/Users/" + ws.users[1].user_name + "/_delta_log" not in listed
-    # This machine's discovery of the places (dbfs:/user too: its user folders join
-    # their owners' rows, issue 27); no listing inside a place.
+    # This machine's discovery of the places (dbfs:/user too: the users' folders there join
+    # their rows); no listing inside a place.
     assert listed == ["/", "/FileStore/shared_uploads", "/Users", "/mnt", "/user",
                       "/user/hive/warehouse"]
 

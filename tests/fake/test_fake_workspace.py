@@ -9,11 +9,11 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
+from conftest import ROOT
 from fake_workspace import (FakeWorkspaceServer, Faults, Truth, Workspace, add_whole_workspace,
                             generate_uniform, generate_workspace)
 
@@ -417,11 +417,10 @@ def test_generate_uniform_has_predictable_counts():
 # -- command line ----------------------------------------------------------------------
 
 def test_module_entry_point_serves_until_sigterm():
-    root = Path(__file__).resolve().parents[1]
-    env = dict(os.environ, PYTHONPATH=str(root))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-m", "fake_workspace", "--users", "5", "--seed",
                              "1", "--port", "0", "--token", "dapi-demo", "--latency", "0.01"],
-                            cwd=root, env=env, stdout=subprocess.PIPE, text=True)
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline().strip()
         assert line.startswith("FAKE_WORKSPACE_URL=http://127.0.0.1:")

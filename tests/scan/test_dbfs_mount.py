@@ -113,11 +113,17 @@ def test_a_directory_handed_on_is_counted_there_and_joins_its_users_row(serve, t
     the delivery of the directory's own row (here counted through a mount), breakdown
     and all, equal to a scan that could list it."""
     from dbx_inventory.scan.roots import area_root
-    from test_platform import too_large_ws
 
-    ws = too_large_ws()
+    ws = Workspace()
     home = "/Users/user00@x.com"
+    for name in ("user00@x.com", "user01@x.com"):
+        ws.add_user(name)
+        ws.workspace.add_file(f"/Users/{name}/nb.py", size=5)
+    for i in range(30):                                    # over N = 20: too large
+        ws.dbfs.add_file(f"{home}/events/_delta_log/{i:020d}.json", size=100, mtime_ms=i)
     ws.dbfs.add_file(f"{home}/events/_delta_log/_commits/c.json", size=3, mtime_ms=1)
+    ws.dbfs.add_file(f"{home}/events/part-0.parquet", size=5000)  # beside it: counted
+    ws.dbfs.add_file("/Users/user01@x.com/a.csv", size=11)
     names = ["user00@x.com", "user01@x.com"]
     with make_client(serve(ws)) as client:
         want = {row.username: row for row in Scanner(client, dirs_depth=3).scan(names)}

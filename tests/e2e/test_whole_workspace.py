@@ -27,7 +27,7 @@ from helpers import journal_records
 
 SCRIPT = "databricks_user_files_simple.py"
 AREA_HEADER = ["file_system", "path", "file_count", "total_size", "total_size_gb", "status",
-               "error", "last_modified"]
+               "error", "last_modified", "owner"]
 
 
 def workspace(seed: int = 11, users: int = 18, **options):

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, TOKEN, clean_env, run_script
-from helpers import journal_records
+from helpers import interruptible, journal_records
 from dbx_inventory.outputs.checkpoint import CheckpointWriter
 from dbx_inventory.scan.results import UserResult
 from fake_workspace import FakeWorkspaceServer, Workspace, generate_workspace
@@ -686,7 +686,7 @@ def start_run(folder: Path, server, *extra: str, token_flag: bool = False) -> su
         args += ["--token", TOKEN]
     return subprocess.Popen([sys.executable, str(ROOT / SCRIPT), *args], cwd=folder, env=env,
                             stdout=open(folder / "stdout.txt", "w"),
-                            stderr=open(folder / "stderr.txt", "w"))
+                            stderr=open(folder / "stderr.txt", "w"), preexec_fn=interruptible)
 
 
 def wait_for_results(proc: subprocess.Popen, path: Path, k: int) -> None:
