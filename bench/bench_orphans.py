@@ -43,17 +43,9 @@ def results_in(journal: Path) -> int:
 
 
 def wait_quiet(server, seconds: float, timeout: float = 600) -> None:
-    """Until no request has been in flight and none has come for `seconds`."""
-    deadline = time.monotonic() + timeout
-    last, since = -1, time.monotonic()
-    while time.monotonic() < deadline:
-        total = server.stats.total_requests
-        if total != last or server.stats.in_flight:
-            last, since = total, time.monotonic()
-        elif time.monotonic() - since >= seconds:
-            return
-        time.sleep(0.1)
-    raise RuntimeError("the workspace never went quiet")
+    """Until the fake workspace has had no request in flight and no new one for a while."""
+    if not server.wait_quiet(seconds, timeout):
+        raise RuntimeError("the workspace never went quiet")
 
 
 def one_run(number: int, spark_url: str, run_dir: Path) -> dict:

@@ -104,6 +104,20 @@ class FakeWorkspaceServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def wait_quiet(self, seconds: float, timeout: float) -> bool:
+        """Wait until no request has been in flight and none has come for `seconds`;
+        False if that did not happen within `timeout` (work still running somewhere)."""
+        deadline = time.monotonic() + timeout
+        last, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            total = self.stats.total_requests
+            if total != last or self.stats.in_flight:
+                last, since = total, time.monotonic()
+            elif time.monotonic() - since >= seconds:
+                return True
+            time.sleep(0.1)
+        return False
+
     def stop(self) -> None:
         httpd, self._httpd = self._httpd, None
         if httpd is None:

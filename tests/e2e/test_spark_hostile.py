@@ -42,16 +42,8 @@ def spark_args(spark: LocalSparkConnect) -> list[str]:
 
 def wait_quiet(server, seconds: float = 2.0, timeout: float = 120) -> None:
     """Until the fake workspace has had no request in flight and no new one for a while."""
-    deadline = time.monotonic() + timeout
-    last, since = -1, time.monotonic()
-    while time.monotonic() < deadline:
-        total = server.stats.total_requests
-        if total != last or server.stats.in_flight:
-            last, since = total, time.monotonic()
-        elif time.monotonic() - since >= seconds:
-            return
-        time.sleep(0.1)
-    raise AssertionError("the workspace never went quiet: work still running")
+    if not server.wait_quiet(seconds, timeout):
+        raise AssertionError("the workspace never went quiet: work still running")
 
 
 def test_rows_stream_while_one_job_is_held_and_nothing_is_left_on_the_server(

@@ -621,3 +621,24 @@ def test_whole_workspace_lists_over_http():
             ws.workspace.subtree_totals("/", forbidden)
         assert _walk_http(s, srv.url, "workspace", "/Shared", set()) == \
             ws.workspace.subtree_totals("/Shared")
+
+
+def test_wait_quiet_waits_out_a_held_request_and_says_when_it_cannot():
+    """wait_quiet (used by the tests and the bench that kill a client) is False while a
+    request is in flight, True once none is and none came for the quiet time."""
+    hold = threading.Event()
+    with FakeWorkspaceServer(hand_built(), token=TOKEN) as srv:
+        srv.faults.hold = hold
+        held = threading.Thread(target=lambda: requests.get(
+            srv.url + "/api/2.0/dbfs/list", params={"path": "/"}, headers=AUTH, timeout=30))
+        held.start()
+        try:
+            deadline = time.monotonic() + 10
+            while not srv.stats.in_flight and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert srv.stats.in_flight
+            assert srv.wait_quiet(0.2, timeout=1.0) is False  # the request is still held
+        finally:
+            hold.set()
+            held.join()
+        assert srv.wait_quiet(0.2, timeout=5.0) is True
