@@ -5,7 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import signal
+import subprocess
+import time
 from pathlib import Path
+
+import pytest
 
 from localspark import free_port as closed_port  # a port nothing listens on  # noqa: F401
 
@@ -56,6 +60,36 @@ def journal_records(path: Path) -> list[dict]:
         if isinstance(record, dict):
             records.append(record)
     return records
+
+
+def saved_results(folder: Path) -> list[dict]:
+    """The rows a run in folder has saved to its default checkpoint journal, in order."""
+    return [r["result"] for r in journal_records(folder / ".checkpoint_progress.json")
+            if r["kind"] == "result"]
+
+
+def wait_until(condition, proc: subprocess.Popen, what: str) -> None:
+    """Until condition() holds; fails if the run ends first (60 s is only a safety net)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"run ended (exit {proc.returncode}) before {what}")
+        time.sleep(0.05)
+    pytest.fail(f"no {what} within 60 s")
+
+
+def kill_9_when(condition, proc: subprocess.Popen, what: str) -> None:
+    """SIGKILL a run (held open by the test) once condition() holds."""
+    try:
+        wait_until(condition, proc, what)
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def interruptible() -> None:

@@ -13,13 +13,12 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, TOKEN, clean_env, run_script
-from helpers import csv_rows, expected_rows, journal_records
+from helpers import csv_rows, expected_rows, journal_records, saved_results, wait_until
 from oddservers import OddServer
 from dbx_inventory.outputs.checkpoint import CheckpointWriter
 from dbx_inventory.cli.common import command_line
@@ -51,20 +50,6 @@ def start(folder: Path, server, *args: str, env_extra=None, **popen) -> subproce
                             stderr=open(folder / "stderr.txt", "w"), **popen)
 
 
-def wait_until(condition, proc: subprocess.Popen, what: str) -> None:
-    """Until condition() holds; fails if the run ends first (60 s is only a safety net)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        if proc.poll() is not None:
-            pytest.fail(f"run ended (exit {proc.returncode}) before {what}")
-        time.sleep(0.05)
-    pytest.fail(f"no {what} within 60 s")
-
-
-def saved_results(folder: Path) -> list[dict]:
-    return [r["result"] for r in journal_records(folder / CHECKPOINT) if r["kind"] == "result"]
 
 
 def stdout_of(folder: Path) -> str:

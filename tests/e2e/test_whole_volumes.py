@@ -8,11 +8,9 @@ the other areas as they were. Expected figures from fake_workspace/volume_truth.
 from __future__ import annotations
 
 import csv
-import signal
 import subprocess
 import sys
 import threading
-import time
 
 from conftest import ROOT, TOKEN, clean_env
 from fake_workspace import FakeWorkspaceServer, add_unity_catalog, generate_workspace
@@ -21,7 +19,7 @@ from fake_workspace.unity import EXTERNAL
 from fake_workspace.volume_truth import (VOLUME_ALIASES, discoverable, expected_areas,
                                          expected_volume_dirs, volume_listings,
                                          volume_requests)
-from helpers import journal_records
+from helpers import kill_9_when, saved_results
 
 SCRIPT = "databricks_user_files_simple.py"
 PAYROLL = "/Volumes/main/finance/payroll"
@@ -147,10 +145,6 @@ def volume_dirs(path) -> set[tuple]:
                 for r in csv.DictReader(handle) if r["file_system"] == "volumes"}
 
 
-def saved(folder) -> list[dict]:
-    return [r["result"] for r in journal_records(folder / ".checkpoint_progress.json")
-            if r["kind"] == "result"]
-
 
 def test_kill_9_then_resume_gives_the_exact_volumes(tmp_path):
     ws = workspace()
@@ -168,19 +162,13 @@ def test_kill_9_then_resume_gives_the_exact_volumes(tmp_path):
                                 stdout=open(tmp_path / "stdout.txt", "w"),
                                 stderr=open(tmp_path / "stderr.txt", "w"))
         try:
-            deadline = time.monotonic() + 60
-            while not any(row["username"].startswith("volumes:") and
-                          row["status"] == "success" for row in saved(tmp_path)):
-                assert proc.poll() is None, (tmp_path / "stdout.txt").read_text()
-                assert time.monotonic() < deadline, "no volume saved within 60 s"
-                time.sleep(0.05)
-            proc.send_signal(signal.SIGKILL)
-            assert proc.wait(timeout=30) == -signal.SIGKILL
+            kill_9_when(lambda: any(row["username"].startswith("volumes:") and
+                                       row["status"] == "success"
+                                       for row in saved_results(tmp_path)), proc,
+                        "volume saved")
         finally:
-            if proc.poll() is None:
-                proc.kill()
             release.set()
-        before = {row["username"] for row in saved(tmp_path) if row["status"] == "success"}
+        before = {row["username"] for row in saved_results(tmp_path) if row["status"] == "success"}
         assert not (tmp_path / "results_areas.csv").exists()
         server.faults.hold = None
         listed = dict(server.stats.listings)

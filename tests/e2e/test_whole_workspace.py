@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import csv
 import json
-import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
@@ -23,7 +21,7 @@ from conftest import ROOT, TOKEN, clean_env
 from fake_workspace import FakeWorkspaceServer, generate_workspace
 from fake_workspace.truth import (expected_areas, expected_users, skipped_places, trees,
                                   user_folders, visible, whole_listings)
-from helpers import journal_records
+from helpers import journal_records, kill_9_when, saved_results
 
 SCRIPT = "databricks_user_files_simple.py"
 AREA_HEADER = ["file_system", "path", "file_count", "total_size", "total_size_gb", "status",
@@ -134,10 +132,6 @@ def start(folder, server, *args):
                             stderr=open(folder / "stderr.txt", "w"))
 
 
-def saved(folder) -> list[dict]:
-    return [r["result"] for r in journal_records(folder / ".checkpoint_progress.json")
-            if r["kind"] == "result"]
-
 
 def test_kill_9_then_resume_gives_the_exact_inventory(tmp_path):
     ws = workspace(forbidden_subtrees=0)
@@ -149,18 +143,11 @@ def test_kill_9_then_resume_gives_the_exact_inventory(tmp_path):
         server.faults.hold_paths = {ws.whole.warehouse_tables[0]}
         proc = start(tmp_path, server, "--whole-workspace")
         try:
-            deadline = time.monotonic() + 60
-            while len(saved(tmp_path)) < 10:
-                assert proc.poll() is None, (tmp_path / "stdout.txt").read_text()
-                assert time.monotonic() < deadline, "no 10 rows saved within 60 s"
-                time.sleep(0.05)
-            proc.send_signal(signal.SIGKILL)
-            assert proc.wait(timeout=30) == -signal.SIGKILL
+            kill_9_when(lambda: len(saved_results(tmp_path)) >= 10, proc,
+                        "10 rows saved")
         finally:
-            if proc.poll() is None:
-                proc.kill()
             release.set()
-        before = {row["username"] for row in saved(tmp_path) if row["status"] != "error"}
+        before = {row["username"] for row in saved_results(tmp_path) if row["status"] != "error"}
         header = journal_records(tmp_path / ".checkpoint_progress.json")[0]
         assert "dbfs:/user/hive/warehouse" in header["users"]
         assert not (tmp_path / "results_areas.csv").exists()  # nothing half-written
