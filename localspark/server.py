@@ -59,7 +59,10 @@ class LocalSparkConnect:
             "spark.driver.host": "127.0.0.1",
             "spark.ui.enabled": "false",
             "spark.local.dir": self._tmp,
-            "spark.driver.extraJavaOptions": f"-Djava.io.tmpdir={self._tmp}",
+            # A test server runs small jobs: the client compiler alone (C1) and one GC
+            # thread start it faster and leave the CPU to the runs (2 cores here).
+            "spark.driver.extraJavaOptions": f"-Djava.io.tmpdir={self._tmp} "
+                                             "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
             "spark.executor.extraJavaOptions": f"-Djava.io.tmpdir={self._tmp}",
             **self.extra_conf,
         }
