@@ -96,6 +96,10 @@ class ApiClient:
         return {family: rate for family, rate in self.pacer.rates().items()
                 if family not in self._default_starts or self.pacer.pace(family).cuts}
 
+    def reached_rates(self) -> dict[str, float]:
+        """The pace each published start ramped to, never refused (see Pacer.reached)."""
+        return self.pacer.reached()
+
     def __enter__(self) -> "ApiClient":
         return self
 

@@ -104,6 +104,11 @@ class FamilyPace:
         self._ok_at_pace = 0                      # answers to requests sent at this pace
         self._last: deque[bool] = deque(maxlen=CLUSTER_OF)  # recent answers: 429 or not
 
+    @property
+    def ramping(self) -> bool:
+        """Still doubling from a published start, never refused."""
+        return self._ramp and not self.learned
+
     def reserve(self, now: float) -> float:
         """The earliest send time this pace allows for one more request; takes it."""
         if self._changed_at == float("-inf"):
@@ -111,7 +116,7 @@ class FamilyPace:
         self._probe(now)
         if self.rate is None:
             return now
-        if self._burst >= 1 and not self.learned:
+        if self._burst >= 1 and self.ramping:
             self._burst -= 1
             return now
         at = max(now, self.next_at)
@@ -187,7 +192,7 @@ class FamilyPace:
             return
         since = now - self._changed_at
         if self.measured is None:
-            every = RAMP_EVERY_S if self._ramp and not self.learned else FAST_EVERY_S
+            every = RAMP_EVERY_S if self.ramping else FAST_EVERY_S
             if since >= every and self._ok_at_pace >= 2:
                 self._set(self.rate * 2, now)
             return
@@ -280,6 +285,14 @@ class Pacer:
         with self._lock:
             return {name: pace.rate for name, pace in self._families.items()
                     if pace.rate is not None and pace.learned}
+
+    def reached(self) -> dict[str, float]:
+        """The pace a published start has doubled to, never refused, per family: no
+        measure, but what the workspace admitted. A Spark job hands it on, so the next
+        job ramps on from there instead of from the published rate again."""
+        with self._lock:
+            return {name: pace.rate for name, pace in self._families.items()
+                    if pace.rate is not None and pace.ramping}
 
     def pace(self, family: str) -> FamilyPace:
         """The learning state of one family (read-only use: tests, debug)."""

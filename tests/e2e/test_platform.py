@@ -125,6 +125,10 @@ def test_families_start_at_their_published_rates_and_learn_upward(serve):
             client.get(DBFS_LIST, {"path": "/"})
         assert client.pacer.pace("dbfs").rate >= 4 * 30  # no 429: it learned upward
         assert client.learned_rates() == {}  # a published start is no measure to hand on
+        # ... but how far it ramped is handed on (the next Spark job ramps from there).
+        reached = client.reached_rates()
+        assert set(reached) == {"dbfs", "scim"}
+        assert reached["dbfs"] == client.pacer.pace("dbfs").rate
 
 
 # --- 9. settings like the SDK's, and safe -------------------------------------------------
@@ -427,3 +431,9 @@ def test_each_spark_job_starts_at_its_share_of_the_published_rates():
                           max_in_flight=20)
     job = executor_config(config, 5)
     assert job.published_rates == pytest.approx({"dbfs": 30 / 4, "scim": 255 / 60 / 4})
+    # Earlier jobs' ramps got DBFS to 40/s of this share: the next one starts there,
+    # still ramping (no measure); a ramp below the published share changes nothing.
+    job = executor_config(config, 5, None, {"dbfs": 40.0, "scim": 0.5})
+    assert job.published_rates == pytest.approx({"dbfs": 40.0, "scim": 255 / 60 / 4})
+    assert not job.family_rates
+

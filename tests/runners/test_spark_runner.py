@@ -468,10 +468,14 @@ def test_cluster_pace_shares_what_the_cluster_learned_by_budget():
 
     pace = ClusterPace(ClientConfig(host="https://x", credentials=StaticToken(TOKEN),
                                     max_in_flight=20))
-    assert pace.share(5) == {}
+    assert pace.share(5) == ({}, {})
     pace.learned({"dbfs": 7.5, "workspace": 0}, share=5)  # a quarter of 20 at 7.5/s
     pace.learned({"scim": 1.0}, share=0)                   # a warm-up's: nothing learned
-    assert pace.share(5) == {"dbfs": 7.5} and pace.share(20) == {"dbfs": 30.0}
+    assert pace.share(5) == ({"dbfs": 7.5}, {}) and pace.share(20) == ({"dbfs": 30.0}, {})
+    # Ramps from published rates: the highest a job got to, scaled the same way.
+    pace.learned({}, share=5, job_reached={"scim": 2.0})
+    pace.learned({}, share=10, job_reached={"scim": 2.0})  # half the budget: 4/s in all
+    assert pace.share(5)[1] == {"scim": 2.0}
 
 
 def test_stats_are_summed_in_one_place_per_api_family():

@@ -77,6 +77,20 @@ def test_learns_a_rate_from_429s_without_retry_after():
     assert sum(1 for t in refused if t >= t0 + 5) <= 6
 
 
+def test_a_published_start_hands_on_how_far_it_ramped_until_refused():
+    """Unrefused, the pace a published start doubled to is handed on (no measure: a
+    Spark job ramps on from it); once 429s teach a rate, that rate is handed on instead."""
+    clock = FakeClock()
+    pacer = Pacer(clock, published={"dbfs": 30.0})
+    drive(pacer, clock, {"dbfs": Bucket(clock, 1000.0)}, seconds=3, latency=0.001)
+    assert pacer.rates() == {}
+    assert pacer.reached()["dbfs"] >= 4 * 30
+    tight = Pacer(clock, published={"dbfs": 30.0})
+    drive(tight, clock, {"dbfs": Bucket(clock, 40.0)}, seconds=10, latency=0.001)
+    assert tight.pace("dbfs").cuts >= 1
+    assert "dbfs" in tight.rates() and tight.reached() == {}
+
+
 def test_families_are_paced_apart():
     clock = FakeClock()
     pacer = Pacer(clock)

@@ -22,6 +22,7 @@ class BatchReport:
     ended_at: float
     stats: dict = field(default_factory=dict)  # request counters of that executor's client
     rates: dict = field(default_factory=dict)  # requests/s per API family it was held to
+    reached: dict = field(default_factory=dict)  # requests/s a published start ramped to
     dbfs_via: str | None = None    # how that executor read DBFS (its mount, the REST API)
 
 

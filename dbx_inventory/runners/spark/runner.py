@@ -90,7 +90,7 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[Item], walkers, *,
                 rows, report = _split(done)
                 add_stats(stats, report.stats)
                 if done.lane == SPARK:  # this machine's scans hand theirs on themselves
-                    pace.learned(report.rates, done.share)
+                    pace.learned(report.rates, done.share, report.reached)
                 if done.warmup:
                     continue  # an executor is up, or a scan here ended: no user in it
                 if done.lane == SPARK:
@@ -262,22 +262,32 @@ class ClusterPace:
     def __init__(self, config: ClientConfig):
         self.budget = config.max_in_flight
         self.rates: dict[str, float] = {}
+        self.reached: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def learned(self, job_rates: dict, share: int) -> None:
-        """A job holding `share` of the budget was held to job_rates: the cluster's
-        pace is that times budget / share."""
+    def learned(self, job_rates: dict, share: int, job_reached: dict | None = None) -> None:
+        """A job holding `share` of the budget was held to job_rates (and its published
+        starts ramped to job_reached, never refused): the cluster's pace is that times
+        budget / share."""
         if share <= 0:
             return
+        scale = self.budget / share
         with self._lock:
             for family, rate in job_rates.items():
                 if isinstance(rate, (int, float)) and rate > 0:
-                    self.rates[family] = float(rate) * self.budget / share
+                    self.rates[family] = float(rate) * scale
+            for family, rate in (job_reached or {}).items():
+                if isinstance(rate, (int, float)) and rate > 0:
+                    self.reached[family] = max(self.reached.get(family, 0.0),
+                                               float(rate) * scale)
 
-    def share(self, share: int) -> dict[str, float]:
-        """Starting paces for a job holding `share` of the in-flight budget."""
+    def share(self, share: int) -> tuple[dict[str, float], dict[str, float]]:
+        """Starting paces for a job holding `share` of the in-flight budget: learned
+        ones, and where the ramps from published rates got to."""
+        part = share / self.budget
         with self._lock:
-            return {family: rate * share / self.budget for family, rate in self.rates.items()}
+            return ({family: rate * part for family, rate in self.rates.items()},
+                    {family: rate * part for family, rate in self.reached.items()})
 
 
 def _submitter(spark, config: ClientConfig, credentials: ExecutorCredentials, walkers,
@@ -291,7 +301,7 @@ def _submitter(spark, config: ClientConfig, credentials: ExecutorCredentials, wa
         spark.addTag(tag)
         # A handed directory at depth d below its root: its rows are d levels deeper.
         depth = max(0, dirs_depth - unit.depth) if unit.handed else dirs_depth
-        task = unit_task(executor_config(config, share, pace.share(share)),
+        task = unit_task(executor_config(config, share, *pace.share(share)),
                          credentials.artifact_name(), walkers, unit.users, depth,
                          mount_only=bool(unit.handed))
         frame = spark.range(0, 1, 1, 1).mapInPandas(task, schema)
@@ -338,7 +348,7 @@ def _client_lane(config: ClientConfig, walkers, pace: ClusterPace, dirs_depth: i
 
     def local(users: Iterable[Item], share: int, tag: str, gate: Gate | None
               ) -> Iterator[tuple[str | None, list]]:
-        own = dataclasses.replace(executor_config(config, share, pace.share(share)),
+        own = dataclasses.replace(executor_config(config, share, *pace.share(share)),
                                   credentials=config.credentials)
         # Users held: as few as keep every request busy (each user starts with a
         # listing per file system), so that few are left to finish once Spark is up.
@@ -349,7 +359,8 @@ def _client_lane(config: ClientConfig, walkers, pace: ClusterPace, dirs_depth: i
             if report:
                 # Before the scan ends, so Spark jobs that start next (see
                 # Budget.alone) start from the pace this machine learned.
-                pace.learned(json.loads(report).get("rates", {}), share)
+                learned = json.loads(report)
+                pace.learned(learned.get("rates", {}), share, learned.get("reached", {}))
             yield (None if report else data["username"]), [data]
     return local
 
@@ -383,7 +394,8 @@ def _split(done: JobDone) -> tuple[list[UserResult], BatchReport]:
                              users=tuple(map(key_of, done.unit.users)),
                              started_at=report["started_at"],
                              ended_at=report["ended_at"], stats=report.get("stats", {}),
-                             rates=report.get("rates", {}), dbfs_via=report.get("dbfs_via"))
+                             rates=report.get("rates", {}), reached=report.get("reached", {}),
+                             dbfs_via=report.get("dbfs_via"))
 
 
 def _ship_package() -> None:

@@ -45,9 +45,12 @@ def row_schema() -> str:
 
 
 def executor_config(config: ClientConfig, share: int,
-                    rates: dict[str, float] | None = None) -> ClientConfig:
+                    rates: dict[str, float] | None = None,
+                    reached: dict[str, float] | None = None) -> ClientConfig:
     """The one place a job's client settings are derived from its budget share: its
-    requests in flight, its part of --max-rps, and its starting pace per API family.
+    requests in flight, its part of --max-rps, and its starting pace per API family
+    (`rates` learned from 429s; else a ramp from the published rate, or from the pace
+    earlier jobs' ramps `reached` when that is higher).
 
     Credentials are left out: they travel as a file artifact, not in the pickled closure.
     """
@@ -55,8 +58,8 @@ def executor_config(config: ClientConfig, share: int,
     part = share / config.max_in_flight
     max_rps = config.max_rps * part if config.max_rps else None
     # The published rates are the workspace's: each job starts at its share of them.
-    published = {family: rate * part for family, rate in
-                 (config.published_rates or {}).items()} or None
+    published = {family: max(rate * part, (reached or {}).get(family, 0.0))
+                 for family, rate in (config.published_rates or {}).items()} or None
     return dataclasses.replace(config, credentials=StaticToken(""), max_in_flight=share,
                                max_rps=max_rps, family_rates=rates or None,
                                published_rates=published,
@@ -98,6 +101,7 @@ def scan_unit(config: ClientConfig, walkers, users: Iterable[Item], *, probe: bo
     worker = worker_identity()
     counters: dict = {}
     rates: dict = {}
+    reached: dict = {}
     throttle = Throttle(config.max_in_flight, gate=gate) if gate is not None else None
     with ApiClient(config, throttle=throttle) as client:
         if probe:
@@ -110,8 +114,9 @@ def scan_unit(config: ClientConfig, walkers, users: Iterable[Item], *, probe: bo
             yield encoded(row)
         counters = client_counters(client)
         rates = client.learned_rates()
+        reached = client.reached_rates()
     report = {"worker": worker, "started_at": started, "ended_at": time.time(),
-              "stats": counters, "rates": rates}
+              "stats": counters, "rates": rates, "reached": reached}
     mount = next((w for w in walkers if isinstance(w, DbfsMountWalker)), None)
     if dbfs_via is not None:  # said after the scan: the mount may have refused some
         report["dbfs_via"] = mount.describe() if mount is not None else dbfs_via
