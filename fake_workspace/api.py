@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from .model import (DBFS_DIR, FILE, LANGUAGES, NOTEBOOK, Dir, FileRef, PathError, Tree,
-                    Workspace, normalize)
+from .model import Workspace
+from .tree import DBFS_DIR, FILE, LANGUAGES, NOTEBOOK, Dir, FileRef, PathError, Tree, normalize
 
 SCIM_LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"

@@ -13,7 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .model import DbfsTree, join
+from .tree import DbfsTree, join
 
 
 def write_dbfs_mount(tree: DbfsTree, root: str | Path) -> Path:

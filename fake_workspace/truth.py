@@ -8,7 +8,8 @@ and volumes are named and never listed. Shared by the tests and the benchmark.
 
 from __future__ import annotations
 
-from .model import FileRef, Tree, Workspace
+from .model import Workspace
+from .tree import FileRef, Tree
 
 OWNED = {"workspace": ["/Repos"], "dbfs": ["/FileStore/shared_uploads"]}
 NESTED = {"/user": ["/user/hive/warehouse"], "/FileStore": ["/FileStore/shared_uploads"]}

@@ -12,7 +12,8 @@ import random
 import uuid
 from dataclasses import dataclass, field
 
-from .model import DbfsTree, Workspace, join
+from .model import Workspace
+from .tree import DbfsTree, join
 
 MANAGED, EXTERNAL = "MANAGED", "EXTERNAL"
 # The server's own page length of the Unity Catalog lists: small, so that every list the

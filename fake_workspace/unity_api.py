@@ -13,7 +13,8 @@ import base64
 from urllib.parse import unquote
 
 from .api import Reply, error, request_path
-from .model import Dir, FileRef, Workspace, join
+from .model import Workspace
+from .tree import Dir, FileRef, join
 from .unity import FILES_PAGE_MAX
 
 FILES_PREFIX = "/api/2.0/fs/directories"

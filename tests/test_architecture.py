@@ -100,6 +100,17 @@ def test_modules_stay_short_and_the_top_stays_small():
                   and path.name != "__pycache__") == sorted(layer for layer in LAYERS if layer)
 
 
+def test_the_fake_workspace_is_kept_the_same_way():
+    """The fake workspace models the platform every test stands on: short modules too,
+    and no circle between them (a type-only import is not one)."""
+    fake = ROOT / "fake_workspace"
+    long = {path.name: lines for path in fake.glob("*.py")
+            if (lines := len(path.read_text("utf-8").splitlines())) > MAX_LINES}
+    assert long == {}
+    stems = {path.stem for path in fake.glob("*.py")}  # `from .model import` names "model"
+    assert _circles({path.stem: _imports(path, stems) for path in fake.glob("*.py")}) == []
+
+
 def test_the_checks_see_a_wrong_import_and_a_circle():
     """The checks can fail: an upward import and a circle of three are both caught."""
     upward = {"dbx_inventory.scan.discover": {"dbx_inventory.cli.console"},
