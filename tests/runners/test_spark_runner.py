@@ -76,6 +76,17 @@ def test_running_jobs_hold_a_small_share_of_the_run():
     assert sum(len(unit.users) for unit in units) == 200
 
 
+def test_a_small_run_is_not_cut_into_one_user_jobs():
+    """40 users on 4 lanes: 15% would be 1 user a unit, a job's overhead per user; a
+    unit may hold ORPHAN_FLOOR (a kill leaves 12 users' scans running at most)."""
+    from dbx_inventory.runners.spark.units import ORPHAN_FLOOR
+
+    cutter = UnitCutter(names(40), 4, target_s=4.0)
+    units = cut_all(cutter, seconds_per_user=0.05)
+    assert max(len(unit.users) for unit in units) == ORPHAN_FLOOR == 3
+    assert sum(len(unit.users) for unit in units) == 40
+
+
 def test_warm_ups_do_not_size_units():
     """A warm-up pays the cluster's start-up: its time is not a job's cost."""
     cutter = UnitCutter(names(100), 2, target_s=4.0)

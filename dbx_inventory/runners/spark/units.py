@@ -27,6 +27,9 @@ MAX_UNIT_USERS = 64
 # kill -9 leaves running on the cluster (its jobs run on without it) is about half of
 # it, whatever the per-job time allows (200 users on local[8]: 3 users a unit).
 ORPHAN_SHARE = 0.15
+# ... but a unit may always hold this many: below it (runs of under ~80 users on 4
+# lanes) every job would carry one user and its whole overhead, for a handful orphaned.
+ORPHAN_FLOOR = 3
 CLIENT = "client"         # the lane that scans on this machine
 SPARK = "spark"
 
@@ -121,7 +124,8 @@ class UnitCutter:
                 least = round(max(MIN_TAIL_JOB_S, TAIL_OVERHEAD * self._overhead_s) * per_s)
                 size = min(round(run_s * per_s), max(least, tail))
             # The caps bound what a killed client orphans on the cluster.
-            orphans = int(len(self._names) * ORPHAN_SHARE / self._threads)
+            orphans = max(ORPHAN_FLOOR,
+                          int(len(self._names) * ORPHAN_SHARE / self._threads))
             size = max(1, min(size, self._max_users, orphans, remaining))
             unit = Unit(self._number, tuple(self._names[self._taken:self._taken + size]))
             self._taken += size
