@@ -11,6 +11,10 @@ Every family is paced apart, so one family's 429s never slow another:
   unpaced. Its first 429 takes the successes of the last second as a first guess
   (none: no guess; the retry waits alone slow it), and the pace doubles from there while
   it holds; a 429 before a measure ends the doubling at the last second's successes.
+  Within a family's first second that is a rate over the time it has sent, and only a
+  guess: the doubling goes on (a run's first successes read low, the connections opening
+  and the in-flight limit refusing; taken as a measure, a pace held at 5 requests/s
+  climbed 2% a second, and a 2-second scan took 50).
 - A 429 means the workspace's bucket for that family was empty. The successes between
   two 429s, over the time between them, are what the bucket refilled in that time: the
   admitted rate. The family is then held at HOLD of it: it settles in one step.
@@ -96,6 +100,7 @@ class FamilyPace:
         self.next_at = 0.0                             # earliest next send time
         self.cuts = 0                                  # also tells waiters to re-reserve
         self._changed_at = float("-inf")   # the first request sets it
+        self._first_at: float | None = None   # the family's first request
         self._cut_at = float("-inf")   # requests sent before this are stale for cutting
         self._window_start: float | None = None   # last 429: the bucket was empty then
         self._ok_in_window = 0
@@ -113,6 +118,7 @@ class FamilyPace:
         """The earliest send time this pace allows for one more request; takes it."""
         if self._changed_at == float("-inf"):
             self._changed_at = now   # time at the starting pace, not since the epoch
+            self._first_at = now
         self._probe(now)
         if self.rate is None:
             return now
@@ -156,6 +162,8 @@ class FamilyPace:
                 self.measured = self._ok_in_window / span
                 target = self.measured * HOLD
         admitted = sum(1 for t in self._recent if t >= now - 1.0)  # in the last second
+        # ... over the time the family has sent, up to a second: a whole one measures.
+        span = min(1.0, now - (now if self._first_at is None else self._first_at))
         if target is not None:
             new = target if self.rate is None else \
                 max(min(self.rate, target), self.rate * DEEPEST_CUT)
@@ -164,15 +172,19 @@ class FamilyPace:
                 # Nothing admitted lately: no basis for a rate. The retry waits hold it.
                 self._window_start, self._ok_in_window = now, 0
                 return False
-            new = admitted * HOLD    # a first guess: doubling follows while it holds
+            # A first guess: doubling follows while it holds.
+            new = admitted / max(span, MIN_WINDOW_S) * HOLD
         else:
             # Refused again before a window could measure: back off, and end the
-            # doubling with the last second's successes as the measure.
-            if self.measured is None and admitted:
+            # doubling with the last second's successes as the measure (a guess only
+            # within the first second: doubling goes on).
+            if self.measured is None and admitted and span >= 1.0:
                 self.measured = float(admitted)
             new = self.rate * REFUSED_AGAIN
             if self.measured is not None:
                 new = min(new, self.measured * HOLD)
+            elif admitted:
+                new = min(new, admitted / max(span, MIN_WINDOW_S) * HOLD)
         rate = max(MIN_RATE, new)
         self._set(rate, now)
         self.learned = True
