@@ -3,10 +3,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# databricks-connect replaces pyspark in any venv it joins: a venv of its own, which
+# tests/e2e/test_dbconnect.py runs the tool in (it rebuilds it when this stamp, the
+# requirements' sha256, is out of date).
+DBC_VENV := .venv-dbconnect
+DBC_STAMP := $(DBC_VENV)/.installed
 
 .PHONY: install demo demo-spark test test-fast lint bench bench-scale java chromium clean
 
-install: $(STAMP) java chromium
+install: $(STAMP) $(DBC_STAMP) java chromium
 
 $(STAMP): requirements.txt requirements-spark.txt requirements-report.txt \
           requirements-tools.txt requirements-dev.txt
@@ -14,6 +19,11 @@ $(STAMP): requirements.txt requirements-spark.txt requirements-report.txt \
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $(STAMP)
+
+$(DBC_STAMP): requirements-dbconnect.txt
+	$(PYTHON) -m venv --clear $(DBC_VENV)
+	$(DBC_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dbconnect.txt
+	sha256sum requirements-dbconnect.txt | cut -d' ' -f1 > $(DBC_STAMP)
 
 # Spark (the tests' local Spark Connect server) needs Java 17.
 java:
@@ -33,13 +43,11 @@ demo: install
 demo-spark: install
 	$(BIN)/python demo.py --spark
 
-# Everything, in two passes. First on 3 pytest-xdist workers, a test file per worker at
-# a time (--dist loadfile: a file's module fixtures are built once, its tests run in
-# order): most of the time is Spark runs and servers waiting, which overlap even on 2
-# cores. Then the tests marked serial, alone (conftest.py says why).
+# Everything, on 3 pytest-xdist workers, a test file per worker at a time (--dist
+# loadfile: a file's module fixtures are built once, its tests run in order): most of
+# the time is Spark runs and servers waiting, which overlap even on 2 cores.
 test: install
-	$(BIN)/python -m pytest -q -n 3 --dist loadfile -m "not serial"
-	$(BIN)/python -m pytest -q -m serial
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile
 
 # The unit tests (under a minute): no Spark server, no Chromium, no venv building,
 # no tool run as a subprocess. `make test` runs everything.

@@ -19,13 +19,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+PRELOAD_PATH = Path(__file__).resolve().parent / "preload"
+
+
 class LocalSparkConnect:
     """`with LocalSparkConnect(master="local[4]") as server: server.url` → sc://127.0.0.1:PORT."""
 
     def __init__(self, master: str = "local[4]", port: int | None = None,
                  python: str | None = None, ready_timeout_s: float = 120.0,
-                 extra_conf: dict[str, str] | None = None, env: dict[str, str] | None = None):
+                 extra_conf: dict[str, str] | None = None, env: dict[str, str] | None = None,
+                 preload: bool = False):
         self.master = master
+        self.preload = preload  # the workers' modules loaded once per session (tests)
         self.port = port or free_port()
         self.python = python or sys.executable
         self.ready_timeout_s = ready_timeout_s
@@ -66,6 +71,8 @@ class LocalSparkConnect:
             "spark.executor.extraJavaOptions": f"-Djava.io.tmpdir={self._tmp}",
             **self.extra_conf,
         }
+        if self.preload:
+            conf.setdefault("spark.python.daemon.module", "localspark_daemon")
         command = [str(spark_home / "bin" / "spark-submit"),
                    "--class", "org.apache.spark.sql.connect.service.SparkConnectServer"]
         for key, value in conf.items():
@@ -73,6 +80,10 @@ class LocalSparkConnect:
         command.append("spark-internal")
         env = dict(os.environ, SPARK_HOME=str(spark_home), SPARK_LOCAL_IP="127.0.0.1",
                    PYSPARK_PYTHON=self.python, PYSPARK_DRIVER_PYTHON=self.python)
+        if self.preload:
+            # The daemon forks the workers: no BLAS threads may be running in it then.
+            env.update(PYTHONPATH=os.pathsep.join(filter(None, [
+                str(PRELOAD_PATH), env.get("PYTHONPATH")])), OPENBLAS_NUM_THREADS="1")
         env.update(self.env)
         env.pop("SPARK_REMOTE", None)
         self.log_path = Path(self._tmp) / "server.log"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,10 +56,7 @@ _FILE_MARKS = {"test_spark_mode.py": ("spark",), "test_dbconnect.py": ("spark", 
                "test_table_output.py": ("spark",), "test_console_docs.py": ("spark",),
                "test_report_html.py": ("browser",),
                "test_volume_report.py": ("browser",), "test_hardening2.py": ("browser",),
-               # Alone, after the parallel pass (Makefile): whether the run's sweep gets
-               # every credential file off the executors in its time depends on the
-               # load; beside other Spark runs on xdist workers it left one, twice.
-               "test_spark_auth.py": ("spark", "serial")}
+               "test_spark_auth.py": ("spark",)}
 _FIXTURE_MARKS = {"spark_remote": "spark", "cli": "cli"}
 
 
@@ -123,7 +121,69 @@ def spark_remote():
     # Tables written by tests (--output-table) land here, not in ./spark-warehouse.
     warehouse = tempfile.mkdtemp(prefix="spark-warehouse-")
     server = LocalSparkConnect("local[4]", extra_conf={
-        "spark.sql.warehouse.dir": warehouse}).start()
+        "spark.sql.warehouse.dir": warehouse}, preload=True).start()
     yield server
     server.stop()
     shutil.rmtree(warehouse, ignore_errors=True)
+
+
+class _SpareSpark:
+    """A Spark Connect server started in the background for the next test that may kill
+    one: a start costs ~10 s, spent while the test before it runs."""
+
+    def __init__(self):
+        self._thread: threading.Thread | None = None
+        self._started = None  # the server, or what its start raised
+
+    def prepare(self) -> None:
+        def start():
+            try:
+                self._started = _killable_server()
+            except Exception as exc:  # handed to the test that takes it
+                self._started = exc
+        self._thread = threading.Thread(target=start, name="spare-spark", daemon=True)
+        self._thread.start()
+
+    def take(self):
+        if self._thread is None:
+            return _killable_server()
+        self._thread.join()
+        started, self._thread, self._started = self._started, None, None
+        if isinstance(started, Exception):
+            raise started
+        return started
+
+    def discard(self) -> None:
+        if self._thread is not None:
+            try:
+                self.take().stop()
+            except Exception:
+                pass
+
+
+def _killable_server():
+    from localspark import LocalSparkConnect
+
+    return LocalSparkConnect("local[4]", preload=True).start()
+
+
+@pytest.fixture(scope="session")
+def _spare_spark():
+    spare = _SpareSpark()
+    yield spare
+    spare.discard()
+
+
+@pytest.fixture
+def own_spark(request, _spare_spark):
+    """A Spark Connect server of this test only: it may be killed. When a later test of
+    the same file asks for one too (a file runs on one worker, in order: --dist
+    loadfile), its server starts while this test runs."""
+    server = _spare_spark.take()
+    items = request.session.items
+    later = items[items.index(request.node) + 1:] if request.node in items else []
+    if any(item.path == request.node.path and "own_spark" in item.fixturenames
+           for item in later):
+        _spare_spark.prepare()
+    yield server
+    server.stop()

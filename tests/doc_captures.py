@@ -223,7 +223,7 @@ def main(names: list[str]) -> int:
     spark = None
     if any(SCENARIOS[name].spark for name in wanted):
         from localspark import LocalSparkConnect
-        spark = LocalSparkConnect("local[4]").start()
+        spark = LocalSparkConnect("local[4]", preload=True).start()
     try:
         for name in wanted:
             print(f"<!-- capture: {name} -->\n```")

@@ -21,14 +21,6 @@ from test_spark_mode import (SCRIPT, assert_no_rescan, ending, finish,
                              journal_results, launch, no_traceback, wait_for_results)
 
 
-@pytest.fixture
-def own_spark():
-    """A Spark Connect server of this test only: it may be killed."""
-    server = LocalSparkConnect("local[4]").start()
-    yield server
-    server.stop()
-
-
 def scratch_files(server: LocalSparkConnect) -> list[Path]:
     return [path for path in Path(server._tmp).rglob("*") if path.is_file()]
 

@@ -16,7 +16,6 @@ import pytest
 from conftest import ROOT, TOKEN, clean_env
 from helpers import csv_rows, expected_rows, interruptible, journal_records, users_file
 from fake_workspace import generate_workspace
-from localspark import LocalSparkConnect
 from localspark.server import free_port
 
 SCRIPT = "databricks_user_files_simple.py"
@@ -129,14 +128,6 @@ def process_ancestors(pid: int) -> list[int]:
             break
         chain.append(pid)
     return chain
-
-
-@pytest.fixture
-def own_spark():
-    """A Spark Connect server of this test only: it may be killed."""
-    server = LocalSparkConnect("local[4]").start()
-    yield server
-    server.stop()
 
 
 # -- 1. same answers as local mode, and as the truth ----------------------------------

@@ -210,7 +210,7 @@ def mount_world(users: int = 14, seed: int = 32, **options):
 def mount_spark(tmp_path_factory):
     """A local Spark Connect server whose executors see DBFS mounted at `mount`."""
     mount = tmp_path_factory.mktemp("dbfs-mount") / "dbfs"
-    with LocalSparkConnect("local[2]", env={MOUNT_ENV: str(mount)}) as server:
+    with LocalSparkConnect("local[2]", env={MOUNT_ENV: str(mount)}, preload=True) as server:
         yield server, mount
 
 

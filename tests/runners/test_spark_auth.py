@@ -32,7 +32,7 @@ WORKSPACE_LIST = "/api/2.0/workspace/list"
 @pytest.fixture(scope="module")
 def spark_server():
     """A Spark Connect server of this module only: its scratch space is ours to grep."""
-    server = LocalSparkConnect("local[2]").start()
+    server = LocalSparkConnect("local[2]", preload=True).start()
     yield server
     server.stop()
 
@@ -264,7 +264,8 @@ def launch(tmp_path: Path, server, *args: str) -> subprocess.Popen:
 
 
 def python_workers(spark_server) -> list[int]:
-    """Pids of the server's forked Python workers (children of its pyspark daemon)."""
+    """Pids of the server's forked Python workers (children of its Python daemons:
+    pyspark's, or the tests' servers' own, localspark_daemon)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -274,7 +275,8 @@ def python_workers(spark_server) -> list[int]:
                 continue
             children.setdefault(ppid, []).append(int(entry.name))
     daemons = [pid for pid in children.get(spark_server.process.pid, [])
-               if b"pyspark.daemon" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+               if any(name in Path(f"/proc/{pid}/cmdline").read_bytes()
+                      for name in (b"pyspark.daemon", b"localspark_daemon"))]
     return [pid for daemon in daemons for pid in children.get(daemon, [])]
 
 

@@ -40,9 +40,9 @@ log = logging.getLogger("dbx_inventory.runners.spark.credentials")
 # good for at least 30 more minutes, far longer than a job of a few users runs.
 LIFETIME_S = 3600
 PREFIX = "dbx-inventory-auth-"
-SWEEP_TIMEOUT_S = 20.0   # bounds a finished run's exit (a second Ctrl-C skips it)
-# After a failure or an interrupt the exit must not wait long, yet the sweep's tasks
-# queue until Spark kills the interrupted ones (spark.python.task.killTimeout, 2 s).
+SWEEP_TIMEOUT_S = 20.0   # bounds a finished or failed run's sweep (a second Ctrl-C skips it)
+# An interrupted run's exit must not wait long, yet the sweep's tasks queue until
+# Spark kills the interrupted ones (spark.python.task.killTimeout, 2 s).
 QUICK_SWEEP_S = 5.0
 RETRY_RENEWAL_S = 60.0   # after a failed renewal, keep the current token this long
 CREATE, LIST, DELETE = "/api/2.0/token/create", "/api/2.0/token/list", "/api/2.0/token/delete"

@@ -64,7 +64,10 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[Item], walkers, *,
     setup: _Setup | None = None
     received = 0
     settled = False  # nothing of ours left running on Spark
-    completed = False  # every unit came back: the credential clean-up may take its time
+    # Every unit came back, or Spark failed and the run goes on here: the credential
+    # clean-up may take its time (a failure's sweep often needs Python workers started
+    # anew, seconds on a loaded cluster). Only an interrupted run's exit must be quick.
+    unhurried = False
     try:
         pace = ClusterPace(config)
         def hand_over(unit: Unit, on_rows) -> None:  # called once the queue runs
@@ -114,7 +117,7 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[Item], walkers, *,
         except Exception as exc:  # gRPC, Spark and py4j errors share no base class
             raise SparkFailure(f"lost the Spark job after {received} users: "
                                f"{first_line(exc, config)}") from None
-        completed = True
+        unhurried = True
         setup.finish()
         if setup.error is not None:
             raise setup.error  # every user came from this machine: say Spark did not
@@ -122,6 +125,7 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[Item], walkers, *,
         settled = not jobs.spark_running
         events.finished(time.monotonic() - started)
     except SparkFailure as exc:
+        unhurried = True
         if jobs is not None:
             jobs.stop()
         spark, _ = setup.finish() if setup is not None else (None, None)
@@ -152,9 +156,8 @@ def run_on_spark(mode, config: ClientConfig, usernames: list[Item], walkers, *,
             # outlive the client. Bounded, so a sick server does not hold up the exit.
             interrupt_all(spark)
         if credentials is not None:
-            # After a failure or an interrupt the exit must not wait long.
             credentials.close(sweep_s=0.0 if not alive else
-                              SWEEP_TIMEOUT_S if completed else QUICK_SWEEP_S)
+                              SWEEP_TIMEOUT_S if unhurried else QUICK_SWEEP_S)
         if spark is not None:
             release(spark)
 
