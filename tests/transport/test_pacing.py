@@ -91,18 +91,25 @@ def test_a_published_start_hands_on_how_far_it_ramped_until_refused():
     assert "dbfs" in tight.rates() and tight.reached() == {}
 
 
+def dbfs_refused_after(successes: int, every_s: float) -> tuple[Pacer, FakeClock]:
+    """A DBFS pace from its published start: `successes` answers every_s apart, then a
+    429 (one the client took as the rate's)."""
+    clock = FakeClock()
+    pacer = Pacer(clock, published={"dbfs": 30.0})
+    for _ in range(successes):
+        ticket = pacer.admit("dbfs")
+        clock.sleep(every_s)
+        pacer.answered(ticket)
+    pacer.answered(pacer.admit("dbfs"), throttled=True)
+    return pacer, clock
+
+
 def test_a_429_within_the_first_second_is_a_guess_not_a_measure():
     """A run's first successes read low (connections opening, the in-flight limit
     refusing): a 429 0.3 s in, after 5 successes, must not hold the family near 5/s.
     It did (5/s, then +2% a second): a 2-second scan of a workspace with a cap of 3
     requests in flight took 50 s."""
-    clock = FakeClock()
-    pacer = Pacer(clock, published={"dbfs": 30.0})
-    for _ in range(5):
-        ticket = pacer.admit("dbfs")
-        clock.sleep(0.06)
-        pacer.answered(ticket)
-    pacer.answered(pacer.admit("dbfs"), throttled=True)
+    pacer, clock = dbfs_refused_after(5, 0.06)
     assert pacer.pace("dbfs").cuts == 1 and pacer.pace("dbfs").measured is None
     assert pacer.rates()["dbfs"] >= 5 / 0.3 * HOLD * 0.99   # successes over 0.3 s
     drive(pacer, clock, {"dbfs": Bucket(clock, 1000.0)}, seconds=3, latency=0.001)
@@ -112,13 +119,7 @@ def test_a_429_within_the_first_second_is_a_guess_not_a_measure():
 def test_a_whole_second_of_successes_ends_the_doubling():
     """After a full second, the last second's successes are the measure: a 429 ends the
     doubling there, and the pace holds just under it."""
-    clock = FakeClock()
-    pacer = Pacer(clock, published={"dbfs": 30.0})
-    for _ in range(25):
-        ticket = pacer.admit("dbfs")
-        clock.sleep(0.05)
-        pacer.answered(ticket)
-    pacer.answered(pacer.admit("dbfs"), throttled=True)
+    pacer, _ = dbfs_refused_after(25, 0.05)
     measured = pacer.pace("dbfs").measured
     assert measured == pytest.approx(20.0, rel=0.1)   # 20 a second, edges included
     assert pacer.rates()["dbfs"] == pytest.approx(measured * HOLD)
