@@ -11,10 +11,11 @@ Every family is paced apart, so one family's 429s never slow another:
   unpaced. Its first 429 takes the successes of the last second as a first guess
   (none: no guess; the retry waits alone slow it), and the pace doubles from there while
   it holds; a 429 before a measure ends the doubling at the last second's successes.
-  Within a family's first second that is a rate over the time it has sent, and only a
-  guess: the doubling goes on (a run's first successes read low, the connections opening
-  and the in-flight limit refusing; taken as a measure, a pace held at 5 requests/s
-  climbed 2% a second, and a 2-second scan took 50).
+  Within a family's first second they count over the time it has sent, and fewer than
+  its published rate are only a guess: the doubling goes on (a run's first successes
+  read low, the connections opening and the in-flight limit refusing; taken as a
+  measure, a pace held at 5 requests/s climbed 2% a second, and a 2-second scan took 50;
+  one success 0.28 s in paced the workspace family at 1/s for 15 s).
 - A 429 means the workspace's bucket for that family was empty. The successes between
   two 429s, over the time between them, are what the bucket refilled in that time: the
   admitted rate. The family is then held at HOLD of it: it settles in one step.
@@ -95,6 +96,7 @@ class FamilyPace:
         self.measured: float | None = start_rate / HOLD if start_rate else None
         self.learned = bool(start_rate)                # a rate worth handing on
         self._ramp = published is not None and not start_rate  # published, not refused
+        self._published = published
         # A published rate is per second: its first second's worth may go at once.
         self._burst = float(int(published)) if self._ramp and published else 0.0
         self.next_at = 0.0                             # earliest next send time
@@ -162,8 +164,9 @@ class FamilyPace:
                 self.measured = self._ok_in_window / span
                 target = self.measured * HOLD
         admitted = sum(1 for t in self._recent if t >= now - 1.0)  # in the last second
-        # ... over the time the family has sent, up to a second: a whole one measures.
-        span = min(1.0, now - (now if self._first_at is None else self._first_at))
+        # ... as a rate: over the time the family has sent, when that is under a second.
+        span = now - (now if self._first_at is None else self._first_at)
+        seen = admitted / min(1.0, max(span, MIN_WINDOW_S))
         if target is not None:
             new = target if self.rate is None else \
                 max(min(self.rate, target), self.rate * DEEPEST_CUT)
@@ -172,19 +175,20 @@ class FamilyPace:
                 # Nothing admitted lately: no basis for a rate. The retry waits hold it.
                 self._window_start, self._ok_in_window = now, 0
                 return False
-            # A first guess: doubling follows while it holds.
-            new = admitted / max(span, MIN_WINDOW_S) * HOLD
+            new = seen * HOLD    # a first guess: doubling follows while it holds
         else:
             # Refused again before a window could measure: back off, and end the
-            # doubling with the last second's successes as the measure (a guess only
-            # within the first second: doubling goes on).
-            if self.measured is None and admitted and span >= 1.0:
+            # doubling with the last second's successes as the measure. Within the
+            # first second they measure only once they reach the published rate;
+            # fewer are a guess, and doubling goes on.
+            if self.measured is None and admitted and \
+                    (span >= 1.0 or admitted >= (self._published or float("inf"))):
                 self.measured = float(admitted)
             new = self.rate * REFUSED_AGAIN
             if self.measured is not None:
                 new = min(new, self.measured * HOLD)
             elif admitted:
-                new = min(new, admitted / max(span, MIN_WINDOW_S) * HOLD)
+                new = min(new, seen * HOLD)   # a guess, as a first 429's
         rate = max(MIN_RATE, new)
         self._set(rate, now)
         self.learned = True
