@@ -15,7 +15,10 @@ Every family is paced apart, so one family's 429s never slow another:
   its published rate are only a guess: the doubling goes on (a run's first successes
   read low, the connections opening and the in-flight limit refusing; taken as a
   measure, a pace held at 5 requests/s climbed 2% a second, and a 2-second scan took 50;
-  one success 0.28 s in paced the workspace family at 1/s for 15 s).
+  one success 0.28 s in paced the workspace family at 1/s for 15 s, and one in DBFS's
+  first 0.25 s held it at 4/s, then at a measure of 11/s, for a whole run). Fewer than
+  GUESS_MIN successes there are no guess at all: the pace backs off as it would with
+  none.
 - A 429 means the workspace's bucket for that family was empty. The successes between
   two 429s, over the time between them, are what the bucket refilled in that time: the
   admitted rate. The family is then held at HOLD of it: it settles in one step.
@@ -54,6 +57,7 @@ PUBLISHED_RATES = {"dbfs": 30.0, "scim": 255 / 60}
 HOLD = 0.95           # share of the measured rate a family is held at
 MIN_WINDOW_S = 0.25   # a measure needs this long between two 429s ...
 MIN_OK = 8            # ... and this many successes in between
+GUESS_MIN = 3         # successes in a family's first second that make a first guess
 FAST_EVERY_S = 0.25   # growth step while far below the measured rate (or none is known)
 RAMP_EVERY_S = 0.1    # doubling step from a published start never refused: it is no
                       # measure, and held-back requests hold scan threads
@@ -167,11 +171,13 @@ class FamilyPace:
         # ... as a rate: over the time the family has sent, when that is under a second.
         span = now - (now if self._first_at is None else self._first_at)
         seen = admitted / min(1.0, max(span, MIN_WINDOW_S))
+        # One or two successes in a family's first second are no basis for a rate.
+        basis = admitted >= GUESS_MIN or (admitted > 0 and span >= 1.0)
         if target is not None:
             new = target if self.rate is None else \
                 max(min(self.rate, target), self.rate * DEEPEST_CUT)
         elif self.rate is None:
-            if not admitted:
+            if not basis:
                 # Nothing admitted lately: no basis for a rate. The retry waits hold it.
                 self._window_start, self._ok_in_window = now, 0
                 return False
@@ -181,13 +187,13 @@ class FamilyPace:
             # doubling with the last second's successes as the measure. Within the
             # first second they measure only once they reach the published rate;
             # fewer are a guess, and doubling goes on.
-            if self.measured is None and admitted and \
+            if self.measured is None and basis and \
                     (span >= 1.0 or admitted >= (self._published or float("inf"))):
                 self.measured = float(admitted)
             new = self.rate * REFUSED_AGAIN
             if self.measured is not None:
                 new = min(new, self.measured * HOLD)
-            elif admitted:
+            elif basis:
                 new = min(new, seen * HOLD)   # a guess, as a first 429's
         rate = max(MIN_RATE, new)
         self._set(rate, now)

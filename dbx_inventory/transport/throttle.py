@@ -9,7 +9,14 @@ climbs back quickly to just under it, then probes above it slowly.
 A 429 is this limit's business only when it may be the workspace's cap on requests in
 flight: when no request sent at as many requests in flight has succeeded since the last
 cut. One sent at a level already proven was refused for its API family's rate, which
-pacing.py learns per family, so it must not shrink the limit every family shares.
+pacing.py learns per family, so it must not shrink the limit every family shares;
+unless that level is contested: of at least CONTESTED_MIN answers to requests sent at
+it or above since the last cut, a quarter or more were 429s. A rate refuses requests
+whatever their level, a few in a hundred; a cap refuses those above it. The count here
+runs ahead of the workspace's (an answer waits for this process to read it), so one
+level above the cap is proven now and then: with 32 threads against a cap of 20, every
+429 came at level 21, proven, and went to DBFS's pace, which held a 9-second scan to
+23-77 s (bench.py local-C32).
 
 Only 429s that cluster (CLUSTER_MIN of the last CLUSTER_OF answers) may be claimed:
 an isolated 429 on a busy workspace says nothing about requests in flight, and a cut
@@ -27,6 +34,7 @@ from typing import Protocol
 
 CLUSTER_OF, CLUSTER_MIN = 20, 3  # as pacing.py's
 MOSTLY_REFUSED = 10              # of the last 20: then a level once proven is not
+CONTESTED_MIN, CONTESTED_SHARE = 10, 0.25   # answers at a level and above; share refused
 
 
 class Gate(Protocol):
@@ -53,6 +61,7 @@ class Throttle:
         self._epoch = 0          # bumps on each decrease; stale 429s do not cut again
         self._ceiling: float | None = None  # the limit at the last 429
         self._proven = 0         # most in flight at which a request of this epoch succeeded
+        self._answers: dict[int, list[int]] = {}  # level -> [successes, 429s], this epoch
         self._cond = threading.Condition()
         self.gate = gate
         self.throttled = 0       # 429s reported
@@ -88,12 +97,23 @@ class Throttle:
         same request was refused just before; that is a cluster, and no proof holds."""
         with self._cond:
             self._recent.append(True)
+            if epoch == self._epoch and level:
+                self._answers.setdefault(level, [0, 0])[1] += 1
             refused = sum(self._recent)
             if refused < self._cluster_min and not again:
                 return False
             # Half refused: a level a lucky request once got through is no proof.
             return epoch != self._epoch or level > self._proven or again \
-                or refused >= MOSTLY_REFUSED
+                or refused >= MOSTLY_REFUSED or self._contested(level)
+
+    def _contested(self, level: int) -> bool:
+        """Are requests sent at `level` in flight or above refused too often for their
+        proof to hold (a cap just below them)? Under the lock."""
+        ok = no = 0
+        for at, (good, bad) in self._answers.items():
+            if at >= level:
+                ok, no = ok + good, no + bad
+        return ok + no >= CONTESTED_MIN and no >= CONTESTED_SHARE * (ok + no)
 
     def release(self, epoch: int, *, throttled: bool = False, level: int = 0,
                 refused: bool = False) -> None:
@@ -103,8 +123,9 @@ class Throttle:
             self._in_flight -= 1
             if not refused and level:
                 self._recent.append(False)
-            if not throttled and epoch == self._epoch:
+            if not refused and level and epoch == self._epoch:  # a 429 proves nothing
                 self._proven = max(self._proven, level)
+                self._answers.setdefault(level, [0, 0])[0] += 1
             if throttled:
                 self.throttled += 1
                 if epoch == self._epoch:
@@ -112,6 +133,7 @@ class Throttle:
                     self._limit = max(1.0, self._limit * self._decrease)
                     self._epoch += 1
                     self._proven = 0
+                    self._answers = {}
                     self.cuts += 1
             elif self._limit < self.max_in_flight:
                 step = 1.0 / self._limit

@@ -116,17 +116,22 @@ def test_a_429_within_the_first_second_is_a_guess_not_a_measure():
 
 
 def test_a_first_guess_within_the_first_second_counts_the_time_sent():
-    """An unpaced family refused 0.28 s in, after one success: 1 success in 0.28 s, not
-    1 a second (which paced the workspace family at 1/s, and it took 15 s to climb)."""
-    clock = FakeClock()
-    pacer = Pacer(clock)
-    ticket = pacer.admit("workspace")
-    clock.sleep(0.28)
-    pacer.answered(ticket)
-    pacer.answered(pacer.admit("workspace"), throttled=True)
-    assert pacer.rates()["workspace"] == pytest.approx(1 / 0.28 * HOLD)
-    drive(pacer, clock, {"workspace": Bucket(clock, 1000.0)}, seconds=3, latency=0.001)
-    assert pacer.rates()["workspace"] >= 30
+    """An unpaced family refused 0.3 s in: 6 successes in 0.3 s are 20 a second, not 6
+    (one success 0.28 s in had paced the workspace family at 1/s, and it took 15 s to
+    climb); one or two successes there are no guess at all."""
+    def refused_after(successes: int) -> Pacer:
+        clock = FakeClock()
+        pacer = Pacer(clock)
+        for _ in range(successes):
+            ticket = pacer.admit("workspace")
+            clock.sleep(0.3 / successes)
+            pacer.answered(ticket)
+        pacer.answered(pacer.admit("workspace"), throttled=True)
+        return pacer
+
+    assert refused_after(6).rates()["workspace"] == pytest.approx(6 / 0.3 * HOLD)
+    lone = refused_after(1)
+    assert "workspace" not in lone.rates() and lone.pace("workspace").cuts == 0
 
 
 def test_a_published_rates_worth_within_the_first_second_ends_the_doubling():

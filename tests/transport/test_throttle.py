@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import ExitStack
 
 import pytest
 
@@ -284,3 +285,47 @@ def test_a_request_refused_again_is_a_cluster_of_its_own():
     with t.slot() as slot:
         assert slot.throttled(again=True) is True   # its retry refused too: no proof holds
     assert t.cuts == 1
+
+
+def test_a_429_proves_nothing():
+    # Two isolated 429s at level 1 (not claimed) left level 1 "proven", and the cluster
+    # they began was then the rate's. Only a success proves a level.
+    t = Throttle(20)
+    with t.slot() as slot:
+        assert slot.throttled() is False       # isolated: 1 of the last 20
+    with t.slot() as slot:
+        assert slot.throttled() is False       # 2
+    with t.slot() as slot:
+        assert slot.throttled() is True        # 3: a cluster at a level never succeeded
+    assert t.cuts == 1
+
+
+def level_21(throttle: Throttle, answers: str) -> list[bool]:
+    """With 20 requests held in flight, one request at level 21 per letter: s a success,
+    r a 429; what the throttle said of each 429."""
+    said = []
+    with ExitStack() as held:
+        for _ in range(20):
+            held.enter_context(throttle.slot())
+        for answer in answers:
+            with throttle.slot() as slot:
+                assert slot.level == 21
+                if answer == "r":
+                    said.append(slot.throttled())
+    return said
+
+
+def test_a_proven_level_refused_often_is_contested():
+    """32 threads against a cap of 20: this process counts a request until it reads the
+    answer, so level 21 succeeds now and then, yet a quarter of its requests are refused:
+    those 429s are the cap's, not DBFS's rate (which then held a 9-second scan to 77 s)."""
+    t = Throttle(32, cluster_min=1)  # every 429 a cluster: the level rules alone
+    assert level_21(t, "sssssss" + "rrr") == [False, False, True]  # 3 of 10 answers
+    assert t.cuts == 1
+
+
+def test_a_proven_level_refused_rarely_leaves_its_429s_to_pacing():
+    # A rate refuses requests whatever their level: a few in a hundred.
+    t = Throttle(32, cluster_min=1)
+    assert level_21(t, "s" * 30 + "r" + "s" * 30 + "r") == [False, False]
+    assert t.cuts == 0
