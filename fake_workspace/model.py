@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .tree import TIMED_TYPES, DbfsTree, Tree, WorkspaceTree, newest_mtime
+from .tree import DbfsTree, Tree, WorkspaceTree, own_files
 
 if TYPE_CHECKING:
     from .whole import WholeWorkspace
@@ -177,8 +177,7 @@ def _walk(tree: Tree, home: str, t: Truth, newest: list[int]) -> tuple[bool, int
     if root is None:
         return False, 0, 0
     files = size = 0
-    timed = ({tree._kind_codes[k] for k in TIMED_TYPES if k in tree._kind_codes}
-             if isinstance(tree, WorkspaceTree) else None)
+    timed = tree.timed_codes()
     stack = [root]
     while stack:
         d = stack.pop()
@@ -190,12 +189,8 @@ def _walk(tree: Tree, home: str, t: Truth, newest: list[int]) -> tuple[bool, int
             t.bad_path_dirs += 1
             continue
         stack.extend(d.subdirs.values())
-        f = d.files
-        if f is None or not f.names:
-            continue
-        files += len(f.names)
-        size += sum(f.sizes)
-        m = newest_mtime(f, timed)
+        count, total, m = own_files(d, timed)
+        files, size = files + count, size + total
         if m is not None:
             newest.append(m)
     return True, files, size

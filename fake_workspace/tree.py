@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Set
 
 DEFAULT_MTIME_MS = 1_700_000_000_000
 
@@ -264,7 +264,7 @@ class Tree:
 
     # -- ground truth beyond homes ----------------------------------------------------
 
-    def _timed_codes(self) -> frozenset[int] | None:
+    def timed_codes(self) -> frozenset[int] | None:
         """Kind codes whose entries carry a time; None when every entry does (DBFS)."""
         if self.dir_kind != DIRECTORY:
             return None
@@ -281,7 +281,7 @@ class Tree:
         node = self.lookup(path)
         if node is None or path in skip:
             return 0, 0, None
-        timed = self._timed_codes()
+        timed = self.timed_codes()
         if isinstance(node, FileRef):
             f, i = node.dir.files, node.index
             mtime = f.mtimes[i] if timed is None or f.kinds[i] in timed else None
@@ -292,12 +292,8 @@ class Tree:
         while stack:
             d = stack.pop()
             stack.extend(sub for sub in d.subdirs.values() if sub.path not in skip)
-            f = d.files
-            if f is None or not f.names:
-                continue
-            files += len(f.names)
-            size += sum(f.sizes)
-            m = newest_mtime(f, timed)
+            count, total, m = own_files(d, timed)
+            files, size = files + count, size + total
             if m is not None and (newest is None or m > newest):
                 newest = m
         return files, size, newest
@@ -361,7 +357,16 @@ class WorkspaceTree(Tree):
         return self._add_entry(path, self.kind_code(object_type), 0, 0, 0)
 
 
-def newest_mtime(f: Files, timed: set[int] | None) -> int | None:
+def own_files(d: Dir, timed: Set[int] | None) -> tuple[int, int, int | None]:
+    """(files, bytes, newest time) of a directory's own entries: what every truth walk
+    adds up."""
+    f = d.files
+    if f is None or not f.names:
+        return 0, 0, None
+    return len(f.names), sum(f.sizes), newest_mtime(f, timed)
+
+
+def newest_mtime(f: Files, timed: Set[int] | None) -> int | None:
     """The newest time among a directory's entries (only `timed` kinds carry one)."""
     if timed is None:
         return max(f.mtimes)
